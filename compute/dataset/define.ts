@@ -1,0 +1,145 @@
+/**
+ * The dataset definition API: what an operator writes to add a dataset. A definition is plain data
+ * plus a `build(ctx)` function. The scheduler imports definitions to read names, schedules and
+ * limits, and must never load nodejs-polars (a native library of ~100 MB that would bloat the
+ * long-lived process), so this module and every dataset module use `import type` for polars only:
+ * the run hands the loaded module to `build` as `ctx.pl`.
+ */
+import { Cron } from "croner";
+import type pl from "nodejs-polars";
+import type { VersionInfo } from "../../contract/index.ts";
+import { isDatasetName } from "../../contract/index.ts";
+import { EdgesnapError } from "../errors.ts";
+import type { Logger } from "../run/logger.ts";
+import type { Sources } from "./sources.ts";
+
+export type Polars = typeof pl;
+export type DataFrame = pl.DataFrame;
+export type LazyDataFrame = pl.LazyDataFrame;
+
+/** Resource limits of one run, enforced by the scheduler on the child process. */
+export interface DatasetLimits {
+  /** Wall-clock limit of one run. Default DEFAULT_TIMEOUT_MS (90 s). */
+  timeoutMs: number;
+  /** Resident memory ceiling of the run's process. Default DEFAULT_MEMORY_BYTES (1 GiB). */
+  memoryBytes: number;
+}
+
+/**
+ * Validation gates: a snapshot that fails one is rejected and nothing is published, so the
+ * previous version keeps being served. Keyed datasets also get automatic gates: the key column
+ * exists, has no nulls, its values are unique and valid item keys.
+ */
+export interface DatasetGates {
+  /** Fewest rows a snapshot may have. Default 1 (an empty snapshot is almost always a bug). */
+  minRows: number;
+  /** Most rows a snapshot may have. Default: no limit. */
+  maxRows?: number;
+  /**
+   * Largest allowed drop in rows versus the current version, as a fraction (0.5 = refuse a
+   * snapshot with less than half the previous rows). Default: no limit.
+   */
+  maxRowDropRatio?: number;
+}
+
+/** What `build` gets. */
+export interface DatasetContext {
+  /** The nodejs-polars module, loaded by the run (dataset modules must not import it at runtime). */
+  pl: Polars;
+  /** A private directory for scratch files; the run removes it on every exit path. */
+  tempDir: string;
+  /** JSON-lines logger to stderr, tagged with the dataset name. */
+  log: Logger;
+  /** The currently published version, or null before the first publish. */
+  previous: VersionInfo | null;
+  /** Helpers to locate and read sources (files, CSV, Parquet, HTTP downloads). */
+  sources: Sources;
+  /** Aborted when the run is being stopped; long builds may pass it on to fetches. */
+  signal: AbortSignal;
+}
+
+export interface DatasetOptions {
+  /** `[a-z0-9][a-z0-9-]{0,63}`: used in URLs, R2 keys and KV keys. */
+  name: string;
+  /** Cron expression (5 or 6 fields, croner syntax), e.g. "*\/5 * * * *". */
+  schedule: string;
+  /** Key column: makes the dataset keyed (items served one by one at /items/:key). */
+  key?: string;
+  limits?: Partial<DatasetLimits>;
+  gates?: Partial<DatasetGates>;
+  description?: string;
+  /** Builds the snapshot. May return a DataFrame or a LazyFrame (the run collects it). */
+  build(ctx: DatasetContext): DataFrame | LazyDataFrame | Promise<DataFrame | LazyDataFrame>;
+}
+
+/** A validated definition with every default filled in. */
+export interface DatasetDefinition {
+  readonly name: string;
+  readonly schedule: string;
+  readonly key: string | null;
+  readonly limits: Readonly<DatasetLimits>;
+  readonly gates: Readonly<DatasetGates>;
+  readonly description: string;
+  build(ctx: DatasetContext): DataFrame | LazyDataFrame | Promise<DataFrame | LazyDataFrame>;
+}
+
+export const DEFAULT_TIMEOUT_MS = 90_000;
+export const DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024;
+export const DEFAULT_MIN_ROWS = 1;
+
+function positiveInteger(value: unknown): boolean {
+  return typeof value === "number" && Number.isInteger(value) && value > 0;
+}
+
+/**
+ * Declares a dataset, validating it and filling in defaults.
+ * Defaults: limits { timeoutMs: 90_000, memoryBytes: 1 GiB }, gates { minRows: 1 }.
+ * @throws {EdgesnapError} code "config" for a malformed name, schedule, key, limit or gate.
+ */
+export function defineDataset(options: DatasetOptions): DatasetDefinition {
+  const { name } = options;
+  const fail = (message: string): never => {
+    throw new EdgesnapError("config", `dataset ${JSON.stringify(name)}: ${message}`);
+  };
+  if (typeof name !== "string" || !isDatasetName(name)) {
+    fail("invalid name (expected [a-z0-9][a-z0-9-]{0,63})");
+  }
+  try {
+    // Parse only: a paused job with no callback never fires and holds no timer.
+    new Cron(options.schedule, { paused: true });
+  } catch (error) {
+    fail(`invalid schedule ${JSON.stringify(options.schedule)}: ${(error as Error).message}`);
+  }
+  if (options.key !== undefined && (typeof options.key !== "string" || options.key.length === 0)) {
+    fail("key must be a non-empty column name");
+  }
+  if (typeof options.build !== "function") fail("build must be a function");
+
+  const limits: DatasetLimits = {
+    timeoutMs: options.limits?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    memoryBytes: options.limits?.memoryBytes ?? DEFAULT_MEMORY_BYTES,
+  };
+  if (!positiveInteger(limits.timeoutMs)) fail("limits.timeoutMs must be a positive integer");
+  if (!positiveInteger(limits.memoryBytes)) fail("limits.memoryBytes must be a positive integer");
+
+  const gates: DatasetGates = { minRows: options.gates?.minRows ?? DEFAULT_MIN_ROWS };
+  if (!Number.isInteger(gates.minRows) || gates.minRows < 0) fail("gates.minRows must be a non-negative integer");
+  if (options.gates?.maxRows !== undefined) {
+    gates.maxRows = options.gates.maxRows;
+    if (!Number.isInteger(gates.maxRows) || gates.maxRows < gates.minRows) fail("gates.maxRows must be an integer >= minRows");
+  }
+  if (options.gates?.maxRowDropRatio !== undefined) {
+    gates.maxRowDropRatio = options.gates.maxRowDropRatio;
+    if (!(gates.maxRowDropRatio >= 0 && gates.maxRowDropRatio <= 1)) fail("gates.maxRowDropRatio must be between 0 and 1");
+  }
+
+  return Object.freeze({
+    name,
+    schedule: options.schedule,
+    key: options.key ?? null,
+    limits: Object.freeze(limits),
+    gates: Object.freeze(gates),
+    description: options.description ?? "",
+    build: options.build,
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * The run child: the process the scheduler spawns for each run, so the build's native memory dies
+ * with it. `node compute/run/child.ts <dataset>`.
+ *
+ * - Config comes from the environment (loadConfig); the run dir from EDGESNAP_RUN_DIR when the
+ *   scheduler made one (it removes it afterwards too), else a fresh dir under EDGESNAP_TEMP_ROOT;
+ *   EDGESNAP_RUN_ID, when set, is recorded as the version's run_id.
+ * - Prints one summary line on stdout; logs JSON lines on stderr.
+ * - With an IPC channel, sends exactly one {type: "result", result} message before exiting.
+ * - Exit code 0 for ok/unchanged, else the error's code (3 unknown dataset, 4 build, 5 gate, ...).
+ * - SIGTERM/SIGINT stop the run before it publishes (cleanup still runs); a second one exits at once.
+ */
+import { loadConfig } from "../config.ts";
+import { EdgesnapError, toEdgesnapError } from "../errors.ts";
+import { exitCodeFor, failedResult, formatRunResult, type RunResult, type RunResultMessage } from "./result.ts";
+import { runDatasetByName } from "./run.ts";
+
+const started = performance.now();
+const name = process.argv[2] ?? "";
+const controller = new AbortController();
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (controller.signal.aborted) process.exit(128 + (signal === "SIGINT" ? 2 : 15));
+  controller.abort(new EdgesnapError("internal", `stopped by ${signal}`));
+}
+process.on("SIGTERM", onSignal);
+process.on("SIGINT", onSignal);
+
+let result: RunResult;
+try {
+  if (!name) throw new EdgesnapError("config", "usage: child.ts <dataset>");
+  const config = loadConfig();
+  result = await runDatasetByName(name, config, {
+    tempDir: process.env.EDGESNAP_RUN_DIR || undefined,
+    runId: process.env.EDGESNAP_RUN_ID || undefined,
+    signal: controller.signal,
+  });
+} catch (error) {
+  result = failedResult(toEdgesnapError(error), Math.round(performance.now() - started));
+}
+
+process.stdout.write(`${formatRunResult(name || "(none)", result)}\n`);
+if (process.send) {
+  const message: RunResultMessage = { type: "result", result };
+  await new Promise<void>((resolve) => process.send!(message, undefined, {}, () => resolve()));
+}
+// Exit explicitly: an open IPC channel or polars' thread pool would otherwise keep the process up.
+process.exit(exitCodeFor(result));

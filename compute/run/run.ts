@@ -1,0 +1,160 @@
+/**
+ * One run of one dataset: build -> gates -> serialize -> sha256 -> publish (objects, then the
+ * manifest by compare-and-swap) -> publish notice. Meant to run in a fresh, short-lived process
+ * (compute/run/child.ts) so native polars memory is returned to the OS when it exits; `edgesnap run`
+ * also calls it in-process for a one-shot run.
+ *
+ * Every exit path is a RunResult: failures are results (outcome "failed" or "rejected" with a
+ * one-line reason), never a half-published snapshot. The run's temp dir and the store are released
+ * in `finally` blocks, on every exit path.
+ */
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import path from "node:path";
+import pl from "nodejs-polars";
+import type { Config } from "../config.ts";
+import type { DataFrame, DatasetDefinition, LazyDataFrame } from "../dataset/define.ts";
+import { findDataset, loadDatasets } from "../dataset/registry.ts";
+import { createSources } from "../dataset/sources.ts";
+import { sendPublishNotice } from "../edge-client/notice.ts";
+import { EdgesnapError, toEdgesnapError } from "../errors.ts";
+import { publishSnapshot, readManifest, sha256Hex } from "../publish/publish.ts";
+import { openStore, type SnapshotStore } from "../storage/index.ts";
+import { checkGates } from "./gates.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { failedResult, type RunResult } from "./result.ts";
+import { serializeSnapshot } from "./serialize.ts";
+import { currentVersion } from "../../contract/index.ts";
+
+export interface RunOptions {
+  /** Store, edge and temp settings (the rest of Config is not used). */
+  config: Pick<Config, "store" | "edgeUrl" | "token" | "tempRoot">;
+  /** An already open store to use and leave open; by default the run opens config.store and closes it. */
+  store?: SnapshotStore;
+  /**
+   * The run's private dir, created if missing and removed when the run ends. Default: a fresh
+   * mkdtemp under config.tempRoot.
+   */
+  tempDir?: string;
+  /** Default: JSON lines on stderr tagged with the dataset name. */
+  log?: Logger;
+  /** Recorded as the version's run_id. */
+  runId?: string;
+  /** Stops the run before it publishes (the build itself is asked via ctx.signal). */
+  signal?: AbortSignal;
+  /** Send the publish notice after a new version (default true). */
+  notify?: boolean;
+}
+
+function isLazyFrame(value: unknown): value is LazyDataFrame {
+  return typeof value === "object" && value !== null && typeof (value as LazyDataFrame).collect === "function" && !("height" in value);
+}
+
+function isDataFrame(value: unknown): value is DataFrame {
+  return typeof value === "object" && value !== null && typeof (value as DataFrame).height === "number" && typeof (value as DataFrame).writeJSON === "function";
+}
+
+async function buildFrame(definition: DatasetDefinition, ctx: Parameters<DatasetDefinition["build"]>[0]): Promise<DataFrame> {
+  let result: unknown;
+  try {
+    result = await definition.build(ctx);
+    // collect() runs the query on polars' thread pool, keeping the event loop (and signals) alive.
+    if (isLazyFrame(result)) result = await result.collect();
+  } catch (error) {
+    if (error instanceof EdgesnapError) throw error;
+    throw new EdgesnapError("build-failed", `build failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+  if (!isDataFrame(result)) {
+    throw new EdgesnapError("build-failed", "build must return a polars DataFrame or LazyFrame");
+  }
+  return result;
+}
+
+async function createRunDir(options: RunOptions, dataset: string): Promise<string> {
+  if (options.tempDir) {
+    await mkdir(options.tempDir, { recursive: true });
+    return options.tempDir;
+  }
+  await mkdir(options.config.tempRoot, { recursive: true });
+  return mkdtemp(path.join(options.config.tempRoot, `${dataset}-`));
+}
+
+/**
+ * Runs one dataset once and publishes its snapshot unless it is unchanged.
+ * Never throws for a failed run: the result says "failed" or "rejected" with a one-line reason.
+ */
+export async function runDataset(definition: DatasetDefinition, options: RunOptions): Promise<RunResult> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const log = options.log ?? createLogger({ fields: { dataset: definition.name, ...(options.runId ? { run: options.runId } : {}) } });
+  const signal = options.signal ?? new AbortController().signal;
+  const partial: Partial<RunResult> = {};
+  let tempDir: string | undefined;
+  let store: SnapshotStore | undefined;
+  try {
+    tempDir = await createRunDir(options, definition.name);
+    store = options.store ?? (await openStore(options.config.store));
+    const state = await readManifest(store, definition.name);
+    const previous = state ? (currentVersion(state.manifest) ?? null) : null;
+
+    log.info("build started", { previous: previous?.version ?? null });
+    const sources = createSources({ pl, tempDir, signal });
+    const df = await buildFrame(definition, { pl, tempDir, log, previous, sources, signal });
+    const generatedAt = new Date();
+    partial.rows = df.height;
+
+    checkGates(df, definition, previous);
+    const { body, rows, columns } = serializeSnapshot(df);
+    const hash = sha256Hex(body);
+    Object.assign(partial, { bytes: body.byteLength, hash });
+    log.info("built", { rows, bytes: body.byteLength, hash, buildMs: elapsed() });
+
+    if (signal.aborted) throw new EdgesnapError("internal", "run stopped before publishing");
+    const published = await publishSnapshot(
+      store,
+      { dataset: definition.name, body, hash, rows, columns, key: definition.key, generatedAt, runId: options.runId },
+      { log, manifest: state, signal },
+    );
+    partial.version = published.version;
+
+    if (published.outcome === "unchanged") {
+      log.info("unchanged", { version: published.version });
+      return { ...partial, rows, bytes: body.byteLength, hash, version: published.version, outcome: "unchanged", reason: `same content as ${published.version}`, durationMs: elapsed(), code: null };
+    }
+    log.info("published", { version: published.version, shards: published.info.shards });
+    if (options.notify !== false) {
+      try {
+        await sendPublishNotice({ dataset: definition.name, version: published.version }, { edgeUrl: options.config.edgeUrl, token: options.config.token });
+      } catch (error) {
+        // Not a failure: the edge's cron reconciles KV with the R2 manifest.
+        log.warn("publish notice failed; the edge will catch up on its next reconcile", { error });
+      }
+    }
+    return { rows, bytes: body.byteLength, hash, version: published.version, outcome: "ok", reason: null, durationMs: elapsed(), code: null };
+  } catch (error) {
+    const failure = toEdgesnapError(error);
+    const result = failedResult(failure, elapsed(), { ...partial, version: null });
+    log.error(result.outcome === "rejected" ? "rejected" : "failed", { code: failure.code, reason: result.reason });
+    return result;
+  } finally {
+    if (store && !options.store) {
+      await store.close().catch((error: unknown) => log.warn("closing the store failed", { error }));
+    }
+    if (tempDir) {
+      await rm(tempDir, { recursive: true, force: true }).catch((error: unknown) => log.warn("removing the temp dir failed", { tempDir, error }));
+    }
+  }
+}
+
+/**
+ * Runs a dataset of the configured registry by name, in this process (`edgesnap run <dataset>`).
+ * @throws {EdgesnapError} "config" when the registry cannot be loaded; "unknown-dataset" when no
+ *   dataset has that name. A failed run is a result, not a throw.
+ */
+export async function runDatasetByName(
+  name: string,
+  config: Pick<Config, "store" | "edgeUrl" | "token" | "tempRoot" | "datasets">,
+  options: Omit<RunOptions, "config"> = {},
+): Promise<RunResult> {
+  const definition = findDataset(await loadDatasets(config.datasets), name);
+  return runDataset(definition, { ...options, config });
+}
