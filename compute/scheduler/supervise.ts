@@ -1,0 +1,329 @@
+/**
+ * Runs one child process for one dataset and makes sure it leaves nothing behind, whichever way it
+ * ends: a private run dir that is always removed, a timeout (SIGTERM, grace, SIGKILL of the whole
+ * process group), a resident-memory ceiling sampled from /proc over the child and its descendants,
+ * and a validated result message. Nothing the child does can throw out of `superviseRun`.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import type { RunOutcome } from "../../contract/run-record.ts";
+import {
+  findRunProcesses,
+  isRunAlive,
+  readPeakRssBytes,
+  readProcStat,
+  readRssBytes,
+  signalRun,
+  type ProcStat,
+} from "./proc.ts";
+
+/** The one IPC message a run child sends: `{ type: "result", result: {...} }`. Untrusted input. */
+export const ChildMessageSchema = z.object({
+  type: z.literal("result"),
+  result: z.object({
+    outcome: z.enum(["ok", "unchanged", "failed", "rejected"]),
+    reason: z.string().nullish(),
+    rows: z.number().int().nonnegative().nullish(),
+    bytes: z.number().int().nonnegative().nullish(),
+    version: z.string().max(200).nullish(),
+    hash: z.string().max(200).nullish(),
+    durationMs: z.number().nonnegative().nullish(),
+  }),
+});
+export type ChildMessage = z.infer<typeof ChildMessageSchema>;
+
+/** Prefix of every run dir under the temp root; the start-up sweep removes only these. */
+export const RUN_DIR_PREFIX = "run-";
+
+/** Longest reason kept in a record: reasons come from the child and must stay one short line. */
+const MAX_REASON_CHARS = 500;
+/** Longest line kept from a child's stdout/stderr; the rest of a longer line is dropped. */
+const MAX_LINE_CHARS = 2000;
+
+export interface SuperviseOptions {
+  dataset: string;
+  /** The script the child runs: `node [execArgv] <childEntry> <dataset>`. */
+  childEntry: string;
+  /** Root under which the run's private dir is created. Must exist. */
+  tempRoot: string;
+  timeoutMs: number;
+  /** Ceiling for the resident memory of the child and all its descendants together. */
+  memoryBytes: number;
+  /** Time between SIGTERM and SIGKILL when a run is stopped. */
+  killGraceMs: number;
+  /** How often memory is sampled. Default 100 ms. */
+  sampleIntervalMs?: number;
+  cwd: string;
+  /** Extra environment on top of the scheduler's own. */
+  env?: NodeJS.ProcessEnv;
+  /** Node binary. Default `process.execPath`. */
+  nodePath?: string;
+  /** Extra Node flags before the entry. The V8 heap cap is always added. */
+  execArgv?: string[];
+  /** Aborting stops the run like a timeout does (SIGTERM, grace, SIGKILL) with outcome `cancelled`. */
+  signal?: AbortSignal;
+  /** Each line the child prints, already capped in length, up to `maxOutputLines` per run. */
+  onOutput?: (stream: "stdout" | "stderr", line: string) => void;
+  /** Default 100. Lines past it are counted, not forwarded. */
+  maxOutputLines?: number;
+  onSpawn?: (pid: number, runDir: string) => void;
+}
+
+export interface SupervisedRun {
+  outcome: RunOutcome;
+  reason: string | null;
+  rows: number | null;
+  bytes: number | null;
+  version: string | null;
+  hash: string | null;
+  /** Spawn to exit, measured by the scheduler. */
+  durationMs: number;
+  /** Highest resident memory of the run's processes seen, null if the child never started. */
+  peakRssBytes: number | null;
+  exitCode: number | null;
+  exitSignal: NodeJS.Signals | null;
+  pid: number | null;
+  /** Spawn to the first byte the child wrote on stdout: start-up cost including module loading. */
+  spawnToFirstOutputMs: number | null;
+  /** Every process seen in the run (pid and start time), for callers that check for orphans. */
+  processes: ProcStat[];
+  /** Output lines not forwarded because of `maxOutputLines`. */
+  droppedOutputLines: number;
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * Spawns the run child, watches it and cleans up after it. Never throws for anything the child
+ * does; throws only if the run dir cannot be created (the temp root is missing or full).
+ */
+export async function superviseRun(options: SuperviseOptions): Promise<SupervisedRun> {
+  const runDir = await fs.mkdtemp(path.join(options.tempRoot, `${RUN_DIR_PREFIX}${options.dataset}-`));
+  try {
+    return await watchChild(options, runDir);
+  } finally {
+    await fs.rm(runDir, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+async function watchChild(options: SuperviseOptions, runDir: string): Promise<SupervisedRun> {
+  const heapMb = Math.max(16, Math.floor(options.memoryBytes / MIB));
+  const args = [...(options.execArgv ?? []), `--max-old-space-size=${heapMb}`, options.childEntry, options.dataset];
+  const started = performance.now();
+  let child: ChildProcess;
+  try {
+    // detached: the child leads its own process group, so the group can be signalled as one.
+    child = spawn(options.nodePath ?? process.execPath, args, {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env, EDGESNAP_RUN_DIR: runDir },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+    });
+  } catch (error) {
+    return failedToStart(error, started);
+  }
+
+  const known = new Map<number, ProcStat>();
+  let peakRss: number | null = null;
+  let stopReason: { outcome: RunOutcome; reason: string } | null = null;
+  let message: ChildMessage | null = null;
+  let invalidMessage = false;
+  let lastStderrLine = "";
+  let heapExhausted = false;
+  let firstOutputAt: number | null = null;
+  let forwarded = 0;
+  let dropped = 0;
+  const maxLines = options.maxOutputLines ?? 100;
+  const timers: NodeJS.Timeout[] = [];
+
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    child.once("error", (error) => resolve({ code: null, signal: null, error }));
+    child.once("exit", (code, signal) => resolve({ code, signal }));
+  });
+  const pid = child.pid ?? null;
+  if (pid === null) {
+    const { error } = await exited;
+    return failedToStart(error, started);
+  }
+  const self = readProcStat(pid);
+  if (self) known.set(pid, self);
+  options.onSpawn?.(pid, runDir);
+
+  child.on("message", (raw: unknown) => {
+    if (message) return;
+    const parsed = ChildMessageSchema.safeParse(raw);
+    if (parsed.success) message = parsed.data;
+    else invalidMessage = true;
+  });
+  const disconnected = new Promise<void>((resolve) => {
+    if (!child.connected) resolve();
+    child.once("disconnect", () => resolve());
+  });
+
+  const onLine = (stream: "stdout" | "stderr", line: string) => {
+    if (stream === "stderr") {
+      // Keep the line that says what went wrong: not a stack frame, not Node's version footer.
+      const trimmed = line.trim();
+      if (trimmed && !trimmed.startsWith("at ") && !/^Node\.js v\d/.test(trimmed) && trimmed !== "^") lastStderrLine = trimmed;
+      if (line.includes("heap out of memory") || line.includes("Reached heap limit")) heapExhausted = true;
+    }
+    if (forwarded < maxLines) {
+      forwarded++;
+      options.onOutput?.(stream, line);
+    } else dropped++;
+  };
+  readLines(child.stdout!, (line) => onLine("stdout", line), () => {
+    firstOutputAt ??= performance.now();
+  });
+  readLines(child.stderr!, (line) => onLine("stderr", line));
+
+  const stop = (outcome: RunOutcome, reason: string, immediately: boolean) => {
+    if (stopReason) return;
+    stopReason = { outcome, reason };
+    if (immediately) {
+      signalRun(pid, known.values(), "SIGKILL");
+      return;
+    }
+    signalRun(pid, known.values(), "SIGTERM");
+    timers.push(setTimeout(() => signalRun(pid, known.values(), "SIGKILL"), options.killGraceMs));
+  };
+
+  const sample = () => {
+    const processes = findRunProcesses(pid, pid);
+    let total = 0;
+    for (const p of processes) {
+      if (!known.has(p.pid)) known.set(p.pid, p);
+      total += readRssBytes(p.pid);
+    }
+    if (processes.length === 0) return;
+    peakRss = Math.max(peakRss ?? 0, total, readPeakRssBytes(pid));
+    if (total > options.memoryBytes) {
+      stop(
+        "memory-killed",
+        `resident memory ${Math.round(total / MIB)} MiB above the ceiling of ${Math.round(options.memoryBytes / MIB)} MiB`,
+        true,
+      );
+    }
+  };
+  sample();
+  const sampler = setInterval(sample, options.sampleIntervalMs ?? 100);
+  timers.push(
+    setTimeout(() => stop("timed-out", `exceeded the timeout of ${formatSeconds(options.timeoutMs)}`, false), options.timeoutMs),
+  );
+  const onAbort = () => stop("cancelled", "stopped by scheduler shutdown", false);
+  if (options.signal?.aborted) onAbort();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+
+  const exit = await exited;
+  clearInterval(sampler);
+  for (const timer of timers) clearTimeout(timer);
+  options.signal?.removeEventListener("abort", onAbort);
+  // The IPC message can trail the exit event by a tick; the channel closes right after it.
+  await Promise.race([disconnected, delay(1000)]);
+  // Whatever the run started and left behind dies with it: the group and any descendant seen.
+  await killLeftovers(pid, known.values());
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+
+  const base = {
+    durationMs: performance.now() - started,
+    peakRssBytes: peakRss,
+    exitCode: exit.code,
+    exitSignal: exit.signal,
+    pid,
+    spawnToFirstOutputMs: firstOutputAt === null ? null : firstOutputAt - started,
+    processes: [...known.values()],
+    droppedOutputLines: dropped,
+  };
+  const empty = { rows: null, bytes: null, version: null, hash: null };
+  const stopped = stopReason as { outcome: RunOutcome; reason: string } | null;
+  if (stopped) return { ...base, ...empty, outcome: stopped.outcome, reason: stopped.reason };
+  if (heapExhausted) {
+    return { ...base, ...empty, outcome: "memory-killed", reason: `V8 heap limit reached (--max-old-space-size=${heapMb})` };
+  }
+  if (exit.error) return { ...base, ...empty, outcome: "failed", reason: cap(`could not start: ${exit.error.message}`) };
+  const how = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  const got = message as ChildMessage | null;
+  if (!got) {
+    const why = invalidMessage ? "sent an invalid result message" : "exited without a result";
+    return { ...base, ...empty, outcome: "failed", reason: cap(`${why} (${how})${lastStderrLine ? `: ${lastStderrLine}` : ""}`) };
+  }
+  const r = got.result;
+  const fields = { rows: r.rows ?? null, bytes: r.bytes ?? null, version: r.version ?? null, hash: r.hash ?? null };
+  if ((r.outcome === "ok" || r.outcome === "unchanged") && exit.code !== 0) {
+    return { ...base, ...fields, outcome: "failed", reason: cap(`reported ${r.outcome} but ${how}`) };
+  }
+  const reason = r.reason ? cap(r.reason) : r.outcome === "ok" ? null : `${r.outcome} (${how})`;
+  return { ...base, ...fields, outcome: r.outcome, reason };
+}
+
+/** Kills what is left of a run and waits (up to 2 s) until it is gone, so its run dir can go. */
+async function killLeftovers(pgid: number, known: Iterable<ProcStat>): Promise<void> {
+  const list = [...known];
+  signalRun(pgid, list, "SIGKILL");
+  for (let waited = 0; waited < 2000 && isRunAlive(pgid, list); waited += 20) await delay(20);
+}
+
+/**
+ * Splits a stream into lines without ever holding more than one capped line: a child that prints
+ * gigabytes without a newline costs the scheduler MAX_LINE_CHARS, not gigabytes.
+ */
+function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void, onData?: () => void): void {
+  let partial = "";
+  let overflow = false;
+  stream.setEncoding("utf8");
+  stream.on("data", (chunk: string) => {
+    onData?.();
+    let start = 0;
+    for (let nl = chunk.indexOf("\n"); nl >= 0; nl = chunk.indexOf("\n", start)) {
+      const piece = chunk.slice(start, nl);
+      if (!overflow) partial += piece.slice(0, MAX_LINE_CHARS - partial.length);
+      onLine(partial);
+      partial = "";
+      overflow = false;
+      start = nl + 1;
+    }
+    if (!overflow) {
+      partial += chunk.slice(start, start + MAX_LINE_CHARS - partial.length);
+      if (partial.length >= MAX_LINE_CHARS) overflow = true;
+    }
+  });
+  stream.on("end", () => {
+    if (partial) onLine(partial);
+  });
+  stream.on("error", () => {});
+}
+
+function failedToStart(error: unknown, started: number): SupervisedRun {
+  return {
+    outcome: "failed",
+    reason: cap(`could not start: ${error instanceof Error ? error.message : String(error)}`),
+    rows: null,
+    bytes: null,
+    version: null,
+    hash: null,
+    durationMs: performance.now() - started,
+    peakRssBytes: null,
+    exitCode: null,
+    exitSignal: null,
+    pid: null,
+    spawnToFirstOutputMs: null,
+    processes: [],
+    droppedOutputLines: 0,
+  };
+}
+
+function cap(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > MAX_REASON_CHARS ? `${line.slice(0, MAX_REASON_CHARS - 1)}…` : line;
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
