@@ -109,7 +109,9 @@ export async function superviseRun(options: SuperviseOptions): Promise<Supervise
 }
 
 async function watchChild(options: SuperviseOptions, runDir: string): Promise<SupervisedRun> {
-  const heapMb = Math.max(16, Math.floor(options.memoryBytes / MIB));
+  // The V8 heap gets three quarters of the ceiling: the rest is for Node itself and native memory
+  // (polars), which only the RSS sampler can see.
+  const heapMb = Math.max(16, Math.floor((options.memoryBytes * 0.75) / MIB));
   const args = [...(options.execArgv ?? []), `--max-old-space-size=${heapMb}`, options.childEntry, options.dataset];
   const started = performance.now();
   let child: ChildProcess;
