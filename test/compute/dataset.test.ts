@@ -1,0 +1,81 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, defineDataset } from "../../compute/dataset/define.ts";
+import { findDataset, loadDatasets } from "../../compute/dataset/registry.ts";
+import { EdgesnapError } from "../../compute/errors.ts";
+
+const run = promisify(execFile);
+const build = () => {
+  throw new Error("not built in these tests");
+};
+
+describe("defineDataset", () => {
+  it("fills in default limits and gates", () => {
+    const definition = defineDataset({ name: "ok-name", schedule: "*/5 * * * *", build });
+    expect(definition.limits).toEqual({ timeoutMs: DEFAULT_TIMEOUT_MS, memoryBytes: DEFAULT_MEMORY_BYTES });
+    expect(DEFAULT_TIMEOUT_MS).toBe(90_000);
+    expect(DEFAULT_MEMORY_BYTES).toBe(1024 ** 3);
+    expect(definition.gates).toEqual({ minRows: 1 });
+    expect(definition.key).toBeNull();
+  });
+
+  it.each(["Bad", "-lead", "has_underscore", "", "a".repeat(65)])("rejects the malformed name %j with a config error", (name) => {
+    const attempt = () => defineDataset({ name, schedule: "* * * * *", build });
+    expect(attempt).toThrow(EdgesnapError);
+    try {
+      attempt();
+    } catch (error) {
+      expect((error as EdgesnapError).code).toBe("config");
+      expect((error as EdgesnapError).exitCode).toBe(2);
+    }
+  });
+
+  it("rejects an invalid cron schedule", () => {
+    expect(() => defineDataset({ name: "x", schedule: "every five minutes", build })).toThrow(/invalid schedule/);
+  });
+
+  it("rejects nonsensical limits and gates", () => {
+    expect(() => defineDataset({ name: "x", schedule: "* * * * *", limits: { timeoutMs: 0 }, build })).toThrow(/timeoutMs/);
+    expect(() => defineDataset({ name: "x", schedule: "* * * * *", gates: { minRows: 10, maxRows: 5 }, build })).toThrow(/maxRows/);
+    expect(() => defineDataset({ name: "x", schedule: "* * * * *", gates: { maxRowDropRatio: 2 }, build })).toThrow(/maxRowDropRatio/);
+  });
+});
+
+describe("the dataset registry", () => {
+  it("lists the three bundled examples with their schedules", async () => {
+    const definitions = await loadDatasets("compute/datasets/index.ts");
+    expect(definitions.map((d) => [d.name, d.schedule, d.key])).toEqual([
+      ["airport-delays", "*/5 * * * *", "iata"],
+      ["busiest-routes", "*/5 * * * *", "route"],
+      ["daily-delays", "*/5 * * * *", null],
+    ]);
+  });
+
+  it("fails with unknown-dataset naming the known datasets", async () => {
+    const definitions = await loadDatasets("compute/datasets/index.ts");
+    expect(() => findDataset(definitions, "nope")).toThrow(/unknown dataset "nope" \(known: airport-delays, busiest-routes, daily-delays\)/);
+  });
+
+  it("fails with a config error when the module does not exist", async () => {
+    await expect(loadDatasets("test/compute/fixtures/missing.ts")).rejects.toMatchObject({ code: "config" });
+  });
+
+  // The scheduler imports the registry; loading polars' native library there would put the very
+  // memory this design keeps out of the long-lived process back into it.
+  it("loads without loading nodejs-polars (checked in a fresh process)", async () => {
+    const probe = (extra: string) => `
+      const { loadDatasets } = await import("./compute/dataset/registry.ts");
+      const names = (await loadDatasets("compute/datasets/index.ts")).map((d) => d.name);
+      ${extra}
+      const native = process.report.getReport().sharedObjects.filter((file) => file.includes("nodejs-polars"));
+      console.log(JSON.stringify({ names, native }));`;
+    const plain = await run(process.execPath, ["--input-type=module", "-e", probe("")]);
+    const result = JSON.parse(plain.stdout) as { names: string[]; native: string[] };
+    expect(result.names).toHaveLength(3);
+    expect(result.native).toEqual([]);
+    // The probe itself works: importing polars does show its native library.
+    const control = await run(process.execPath, ["--input-type=module", "-e", probe('await import("nodejs-polars");')]);
+    expect((JSON.parse(control.stdout) as { native: string[] }).native.length).toBeGreaterThan(0);
+  });
+});
