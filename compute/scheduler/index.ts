@@ -409,7 +409,8 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       clearTimeout(timer);
       for (const r of running) r.abort.abort();
       await allDone;
-      await Promise.race([Promise.all(sinks), new Promise((resolve) => setTimeout(resolve, 5000))]);
+      // Records still being persisted get a few seconds; an unref'd timer never holds the exit.
+      await Promise.race([Promise.all(sinks), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
       await server.close();
       log("info", "scheduler-stopped", {});
       notifyIdle();

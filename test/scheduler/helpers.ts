@@ -61,7 +61,12 @@ export async function startTestScheduler(
 /** A cron expression that never fires during a test (1 January, 04:05 UTC). */
 export const NEVER = "5 4 1 1 *";
 
-/** True while the process exists and is not a zombie (and, given a start time, is that same process). */
+/**
+ * True while the process exists and is not a zombie (and, given a start time, is that same process).
+ * A killed grandchild is reparented to PID 1 and stays a zombie until PID 1 reaps it; this
+ * machine's PID 1 does not (a container needs `--init`/tini, see compute/scheduler/index.ts), so a
+ * zombie counts as gone: it runs nothing and holds no memory.
+ */
 export function isAlive(pid: number, startTime?: number): boolean {
   const stat = readProcStat(pid);
   if (!stat || stat.state === "Z") return false;
