@@ -98,10 +98,13 @@ class LocalStore implements SnapshotStore {
   async get(key: string): Promise<StoredObject | null> {
     const object = await this.#bucket.get(key);
     if (!object) return null;
+    // Read `body` once and derive text() from it: through wrangler's proxy, touching `body` starts
+    // consuming the stream, so a later object.text() fails with "Body has already been used".
+    const body = object.body;
     return {
       ...toInfo(object),
-      body: object.body,
-      text: () => object.text(),
+      body,
+      text: () => new Response(body).text(),
     };
   }
 
