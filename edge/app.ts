@@ -1,0 +1,44 @@
+/**
+ * The Worker's Hono app: public reads under /v1 (with CORS), the internal publish notice under
+ * /internal/v1, a health check, and one error handler for all of them.
+ */
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { handleError, handleNotFound, methodNotAllowed } from "./http/errors.ts";
+import { noticeRoutes } from "./routes/notice.ts";
+import { publicRoutes } from "./routes/public.ts";
+
+/** Headers a browser script may read from a snapshot response. */
+const EXPOSED_HEADERS = ["ETag", "X-Edgesnap-Version", "Last-Modified"];
+
+/**
+ * Resolves the allowed origin from CORS_ORIGINS: "*" (the default) allows any origin, otherwise a
+ * comma-separated list of exact origins; others get no Access-Control-Allow-Origin header.
+ */
+export function allowedOrigin(configured: string | undefined, origin: string): string | null {
+  const value = (configured ?? "*").trim();
+  if (value === "" || value === "*") return "*";
+  const origins = value.split(",").map((o) => o.trim()).filter((o) => o !== "");
+  return origins.includes(origin) ? origin : null;
+}
+
+/** Builds the app. */
+export function createApp(): Hono<{ Bindings: Env }> {
+  const app = new Hono<{ Bindings: Env }>();
+  app.use(
+    "/v1/*",
+    cors({
+      origin: (origin, c) => allowedOrigin((c.env as Env).CORS_ORIGINS as string | undefined, origin),
+      allowMethods: ["GET", "HEAD", "OPTIONS"],
+      exposeHeaders: EXPOSED_HEADERS,
+      maxAge: 86_400,
+    }),
+  );
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.all("/healthz", methodNotAllowed("GET, HEAD"));
+  app.route("/v1", publicRoutes());
+  app.route("/internal/v1", noticeRoutes());
+  app.notFound(handleNotFound);
+  app.onError(handleError);
+  return app;
+}

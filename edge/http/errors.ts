@@ -1,0 +1,59 @@
+/**
+ * One error shape for every response the Worker sends: `{ "error": { "code", "message" } }`.
+ * Handlers throw HTTPException(status, { message }); `handleError` turns anything thrown into that
+ * shape, and unknown errors into a 500 that names no internals.
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/** The machine-readable codes clients can switch on. */
+export const ERROR_CODES: Record<number, string> = {
+  400: "bad_request",
+  401: "unauthorized",
+  404: "not_found",
+  405: "method_not_allowed",
+  412: "precondition_failed",
+  500: "internal",
+  503: "unavailable",
+};
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+/** The error code for an HTTP status (`internal` for any 5xx without its own code). */
+export function errorCodeFor(status: number): string {
+  return ERROR_CODES[status] ?? (status >= 500 ? "internal" : "bad_request");
+}
+
+/** Builds the JSON error body. */
+export function errorBody(status: number, message: string): ErrorBody {
+  return { error: { code: errorCodeFor(status), message } };
+}
+
+/**
+ * Throws a 405 that tells the client which methods the route accepts
+ * (RFC 9110 §15.5.6: a 405 response MUST carry an Allow header).
+ */
+export function methodNotAllowed(allow: string) {
+  return function methodNotAllowed(c: Context): never {
+    c.header("Allow", allow);
+    throw new HTTPException(405, { message: `method ${c.req.method} is not allowed here; use ${allow}` });
+  };
+}
+
+/** The app's one `onError`: HTTPExceptions keep their status and message, the rest become 500. */
+export function handleError(err: Error, c: Context): Response {
+  if (err instanceof HTTPException) {
+    const status = err.status as ContentfulStatusCode;
+    return c.json(errorBody(status, err.message || "error"), status);
+  }
+  console.error(JSON.stringify({ level: "error", msg: "unhandled error", path: c.req.path, error: String(err?.stack ?? err) }));
+  return c.json(errorBody(500, "internal error"), 500);
+}
+
+/** The app's `notFound`: unknown paths get the same JSON shape as every other error. */
+export function handleNotFound(c: Context): Response {
+  return c.json(errorBody(404, `no route for ${c.req.method} ${c.req.path}`), 404);
+}
