@@ -149,6 +149,10 @@ export async function publishSnapshot(store: SnapshotStore, input: PublishInput,
   const discardUploads = async () => {
     if (uploaded.length === 0 || manifestMayHaveLanded) return;
     try {
+      // A concurrent publisher of the same content in the same millisecond made the same version
+      // id, so these keys may be its published objects: never delete what a manifest names.
+      const latest = await readManifest(store, dataset);
+      if (latest?.manifest.versions.some((v) => v.version === version)) return;
       await store.delete(uploaded);
     } catch (error) {
       log?.warn("could not delete unpublished version objects", { version, error });

@@ -97,6 +97,7 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
     const previous = state ? (currentVersion(state.manifest) ?? null) : null;
 
     log.info("build started", { previous: previous?.version ?? null });
+    const buildStarted = performance.now();
     const sources = createSources({ pl, tempDir, signal });
     const df = await buildFrame(definition, { pl, tempDir, log, previous, sources, signal });
     const generatedAt = new Date();
@@ -106,7 +107,7 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
     const { body, rows, columns } = serializeSnapshot(df);
     const hash = sha256Hex(body);
     Object.assign(partial, { bytes: body.byteLength, hash });
-    log.info("built", { rows, bytes: body.byteLength, hash, buildMs: elapsed() });
+    log.info("built", { rows, bytes: body.byteLength, hash, buildMs: Math.round(performance.now() - buildStarted) });
 
     if (signal.aborted) throw new EdgesnapError("internal", "run stopped before publishing");
     const published = await publishSnapshot(

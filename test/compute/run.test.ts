@@ -1,0 +1,342 @@
+/**
+ * The run pipeline against the real local store (workerd through wrangler's getPlatformProxy) with
+ * real polars frames: what a run publishes, and what it must not publish.
+ */
+import { existsSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import pl from "nodejs-polars";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  bodyObjectKey,
+  manifestObjectKey,
+  parseManifest,
+  shardObjectKey,
+  shardOf,
+} from "../../contract/index.ts";
+import type { Config } from "../../compute/config.ts";
+import { defineDataset, type DatasetContext } from "../../compute/dataset/define.ts";
+import { publishSnapshot, readManifest, sha256Hex } from "../../compute/publish/publish.ts";
+import { runDataset } from "../../compute/run/run.ts";
+import { serializeSnapshot } from "../../compute/run/serialize.ts";
+import type { SnapshotStore } from "../../compute/storage/index.ts";
+import { listKeys, makeTempDir, memoryLogger, openLocalTestStore, runConfig } from "./helpers.ts";
+
+let persist: Awaited<ReturnType<typeof makeTempDir>>;
+let tempRoot: Awaited<ReturnType<typeof makeTempDir>>;
+let store: SnapshotStore;
+let config: Config;
+
+beforeAll(async () => {
+  persist = await makeTempDir("run-persist");
+  tempRoot = await makeTempDir("run-temp");
+  store = await openLocalTestStore(persist.dir);
+  config = runConfig(persist.dir, tempRoot.dir);
+});
+afterAll(async () => {
+  await store?.close();
+  await persist?.remove();
+  await tempRoot?.remove();
+});
+
+/** A keyed dataset whose values the test controls. */
+function keyedDataset(name: string, values: () => number[], onBuild?: (ctx: DatasetContext) => unknown) {
+  return defineDataset({
+    name,
+    schedule: "*/5 * * * *",
+    key: "id",
+    async build(ctx) {
+      await onBuild?.(ctx);
+      const v = values();
+      return ctx.pl.DataFrame({ id: v.map((_, i) => `k${i}`), value: v }).lazy();
+    },
+  });
+}
+
+const run = (definition: ReturnType<typeof defineDataset>, overrides: Partial<Parameters<typeof runDataset>[1]> = {}) => {
+  const { log, records } = memoryLogger();
+  return runDataset(definition, { config, store, log, notify: false, ...overrides }).then((result) => ({ result, records }));
+};
+
+describe("runDataset", () => {
+  it("publishes the body, the item shards and then the manifest naming them", async () => {
+    const { result } = await run(keyedDataset("pub-keyed", () => [10, 20, 30]));
+    expect(result).toMatchObject({ outcome: "ok", reason: null, rows: 3, code: null });
+
+    const manifest = parseManifest(await (await store.get(manifestObjectKey("pub-keyed")))!.text());
+    expect(manifest.current).toBe(result.version);
+    const info = manifest.versions[0]!;
+    expect(info).toMatchObject({ version: result.version, hash: result.hash, rows: 3, bytes: result.bytes, key: "id", shards: 1 });
+    expect(info.columns).toEqual([
+      { name: "id", type: "String" },
+      { name: "value", type: "Float64" },
+    ]);
+
+    const body = (await store.get(bodyObjectKey("pub-keyed", result.version!)))!;
+    const text = await body.text();
+    expect(JSON.parse(text)).toEqual([
+      { id: "k0", value: 10 },
+      { id: "k1", value: 20 },
+      { id: "k2", value: 30 },
+    ]);
+    expect(sha256Hex(text)).toBe(result.hash);
+    expect(body.customMetadata).toEqual({ hash: result.hash, generated_at: info.generated_at, rows: "3" });
+
+    const shard = (await store.get(shardObjectKey("pub-keyed", result.version!, shardOf("k1", info.shards))))!;
+    expect((JSON.parse(await shard.text()) as Record<string, unknown>).k1).toEqual({ id: "k1", value: 20 });
+  });
+
+  it("publishes nothing when the content equals the current version", async () => {
+    const definition = keyedDataset("pub-unchanged", () => [1, 2]);
+    const first = await run(definition);
+    const before = await store.head(manifestObjectKey("pub-unchanged"));
+    const keysBefore = await listKeys(store, "datasets/pub-unchanged/");
+
+    const second = await run(definition);
+    expect(second.result).toMatchObject({ outcome: "unchanged", version: first.result.version, hash: first.result.hash, rows: 2 });
+    expect(second.result.reason).toBe(`same content as ${first.result.version}`);
+    expect((await store.head(manifestObjectKey("pub-unchanged")))!.etag).toBe(before!.etag);
+    expect(await listKeys(store, "datasets/pub-unchanged/")).toEqual(keysBefore);
+  });
+
+  it("publishes changed content as a new current version and keeps the old one in the history", async () => {
+    let values = [1, 2];
+    const definition = keyedDataset("pub-changed", () => values);
+    const first = await run(definition);
+    values = [1, 3];
+    const second = await run(definition);
+    expect(second.result.outcome).toBe("ok");
+    expect(second.result.version).not.toBe(first.result.version);
+    const { manifest } = (await readManifest(store, "pub-changed"))!;
+    expect(manifest.current).toBe(second.result.version);
+    expect(manifest.versions.map((v) => v.version)).toEqual([second.result.version, first.result.version]);
+    expect(await store.head(bodyObjectKey("pub-changed", first.result.version!))).not.toBeNull();
+  });
+
+  it("gives the build the current version as ctx.previous", async () => {
+    const seen: (string | null)[] = [];
+    let values = [1];
+    const definition = keyedDataset("pub-previous", () => values, (ctx) => seen.push(ctx.previous?.version ?? null));
+    const first = await run(definition);
+    values = [2];
+    await run(definition);
+    expect(seen).toEqual([null, first.result.version]);
+  });
+
+  it("publishes nothing when the build throws, and removes the temp dir it used", async () => {
+    let tempDir = "";
+    const definition = defineDataset({
+      name: "pub-throws",
+      schedule: "* * * * *",
+      async build(ctx) {
+        tempDir = ctx.tempDir;
+        const { writeFile } = await import("node:fs/promises");
+        await writeFile(`${ctx.tempDir}/scratch.bin`, "partial");
+        throw new Error("source exploded\nwith a stack-like second line");
+      },
+    });
+    const { result, records } = await run(definition);
+    expect(result).toMatchObject({ outcome: "failed", code: "build-failed", version: null, hash: null });
+    expect(result.reason).toBe("build failed: source exploded | with a stack-like second line");
+    expect(result.reason).not.toContain("\n");
+    expect(await listKeys(store, "datasets/pub-throws/")).toEqual([]);
+    expect(tempDir.startsWith(tempRoot.dir)).toBe(true);
+    expect(existsSync(tempDir)).toBe(false);
+    expect(records.some((r) => r.level === "error" && r.code === "build-failed")).toBe(true);
+  });
+
+  it("keeps the previous version current when a later build throws", async () => {
+    let fail = false;
+    const definition = keyedDataset("pub-keeps", () => [5], () => {
+      if (fail) throw new Error("boom");
+    });
+    const first = await run(definition);
+    const before = await listKeys(store, "datasets/pub-keeps/");
+    fail = true;
+    expect((await run(definition)).result.outcome).toBe("failed");
+    expect((await readManifest(store, "pub-keeps"))!.manifest.current).toBe(first.result.version);
+    expect(await listKeys(store, "datasets/pub-keeps/")).toEqual(before);
+  });
+
+  it("fails a build that returns something other than a DataFrame", async () => {
+    const definition = defineDataset({ name: "pub-notframe", schedule: "* * * * *", build: () => ({ rows: [] }) as unknown as pl.DataFrame });
+    const { result } = await run(definition);
+    expect(result).toMatchObject({ outcome: "failed", code: "build-failed", reason: "build must return a polars DataFrame or LazyFrame" });
+  });
+
+  it("rejects a snapshot that fails a gate and publishes nothing", async () => {
+    let values = [1, 2, 3, 4];
+    const definition = defineDataset({
+      name: "pub-gated",
+      schedule: "* * * * *",
+      key: "id",
+      gates: { maxRowDropRatio: 0.5 },
+      build: ({ pl: polars }) => polars.DataFrame({ id: values.map(String), v: values }),
+    });
+    const first = await run(definition);
+    const keysBefore = await listKeys(store, "datasets/pub-gated/");
+    values = [1];
+    const { result } = await run(definition);
+    expect(result).toMatchObject({ outcome: "rejected", code: "gate-rejected", rows: 1, version: null });
+    expect(result.reason).toMatch(/^gate: 1 rows is a 75\.0% drop from 4/);
+    expect((await readManifest(store, "pub-gated"))!.manifest.current).toBe(first.result.version);
+    expect(await listKeys(store, "datasets/pub-gated/")).toEqual(keysBefore);
+  });
+
+  it("rejects a keyed snapshot with duplicate keys", async () => {
+    const definition = defineDataset({ name: "pub-dupes", schedule: "* * * * *", key: "id", build: ({ pl: polars }) => polars.DataFrame({ id: ["a", "a"] }) });
+    const { result } = await run(definition);
+    expect(result).toMatchObject({ outcome: "rejected", code: "gate-rejected" });
+    expect(await listKeys(store, "datasets/pub-dupes/")).toEqual([]);
+  });
+
+  it("removes its temp dir after a successful run", async () => {
+    let tempDir = "";
+    await run(keyedDataset("pub-tempdir", () => [1], (ctx) => (tempDir = ctx.tempDir)));
+    expect(tempDir).not.toBe("");
+    expect(existsSync(tempDir)).toBe(false);
+    expect(await readdir(tempRoot.dir)).toEqual([]);
+  });
+
+  it("opens and closes its own store when none is given", async () => {
+    const own = await makeTempDir("run-own-store");
+    try {
+      const { log } = memoryLogger();
+      const result = await runDataset(keyedDataset("pub-own", () => [1]), { config: runConfig(own.dir, tempRoot.dir), log, notify: false });
+      expect(result.outcome).toBe("ok");
+      const reader = await openLocalTestStore(own.dir);
+      try {
+        expect((await readManifest(reader, "pub-own"))!.manifest.current).toBe(result.version);
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      await own.remove();
+    }
+  });
+});
+
+describe("concurrent publishers", () => {
+  /** Lets `count` builds proceed only once all have started (so all read the same manifest). */
+  function barrier(count: number) {
+    let waiting = 0;
+    let release!: () => void;
+    const all = new Promise<void>((resolve) => (release = resolve));
+    return () => {
+      if (++waiting === count) release();
+      return all;
+    };
+  }
+
+  it("both succeed with different content, and neither version is lost", async () => {
+    const wait = barrier(2);
+    const a = keyedDataset("race-diff", () => [1], wait);
+    const b = keyedDataset("race-diff", () => [2], wait);
+    const [ra, rb] = await Promise.all([run(a), run(b)]);
+    expect([ra.result.outcome, rb.result.outcome]).toEqual(["ok", "ok"]);
+    const { manifest } = (await readManifest(store, "race-diff"))!;
+    expect(manifest.versions.map((v) => v.version).sort()).toEqual([ra.result.version, rb.result.version].sort());
+    expect([ra.result.version, rb.result.version]).toContain(manifest.current);
+    // One of them lost the first swap and retried.
+    expect([...ra.records, ...rb.records].some((r) => r.msg === "manifest changed concurrently; retrying")).toBe(true);
+  });
+
+  it("with the same content, one publishes and the other reports unchanged, leaving one version", async () => {
+    const wait = barrier(2);
+    const a = keyedDataset("race-same", () => [7], wait);
+    const [ra, rb] = await Promise.all([run(a), run(a)]);
+    expect([ra.result.outcome, rb.result.outcome].sort()).toEqual(["ok", "unchanged"]);
+    expect(ra.result.version).toBe(rb.result.version);
+    const { manifest } = (await readManifest(store, "race-same"))!;
+    expect(manifest.versions).toHaveLength(1);
+    const prefixes = new Set((await listKeys(store, "datasets/race-same/versions/")).map((key) => key.split("/")[3]));
+    expect([...prefixes]).toEqual([manifest.current]);
+    expect(await store.head(bodyObjectKey("race-same", manifest.current!))).not.toBeNull();
+  });
+
+  it("a publisher holding a stale manifest retries on top of the newer one instead of overwriting it", async () => {
+    const frame = (value: number) => serializeSnapshot(pl.DataFrame({ id: ["x"], v: [value] }));
+    const publish = (value: number, manifest?: Awaited<ReturnType<typeof readManifest>>, attempts?: number) => {
+      const { body, rows, columns } = frame(value);
+      return publishSnapshot(
+        store,
+        { dataset: "race-stale", body, hash: sha256Hex(body), rows, columns, key: "id", generatedAt: new Date(Date.now() + value) },
+        { manifest, attempts },
+      );
+    };
+    const v1 = await publish(1);
+    const stale = await readManifest(store, "race-stale");
+    const v2 = await publish(2);
+    const v3 = await publish(3, stale);
+    expect(v3.outcome).toBe("ok");
+    const { manifest } = (await readManifest(store, "race-stale"))!;
+    expect(manifest.versions.map((v) => v.version)).toEqual([v3.version, v2.version, v1.version]);
+
+    // Out of attempts, it loses cleanly: an error, the manifest untouched, its objects removed.
+    const keysBefore = await listKeys(store, "datasets/race-stale/");
+    const etagBefore = (await store.head(manifestObjectKey("race-stale")))!.etag;
+    await expect(publish(4, stale, 1)).rejects.toMatchObject({ code: "conflict", exitCode: 7 });
+    expect((await store.head(manifestObjectKey("race-stale")))!.etag).toBe(etagBefore);
+    expect(await listKeys(store, "datasets/race-stale/")).toEqual(keysBefore);
+  });
+});
+
+describe("the publish notice", () => {
+  let server: Server;
+  let edgeUrl: string;
+  let status = 204;
+  const received: { method?: string; url?: string; headers: IncomingHttpHeaders; body: string }[] = [];
+
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      request.on("end", () => {
+        received.push({ method: request.method, url: request.url, headers: request.headers, body });
+        response.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    edgeUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  it("is POSTed with the bearer token and {dataset, version} after a new version", async () => {
+    received.length = 0;
+    status = 204;
+    const { result } = await run(keyedDataset("notice-ok", () => [1]), { notify: true, config: { ...config, edgeUrl, token: "s3cret" } });
+    expect(result.outcome).toBe("ok");
+    expect(received).toHaveLength(1);
+    expect(received[0]).toMatchObject({ method: "POST", url: "/internal/v1/publish-notice" });
+    expect(received[0]!.headers.authorization).toBe("Bearer s3cret");
+    expect(received[0]!.headers["content-type"]).toBe("application/json");
+    expect(JSON.parse(received[0]!.body)).toEqual({ dataset: "notice-ok", version: result.version });
+  });
+
+  it("is not sent when the content is unchanged", async () => {
+    const definition = keyedDataset("notice-unchanged", () => [1]);
+    await run(definition);
+    received.length = 0;
+    const { result } = await run(definition, { notify: true, config: { ...config, edgeUrl } });
+    expect(result.outcome).toBe("unchanged");
+    expect(received).toHaveLength(0);
+  });
+
+  it("does not fail the run when the edge refuses it; the run logs a warning", async () => {
+    received.length = 0;
+    status = 500;
+    const { result, records } = await run(keyedDataset("notice-refused", () => [1]), { notify: true, config: { ...config, edgeUrl } });
+    expect(result.outcome).toBe("ok");
+    expect(received).toHaveLength(1);
+    const warning = records.find((r) => r.level === "warn");
+    expect(warning?.msg).toMatch(/publish notice failed/);
+    expect(JSON.stringify(warning)).toMatch(/answered 500/);
+  });
+
+  it("does not fail the run when the edge is unreachable", async () => {
+    const { result, records } = await run(keyedDataset("notice-down", () => [1]), { notify: true, config: { ...config, edgeUrl: "http://127.0.0.1:9" } });
+    expect(result.outcome).toBe("ok");
+    expect(records.some((r) => r.level === "warn")).toBe(true);
+  });
+});
