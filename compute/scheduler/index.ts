@@ -239,7 +239,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       killGraceMs,
       sampleIntervalMs: options.sampleIntervalMs,
       cwd,
-      env: options.env,
+      env: { ...options.env, EDGESNAP_RUN_ID: id },
       execArgv: options.execArgv,
       signal: abort.signal,
       onSpawn: (pid) => log("info", "run-started", { ...common, pid, requestId: request.requestId }),

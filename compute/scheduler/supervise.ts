@@ -85,7 +85,7 @@ export interface SupervisedRun {
   exitCode: number | null;
   exitSignal: NodeJS.Signals | null;
   pid: number | null;
-  /** Spawn to the first byte the child wrote on stdout: start-up cost including module loading. */
+  /** Spawn to the first byte the child wrote (stdout or stderr): start-up cost including module loading. */
   spawnToFirstOutputMs: number | null;
   /** Every process seen in the run (pid and start time), for callers that check for orphans. */
   processes: ProcStat[];
@@ -176,10 +176,11 @@ async function watchChild(options: SuperviseOptions, runDir: string): Promise<Su
       options.onOutput?.(stream, line);
     } else dropped++;
   };
-  readLines(child.stdout!, (line) => onLine("stdout", line), () => {
+  const onFirstOutput = () => {
     firstOutputAt ??= performance.now();
-  });
-  readLines(child.stderr!, (line) => onLine("stderr", line));
+  };
+  readLines(child.stdout!, (line) => onLine("stdout", line), onFirstOutput);
+  readLines(child.stderr!, (line) => onLine("stderr", line), onFirstOutput);
 
   const stop = (outcome: RunOutcome, reason: string, immediately: boolean) => {
     if (stopReason) return;
