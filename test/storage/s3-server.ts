@@ -11,6 +11,9 @@
  *   forwarding, or forward and then reset (the write happened, the answer was lost);
  * - a request log, to assert retries and AbortMultipartUpload calls.
  *
+ * s3rver accepts and ignores x-amz-checksum-sha256; the driver checks a given sha256 itself before
+ * sending (single PUT) or before completing (multipart), so the checksum tests hold here too.
+ *
  * Requests are forwarded byte for byte (headers included), so SigV4 signatures still verify.
  * s3rver itself runs in a child process (see s3rver-process.ts for why).
  */
