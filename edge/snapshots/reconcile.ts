@@ -18,6 +18,7 @@ import {
   type VersionInfo,
 } from "../../contract/index.ts";
 import { catalogDocument, listDatasetNames, storeCatalog } from "./catalog.ts";
+import { readManifestFromR2 } from "./read.ts";
 
 /** How many KV copies are written at once (Workers allow 6 simultaneous open connections). */
 const COPY_CONCURRENCY = 6;
@@ -135,20 +136,25 @@ export interface ReconcileReport {
 
 /**
  * Reconciles every dataset in R2 with KV, then the catalog. One dataset's failure is logged and
- * does not stop the others.
+ * does not stop the others; a dataset whose copies failed stays in the catalog if its R2 manifest
+ * is valid, since reads fall back to R2 anyway.
  */
 export async function reconcileAll(env: Env): Promise<ReconcileReport> {
   const report: ReconcileReport = { datasets: [], errors: [] };
+  const manifests: SnapshotManifest[] = [];
   const names = await listDatasetNames(env);
   for (const dataset of names) {
     try {
-      report.datasets.push(await refreshDataset(env, dataset));
+      const result = await refreshDataset(env, dataset);
+      report.datasets.push(result);
+      if (result.manifest !== null) manifests.push(result.manifest);
     } catch (error) {
       report.errors.push({ dataset, error: String(error) });
       console.error(JSON.stringify({ level: "error", msg: "reconcile failed", dataset, error: String(error) }));
+      const manifest = await readManifestFromR2(env, dataset).catch(() => null);
+      if (manifest !== null) manifests.push(manifest);
     }
   }
-  const manifests = report.datasets.flatMap((r) => (r.manifest === null ? [] : [r.manifest]));
   await refreshCatalog(env, manifests);
   return report;
 }

@@ -136,6 +136,25 @@ describe("scheduled reconcile", () => {
   });
 });
 
+describe("reconcileAll", () => {
+  it("keeps reconciling other datasets when one has a missing object, and keeps it in the catalog", async () => {
+    const { reconcileAll } = await import("../../edge/snapshots/reconcile.ts");
+    const { shardObjectKey } = await import("../../contract/index.ts");
+    const broken = uniqueDataset("a-broken");
+    const healthy = uniqueDataset("z-healthy");
+    const b = await publishFakeVersion(env, { dataset: broken, records: airportRecords(3), key: "iata", shards: 1 });
+    await env.SNAPSHOTS.delete(shardObjectKey(broken, b.info.version, 0));
+    const h = await publishFakeVersion(env, { dataset: healthy, records: [{ a: 1 }] });
+    const report = await reconcileAll(env);
+    expect(report.errors.map((e) => e.dataset)).toContain(broken);
+    expect(report.errors.find((e) => e.dataset === broken)?.error).toMatch(/shard 0 .* missing/);
+    expect(JSON.parse((await env.SNAPSHOT_KV.get(manifestKvKey(healthy)))!).current).toBe(h.info.version);
+    expect(await env.SNAPSHOT_KV.get(manifestKvKey(broken))).toBeNull();
+    const catalog = JSON.parse((await env.SNAPSHOT_KV.get(CATALOG_KV_KEY))!) as { datasets: { name: string }[] };
+    expect(catalog.datasets.map((d) => d.name)).toEqual(expect.arrayContaining([broken, healthy]));
+  });
+});
+
 describe("configured CORS origins", () => {
   it("allows only the listed origins", async () => {
     const app = createApp();
