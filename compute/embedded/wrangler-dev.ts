@@ -22,6 +22,8 @@ export interface WranglerDevOptions {
   onLine?: (line: string) => void;
   /** How long to wait for the Worker to answer /healthz. Default 60 s. */
   readyTimeoutMs?: number;
+  /** Aborting stops wrangler, also while waiting for it to become ready. */
+  signal?: AbortSignal;
 }
 
 export interface WranglerDev {
@@ -76,6 +78,10 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
 
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
   while (Date.now() < deadline) {
+    if (options.signal?.aborted) {
+      await stop();
+      throw new EdgesnapError("edge", "stopped while wrangler dev was starting");
+    }
     if (exited) throw new EdgesnapError("edge", `wrangler dev exited before it was ready (${exited})`);
     try {
       const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });

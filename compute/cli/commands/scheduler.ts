@@ -1,0 +1,22 @@
+/**
+ * `edgesnap scheduler`: the long-lived compute process (what the container runs). It schedules the
+ * registry's datasets and runs each build in a fresh child; it never loads polars itself.
+ */
+import { defineCommand } from "citty";
+import { describeConfig, loadConfig } from "../../config.ts";
+import { loadDatasets } from "../../dataset/registry.ts";
+import { jsonLineLog, runSchedulerUntilSignal } from "../../scheduler/index.ts";
+
+export default defineCommand({
+  meta: { name: "scheduler", description: "Run every dataset on its schedule, each run in a fresh child process" },
+  args: {
+    "run-at-start": { type: "boolean", description: "Publish every dataset once at start", default: true },
+  },
+  async run({ args }) {
+    const config = loadConfig();
+    const datasets = await loadDatasets(config.datasets);
+    jsonLineLog({ time: new Date().toISOString(), level: "info", event: "scheduler.config", config: describeConfig(config) });
+    await runSchedulerUntilSignal({ config, datasets, runAtStart: args["run-at-start"] });
+    return 0;
+  },
+});
