@@ -102,12 +102,16 @@ function readStatusKib(pid: number, field: string): number {
   }
 }
 
-/** Sends a signal, ignoring a target that has already gone. */
-export function signalQuietly(target: number, signal: NodeJS.Signals): void {
+/**
+ * Sends a signal, ignoring a target that has already gone (ESRCH) or that we may not signal
+ * (EPERM, e.g. a setuid grandchild): this runs inside timers, where a throw would end the scheduler.
+ */
+export function signalQuietly(target: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(target, signal);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+    return true;
+  } catch {
+    return false;
   }
 }
 

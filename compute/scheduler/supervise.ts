@@ -41,6 +41,8 @@ export const RUN_DIR_PREFIX = "run-";
 const MAX_REASON_CHARS = 500;
 /** Longest line kept from a child's stdout/stderr; the rest of a longer line is dropped. */
 const MAX_LINE_CHARS = 2000;
+/** Longest result message read; a longer one is cut, fails to parse and counts as invalid. */
+const MAX_MESSAGE_CHARS = 64 * 1024;
 
 export interface SuperviseOptions {
   dataset: string;
@@ -117,11 +119,21 @@ async function watchChild(options: SuperviseOptions, runDir: string): Promise<Su
   let child: ChildProcess;
   try {
     // detached: the child leads its own process group, so the group can be signalled as one.
+    // The IPC channel is a plain pipe on fd 3 that the child's Node opens as its `process.send`
+    // channel (NODE_CHANNEL_FD, as `stdio: "ipc"` would set). We parse it ourselves: with Node's
+    // own "ipc" a child that writes a malformed line on fd 3 crashes the parent with a SyntaxError
+    // thrown from inside Node's channel reader, which nothing can catch.
     child = spawn(options.nodePath ?? process.execPath, args, {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env, EDGESNAP_RUN_DIR: runDir },
+      env: {
+        ...process.env,
+        ...options.env,
+        EDGESNAP_RUN_DIR: runDir,
+        NODE_CHANNEL_FD: "3",
+        NODE_CHANNEL_SERIALIZATION_MODE: "json",
+      },
       detached: true,
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      stdio: ["ignore", "pipe", "pipe", "pipe"],
     });
   } catch (error) {
     return failedToStart(error, started);
@@ -153,15 +165,28 @@ async function watchChild(options: SuperviseOptions, runDir: string): Promise<Su
   if (self) known.set(pid, self);
   options.onSpawn?.(pid, runDir);
 
-  child.on("message", (raw: unknown) => {
-    if (message) return;
-    const parsed = ChildMessageSchema.safeParse(raw);
-    if (parsed.success) message = parsed.data;
-    else invalidMessage = true;
-  });
+  const channel = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+  readLines(
+    channel,
+    (line) => {
+      if (message) return;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(line);
+      } catch {
+        invalidMessage = true;
+        return;
+      }
+      const parsed = ChildMessageSchema.safeParse(raw);
+      if (parsed.success) message = parsed.data;
+      else invalidMessage = true;
+    },
+    undefined,
+    MAX_MESSAGE_CHARS,
+  );
   const disconnected = new Promise<void>((resolve) => {
-    if (!child.connected) resolve();
-    child.once("disconnect", () => resolve());
+    channel.once("close", () => resolve());
+    channel.once("end", () => resolve());
   });
 
   const onLine = (stream: "stdout" | "stderr", line: string) => {
@@ -223,12 +248,13 @@ async function watchChild(options: SuperviseOptions, runDir: string): Promise<Su
   clearInterval(sampler);
   for (const timer of timers) clearTimeout(timer);
   options.signal?.removeEventListener("abort", onAbort);
-  // The IPC message can trail the exit event by a tick; the channel closes right after it.
+  // The result message can trail the exit event by a tick; the channel closes right after it.
   await Promise.race([disconnected, delay(1000)]);
   // Whatever the run started and left behind dies with it: the group and any descendant seen.
   await killLeftovers(pid, known.values());
   child.stdout?.destroy();
   child.stderr?.destroy();
+  channel.destroy();
 
   const base = {
     durationMs: performance.now() - started,
@@ -273,7 +299,13 @@ async function killLeftovers(pgid: number, known: Iterable<ProcStat>): Promise<v
  * Splits a stream into lines without ever holding more than one capped line: a child that prints
  * gigabytes without a newline costs the scheduler MAX_LINE_CHARS, not gigabytes.
  */
-function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void, onData?: () => void): void {
+function readLines(
+  stream: NodeJS.ReadableStream,
+  onLine: (line: string) => void,
+  onData?: () => void,
+  maxLineChars = MAX_LINE_CHARS,
+): void {
+  const MAX_LINE_CHARS = maxLineChars;
   let partial = "";
   let overflow = false;
   stream.setEncoding("utf8");

@@ -102,6 +102,31 @@ describe("scheduler against misbehaving children", () => {
   });
 });
 
+describe("the real run child", () => {
+  it("speaks the same result contract: an unknown dataset comes back as failed with the child's own reason", async () => {
+    const tempRoot = await fs.mkdtemp(path.join((await import("node:os")).tmpdir(), "edgesnap-real-child-"));
+    const logs: unknown[] = [];
+    const scheduler = await startScheduler({
+      config: { tempRoot, metricsPort: 0, concurrency: 1, timezone: "UTC" },
+      datasets: [{ name: "no-such-dataset", schedule: NEVER }],
+      log: (entry) => logs.push(entry),
+      retries: 0,
+    });
+    try {
+      scheduler.trigger("no-such-dataset");
+      await scheduler.idle();
+      const record = scheduler.records("no-such-dataset")[0]!;
+      expect(record.outcome).toBe("failed");
+      expect(record.reason).toMatch(/no-such-dataset/);
+      expect(record.reason).not.toMatch(/without a result|invalid result/);
+      expect(await fs.readdir(tempRoot)).toEqual([]);
+    } finally {
+      await scheduler.stop({ graceMs: 0 });
+      await fs.rm(tempRoot, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("scheduling", () => {
   it("coalesces triggers during a run into one follow-up run", async () => {
     current = await startTestScheduler([{ name: "slow", schedule: NEVER, fixture: "slow-ok" }], {
