@@ -40,7 +40,9 @@ export async function runCli(argv: string[], io: CliIO = PROCESS_IO): Promise<nu
     return argv.length === 0 ? 2 : 0;
   }
   try {
-    const { result } = await runCommand(main, { rawArgs: argv, data: { io } });
+    // Run the subcommand directly: citty does not hand `data` down to subcommands itself.
+    const rawArgs = command.parent ? argv.slice(argv.indexOf(command.name!) + 1) : argv;
+    const { result } = await runCommand(command.cmd, { rawArgs, data: { io } });
     return typeof result === "number" ? result : 0;
   } catch (error) {
     const failure = isCittyUsageError(error)
@@ -52,13 +54,16 @@ export async function runCli(argv: string[], io: CliIO = PROCESS_IO): Promise<nu
 }
 
 /** Finds the (sub)command that `argv` names, for usage output. */
-async function resolveCommand(root: CommandDef, argv: string[]): Promise<{ cmd: CommandDef; parent?: CommandDef }> {
+async function resolveCommand(
+  root: CommandDef,
+  argv: string[],
+): Promise<{ cmd: CommandDef; parent?: CommandDef; name?: string }> {
   const subCommands = typeof root.subCommands === "function" ? await root.subCommands() : await root.subCommands;
   const name = argv.find((arg) => !arg.startsWith("-"));
   const entry = name ? subCommands?.[name] : undefined;
   if (!entry) return { cmd: root };
   const cmd = (typeof entry === "function" ? await entry() : await entry) as CommandDef;
-  return { cmd, parent: root };
+  return { cmd, parent: root, name };
 }
 
 /** citty throws CLIError for unknown commands and missing arguments: a usage mistake, exit 2. */
