@@ -121,6 +121,24 @@ describe("GET /v1/datasets/:name/versions/:version", () => {
     expect(res.headers.get("ETag")).toBe(`"${info.hash}"`);
   });
 
+  it("answers HEAD and 304 from the edge cache once a GET has filled it", async () => {
+    const dataset = uniqueDataset("cached");
+    const { info, body } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }, { a: 2 }] });
+    const url = `/v1/datasets/${dataset}/versions/${info.version}`;
+    expect(await (await get(url)).text()).toBe(body);
+    // Remove the R2 body: from now on only the Cache API can answer.
+    const { bodyObjectKey } = await import("../../contract/index.ts");
+    await env.SNAPSHOTS.delete(bodyObjectKey(dataset, info.version));
+    const head = await get(url, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("ETag")).toBe(`"${info.hash}"`);
+    expect(await head.text()).toBe("");
+    const conditional = await get(url, { headers: { "If-None-Match": `"${info.hash}"` } });
+    expect(conditional.status).toBe(304);
+    expect(conditional.headers.get("X-Edgesnap-Version")).toBe(info.version);
+    expect(await (await get(url)).text()).toBe(body);
+  });
+
   it("404s an unknown version and 400s a malformed one", async () => {
     const dataset = uniqueDataset("badversion");
     await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
