@@ -270,6 +270,9 @@ async function main(): Promise<void> {
     }
 
     console.error(`measuring: wrk, ${seconds} s per case, ${connections} connections, 2 threads`);
+    // Baseline: a route that touches no storage, to separate the runtime's cost from KV/R2/cache.
+    bytes.set("/healthz", Buffer.from('{"ok":true}'));
+    for (const server of servers) cases.push(await measure(server.name, "healthz (no I/O)", `${server.base}/healthz`, seconds, connections));
     for (const { label, fixture } of fixtures) {
       for (const [route, p] of [[`current ${label}`, fixture.currentPath], [`item (${label} set)`, fixture.itemPath]] as const) {
         for (const server of servers) cases.push(await measure(server.name, route, `${server.base}${p}`, seconds, connections));
