@@ -40,6 +40,8 @@ try {
 }
 
 process.stdout.write(`${formatRunResult(name || "(none)", result)}\n`);
+// This process's own peak (the local store's workerd is a separate process).
+process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: "info", msg: "run finished", dataset: name, outcome: result.outcome, durationMs: result.durationMs, peakRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);
 if (process.send) {
   const message: RunResultMessage = { type: "result", result };
   await new Promise<void>((resolve) => process.send!(message, undefined, {}, () => resolve()));

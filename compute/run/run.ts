@@ -8,6 +8,7 @@
  * one-line reason), never a half-published snapshot. The run's temp dir and the store are released
  * in `finally` blocks, on every exit path.
  */
+import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import pl from "nodejs-polars";
@@ -60,6 +61,8 @@ async function buildFrame(definition: DatasetDefinition, ctx: Parameters<Dataset
     // collect() runs the query on polars' thread pool, keeping the event loop (and signals) alive.
     if (isLazyFrame(result)) result = await result.collect();
   } catch (error) {
+    // A build that gave up because the run is being stopped failed for that reason, not its own.
+    if (ctx.signal.aborted) throw stopped(ctx.signal);
     if (error instanceof EdgesnapError) throw error;
     throw new EdgesnapError("build-failed", `build failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
   }
@@ -67,6 +70,12 @@ async function buildFrame(definition: DatasetDefinition, ctx: Parameters<Dataset
     throw new EdgesnapError("build-failed", "build must return a polars DataFrame or LazyFrame");
   }
   return result;
+}
+
+function stopped(signal: AbortSignal): EdgesnapError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof EdgesnapError) return reason;
+  return new EdgesnapError("internal", `run stopped: ${reason instanceof Error ? reason.message : String(reason)}`);
 }
 
 async function createRunDir(options: RunOptions, dataset: string): Promise<string> {
@@ -90,6 +99,12 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
   const partial: Partial<RunResult> = {};
   let tempDir: string | undefined;
   let store: SnapshotStore | undefined;
+  // Also remove the temp dir if something calls process.exit() mid-run: wrangler's local runtime
+  // exits the process on SIGTERM/SIGINT, skipping every finally block.
+  const removeOnExit = () => {
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  };
+  process.once("exit", removeOnExit);
   try {
     tempDir = await createRunDir(options, definition.name);
     store = options.store ?? (await openStore(options.config.store));
@@ -109,7 +124,7 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
     Object.assign(partial, { bytes: body.byteLength, hash });
     log.info("built", { rows, bytes: body.byteLength, hash, buildMs: Math.round(performance.now() - buildStarted) });
 
-    if (signal.aborted) throw new EdgesnapError("internal", "run stopped before publishing");
+    if (signal.aborted) throw stopped(signal);
     const published = await publishSnapshot(
       store,
       { dataset: definition.name, body, hash, rows, columns, key: definition.key, generatedAt, runId: options.runId },
@@ -137,6 +152,7 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
     log.error(result.outcome === "rejected" ? "rejected" : "failed", { code: failure.code, reason: result.reason });
     return result;
   } finally {
+    process.off("exit", removeOnExit);
     if (store && !options.store) {
       await store.close().catch((error: unknown) => log.warn("closing the store failed", { error }));
     }

@@ -2,7 +2,7 @@
  * The run child as the scheduler spawns it: a real Node process with an IPC channel, real polars,
  * the real local store, configured only through the environment.
  */
-import { fork } from "node:child_process";
+import { fork, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
@@ -29,7 +29,7 @@ interface ChildOutcome {
   messages: RunResultMessage[];
 }
 
-function runChild(args: string[], env: Record<string, string> = {}): Promise<ChildOutcome> {
+function runChild(args: string[], env: Record<string, string> = {}, onStderr?: (text: string, child: ChildProcess) => void): Promise<ChildOutcome> {
   const child = fork("compute/run/child.ts", args, {
     execPath: process.execPath,
     stdio: ["ignore", "pipe", "pipe", "ipc"],
@@ -44,7 +44,10 @@ function runChild(args: string[], env: Record<string, string> = {}): Promise<Chi
   });
   const outcome: ChildOutcome = { code: null, stdout: "", stderr: "", messages: [] };
   child.stdout!.on("data", (chunk: Buffer) => (outcome.stdout += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (outcome.stderr += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => {
+    outcome.stderr += chunk.toString();
+    onStderr?.(outcome.stderr, child);
+  });
   child.on("message", (message) => outcome.messages.push(message as RunResultMessage));
   return new Promise((resolve, reject) => {
     child.on("error", reject);
@@ -118,12 +121,30 @@ describe("the run child", () => {
     expect(out.code).toBe(3);
     expect(out.messages).toHaveLength(1);
     expect(out.messages[0]!.result).toMatchObject({ outcome: "failed", code: "unknown-dataset" });
-    expect(out.stdout).toMatch(/^no-such-dataset: failed: unknown dataset "no-such-dataset" \(known: fixture-keyed, fixture-throws, fixture-empty\)\n$/);
+    expect(out.stdout).toMatch(/^no-such-dataset: failed: unknown dataset "no-such-dataset" \(known: fixture-keyed, fixture-throws, fixture-slow, fixture-empty\)\n$/);
   });
 
   it("exits 2 on invalid configuration", async () => {
     const out = await runChild(["fixture-keyed"], { EDGESNAP_EDGE_URL: "not a url" });
     expect(out.code).toBe(2);
     expect(out.stdout).toMatch(/failed: invalid setting EDGESNAP_EDGE_URL/);
+  });
+
+  it("publishes nothing when stopped by SIGTERM mid-build, and still removes its run dir", async () => {
+    const runDir = path.join(temp.dir, "slow-run-dir");
+    let signalled = false;
+    const out = await runChild(["fixture-slow"], { EDGESNAP_RUN_DIR: runDir }, (stderr, child) => {
+      if (!signalled && stderr.includes("fixture-slow waiting")) {
+        signalled = true;
+        child.kill("SIGTERM");
+      }
+    });
+    expect(signalled).toBe(true);
+    // With the local store open, wrangler's runtime exits the process at once (143 = 128 +
+    // SIGTERM) after stopping workerd; otherwise the run stops itself and reports why.
+    expect([1, 143]).toContain(out.code);
+    if (out.code === 1) expect(out.messages[0]!.result).toMatchObject({ outcome: "failed", reason: "stopped by SIGTERM" });
+    expect(existsSync(runDir)).toBe(false);
+    expect(await withStore((store) => listKeys(store, "datasets/fixture-slow/"))).toEqual([]);
   });
 });
