@@ -7,3 +7,4 @@ export * from "./keys.ts";
 export * from "./shards.ts";
 export * from "./manifest.ts";
 export * from "./run-record.ts";
+export * from "./admin.ts";

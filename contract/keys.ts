@@ -28,6 +28,22 @@ export function runObjectKey(dataset: string, runId: string): string {
   return `runs/${dataset}/${runId}.json`;
 }
 
+/** R2 prefix of every run record (list `runs/<dataset>/` for one dataset's runs, newest first). */
+export const RUNS_PREFIX = "runs/";
+
+/** R2 prefix of the rebuild requests: a pointer per dataset plus a folder of request records. */
+export const REQUESTS_PREFIX = "requests/";
+
+/** R2: the pointer to a dataset's latest rebuild request (`{ "id" }`), swapped by compare-and-swap. */
+export function requestPointerKey(dataset: string): string {
+  return `${REQUESTS_PREFIX}${dataset}.json`;
+}
+
+/** R2: one rebuild request record. Ids start with an inverted time, so a listing is newest first. */
+export function requestObjectKey(dataset: string, requestId: string): string {
+  return `${REQUESTS_PREFIX}${dataset}/${requestId}.json`;
+}
+
 /** R2 prefix under which every dataset's folder lives (list with delimiter "/" to enumerate datasets). */
 export const DATASETS_PREFIX = "datasets/";
 

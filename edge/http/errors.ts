@@ -13,6 +13,7 @@ export const ERROR_CODES: Record<number, string> = {
   401: "unauthorized",
   404: "not_found",
   405: "method_not_allowed",
+  409: "conflict",
   412: "precondition_failed",
   500: "internal",
   503: "unavailable",
