@@ -42,6 +42,25 @@ describe("POST /internal/v1/publish-notice", () => {
     expect(catalog.datasets.find((d) => d.name === dataset)?.version).toBe(info.version);
   });
 
+  it("keeps a body above KV's value limit out of KV and streams it from R2", async () => {
+    const { KV_VALUE_LIMIT_BYTES } = await import("../../contract/index.ts");
+    const dataset = uniqueDataset("large");
+    const filler = "x".repeat(1000);
+    const count = Math.ceil(KV_VALUE_LIMIT_BYTES / 1000) + 10;
+    const records = Array.from({ length: count }, (_, i) => ({ i, filler }));
+    const { info } = await publishFakeVersion(env, { dataset, records });
+    expect(info.bytes).toBeGreaterThan(KV_VALUE_LIMIT_BYTES);
+    expect((await notice({ dataset, version: info.version })).status).toBe(200);
+    expect(await env.SNAPSHOT_KV.get(bodyKvKey(dataset, info.version))).toBeNull();
+    expect(await env.SNAPSHOT_KV.get(manifestKvKey(dataset))).not.toBeNull();
+    const res = await SELF.fetch(`${BASE}/v1/datasets/${dataset}`);
+    expect(res.status).toBe(200);
+    expect(Number(res.headers.get("Content-Length"))).toBe(info.bytes);
+    let received = 0;
+    for await (const chunk of res.body!) received += chunk.byteLength;
+    expect(received).toBe(info.bytes);
+  });
+
   it("drops the KV copies of versions the manifest no longer retains", async () => {
     const dataset = uniqueDataset("retire");
     const first = await publishFakeVersion(env, { dataset, records: [{ v: 1 }] });
