@@ -1,11 +1,18 @@
 /**
  * The compute side's configuration: read once from the environment at start, validated with zod,
  * and passed down explicitly. A missing or malformed setting stops the process with one message
- * naming the variable. Secrets (tokens, S3 keys) are never printed; `describeConfig` redacts them.
+ * naming the variable (exit code 2). Secrets (the admin token, S3 keys) are never printed:
+ * `describeConfig` redacts them and error messages never echo a secret's value.
+ *
+ * The same variables configure the embedded default (`npm start`), the container and a one-shot
+ * `edgesnap run`; docs/deploy.md lists them. An empty variable counts as unset, because container
+ * runtimes and Kubernetes manifests often set a variable to "" rather than leave it out.
  */
 import os from "node:os";
 import path from "node:path";
+import { Cron } from "croner";
 import { z } from "zod";
+import { isDatasetName } from "../contract/names.ts";
 import { EdgesnapError } from "./errors.ts";
 
 const LocalStoreSchema = z.object({
@@ -18,34 +25,127 @@ const LocalStoreSchema = z.object({
 const S3StoreSchema = z.object({
   kind: z.literal("s3"),
   /** `https://<account_id>.r2.cloudflarestorage.com` for R2, or any S3 endpoint. */
-  endpoint: z.url(),
+  endpoint: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }),
   bucket: z.string().min(1),
   region: z.string().default("auto"),
   accessKeyId: z.string().min(1),
   secretAccessKey: z.string().min(1),
 });
 
+/** Cron expression, parsed with the scheduler's own parser so a typo is caught at start. */
+function isCronExpression(value: string): boolean {
+  try {
+    // Paused and without a callback: parses, never fires, holds no timer.
+    new Cron(value, { paused: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const SchedulesSchema = z
+  .record(
+    z.string().refine(isDatasetName, { error: "dataset names match [a-z0-9][a-z0-9-]{0,63}" }),
+    z.string().refine(isCronExpression, { error: "expected a cron expression" }),
+  )
+  .optional();
+
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  k: 1e3,
+  m: 1e6,
+  g: 1e9,
+  ki: 1024,
+  mi: 1024 ** 2,
+  gi: 1024 ** 3,
+};
+
+/**
+ * Parses a byte size as written in Kubernetes resource limits: `1073741824`, `512Mi`, `1Gi`, `2G`.
+ * @returns the number of bytes, or null when malformed
+ */
+export function parseByteSize(value: string): number | null {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmg]i?)?$/i.exec(value.trim());
+  if (!match) return null;
+  const bytes = Math.floor(Number(match[1]) * BYTE_UNITS[(match[2] ?? "").toLowerCase()]!);
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : null;
+}
+
+const ByteSizeSchema = z.string().transform((value, ctx) => {
+  const bytes = parseByteSize(value);
+  if (bytes === null) {
+    ctx.addIssue({ code: "custom", message: "expected a byte size such as 1073741824, 512Mi or 1Gi" });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const positiveIntegerFromEnv = (what: string) =>
+  z.coerce.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
+
 export const ConfigSchema = z.object({
-  store: z.discriminatedUnion("kind", [LocalStoreSchema, S3StoreSchema]),
+  store: z.discriminatedUnion("kind", [LocalStoreSchema, S3StoreSchema], { error: 'expected "local" or "s3"' }),
   /** Base URL of the Worker, for publish notices (and, for operators, the admin API). */
-  edgeUrl: z.url().default("http://127.0.0.1:8787"),
+  edgeUrl: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).default("http://127.0.0.1:8787"),
   /** Bearer token for the Worker's publish notice and admin API. */
   token: z.string().min(1).optional(),
   /** Module whose default export is the array of dataset definitions. */
   datasets: z.string().default("compute/datasets/index.ts"),
+  /**
+   * Cron schedules that replace the ones in the dataset definitions, by dataset name: lets one
+   * image run on a different cadence per environment without a code change.
+   */
+  schedules: SchedulesSchema,
+  /**
+   * Ceilings on every run's limits: a dataset's own timeout or memory limit above these is lowered
+   * to them (so the runs fit the container's memory limit); below them it is kept. Unset: no cap.
+   */
+  limits: z
+    .object({
+      maxTimeoutMs: positiveIntegerFromEnv("a positive integer of milliseconds").optional(),
+      maxMemoryBytes: ByteSizeSchema.optional(),
+    })
+    .optional(),
   /** Root under which every run gets a private temp dir. */
   tempRoot: z.string().default(path.join(os.tmpdir(), "edgesnap")),
   /** Port of the scheduler's /healthz and /metrics. 0 picks a free port. */
-  metricsPort: z.coerce.number().int().min(0).max(65535).default(9464),
+  metricsPort: z.coerce
+    .number({ error: "expected an integer from 0 to 65535" })
+    .int({ error: "expected an integer from 0 to 65535" })
+    .min(0, { error: "expected an integer from 0 to 65535" })
+    .max(65535, { error: "expected an integer from 0 to 65535" })
+    .default(9464),
+  /**
+   * Interface /healthz and /metrics listen on. Default 127.0.0.1 (nothing outside the machine
+   * sees them, applied by the scheduler); a container sets 0.0.0.0 so Kubernetes probes and Prometheus can reach the port.
+   */
+  metricsHost: z.string().min(1).optional(),
   /** How many runs may execute at once. */
-  concurrency: z.coerce.number().int().positive().default(Math.max(1, os.availableParallelism())),
+  concurrency: positiveIntegerFromEnv("a positive integer").default(Math.max(1, os.availableParallelism())),
   /** IANA timezone for cron schedules. */
-  timezone: z.string().default("UTC"),
+  timezone: z
+    .string()
+    .refine(isTimeZone, { error: "expected an IANA time zone such as UTC or Europe/Paris" })
+    .default("UTC"),
 });
+/**
+ * The validated configuration. `schedules`, `limits` and `metricsHost` are optional (absent means
+ * "no overrides", "no caps", the scheduler's default host) so code that builds a Config by hand,
+ * tests above all, need not name them.
+ */
 export type Config = z.infer<typeof ConfigSchema>;
 export type StoreConfig = Config["store"];
 
-/** Environment variable behind each setting, for error messages and the README. */
+function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Environment variable behind each setting, for error messages and the docs. */
 export const CONFIG_ENV = {
   "store.kind": "EDGESNAP_STORE",
   "store.persistTo": "EDGESNAP_PERSIST_TO",
@@ -58,46 +158,104 @@ export const CONFIG_ENV = {
   edgeUrl: "EDGESNAP_EDGE_URL",
   token: "EDGESNAP_TOKEN",
   datasets: "EDGESNAP_DATASETS",
+  schedules: "EDGESNAP_SCHEDULES",
+  "limits.maxTimeoutMs": "EDGESNAP_MAX_RUN_TIMEOUT_MS",
+  "limits.maxMemoryBytes": "EDGESNAP_MAX_RUN_MEMORY",
   tempRoot: "EDGESNAP_TEMP_ROOT",
   metricsPort: "EDGESNAP_METRICS_PORT",
+  metricsHost: "EDGESNAP_METRICS_HOST",
   concurrency: "EDGESNAP_CONCURRENCY",
   timezone: "EDGESNAP_TIMEZONE",
 } as const;
 
-const SECRET_SETTINGS = new Set(["token", "store.secretAccessKey", "store.accessKeyId"]);
+/** Settings whose values are secret: never logged, never echoed in an error. */
+export const SECRET_ENV: ReadonlySet<string> = new Set([
+  CONFIG_ENV.token,
+  CONFIG_ENV["store.accessKeyId"],
+  CONFIG_ENV["store.secretAccessKey"],
+]);
+
+/**
+ * Settings the S3 store cannot do without. The edge URL and token are required too: with the S3
+ * store the process publishes to a real bucket, and the Worker that serves it is not on localhost
+ * and refuses notices without the token (the cron reconcile would hide the mistake for a minute
+ * per publish, forever).
+ */
+const REQUIRED_WITH_S3 = [
+  CONFIG_ENV["store.endpoint"],
+  CONFIG_ENV["store.bucket"],
+  CONFIG_ENV["store.accessKeyId"],
+  CONFIG_ENV["store.secretAccessKey"],
+  CONFIG_ENV.edgeUrl,
+  CONFIG_ENV.token,
+] as const;
+
+/** An environment value, with an empty or blank string counting as unset. */
+function read(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === "" ? undefined : value;
+}
+
+function parseSchedulesJson(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new EdgesnapError("config", `invalid setting ${CONFIG_ENV.schedules} (expected a JSON object of dataset name to cron expression)`);
+  }
+}
 
 /**
  * Reads and validates the configuration from environment variables.
- * @throws {EdgesnapError} code "config", naming the first bad variable.
+ * Defaults: the local store under .wrangler/state, edge URL http://127.0.0.1:8787, datasets from
+ * compute/datasets/index.ts, temp root <os tmpdir>/edgesnap, /healthz and /metrics on
+ * 127.0.0.1:9464, one run per CPU at once, schedules in UTC, no schedule overrides or limit caps.
+ * @throws {EdgesnapError} code "config" (exit code 2) naming the first missing or malformed
+ *   variable, e.g. `missing setting EDGESNAP_S3_BUCKET (required when EDGESNAP_STORE=s3)`; the
+ *   message never contains a secret's value.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const kind = env.EDGESNAP_STORE ?? "local";
+  const kind = read(env, CONFIG_ENV["store.kind"]) ?? "local";
+  if (kind === "s3") {
+    const missing = REQUIRED_WITH_S3.find((name) => read(env, name) === undefined);
+    if (missing) throw new EdgesnapError("config", `missing setting ${missing} (required when EDGESNAP_STORE=s3)`);
+  }
   const raw = {
     store:
       kind === "s3"
         ? {
             kind,
-            endpoint: env.EDGESNAP_S3_ENDPOINT,
-            bucket: env.EDGESNAP_S3_BUCKET,
-            region: env.EDGESNAP_S3_REGION,
-            accessKeyId: env.EDGESNAP_S3_ACCESS_KEY_ID,
-            secretAccessKey: env.EDGESNAP_S3_SECRET_ACCESS_KEY,
+            endpoint: read(env, CONFIG_ENV["store.endpoint"]),
+            bucket: read(env, CONFIG_ENV["store.bucket"]),
+            region: read(env, CONFIG_ENV["store.region"]),
+            accessKeyId: read(env, CONFIG_ENV["store.accessKeyId"]),
+            secretAccessKey: read(env, CONFIG_ENV["store.secretAccessKey"]),
           }
-        : { kind, persistTo: env.EDGESNAP_PERSIST_TO, wranglerConfig: env.EDGESNAP_WRANGLER_CONFIG },
-    edgeUrl: env.EDGESNAP_EDGE_URL,
-    token: env.EDGESNAP_TOKEN || undefined,
-    datasets: env.EDGESNAP_DATASETS,
-    tempRoot: env.EDGESNAP_TEMP_ROOT,
-    metricsPort: env.EDGESNAP_METRICS_PORT,
-    concurrency: env.EDGESNAP_CONCURRENCY,
-    timezone: env.EDGESNAP_TIMEZONE,
+        : { kind, persistTo: read(env, CONFIG_ENV["store.persistTo"]), wranglerConfig: read(env, CONFIG_ENV["store.wranglerConfig"]) },
+    edgeUrl: read(env, CONFIG_ENV.edgeUrl),
+    token: read(env, CONFIG_ENV.token),
+    datasets: read(env, CONFIG_ENV.datasets),
+    schedules: parseSchedulesJson(read(env, CONFIG_ENV.schedules)),
+    limits: {
+      maxTimeoutMs: read(env, CONFIG_ENV["limits.maxTimeoutMs"]),
+      maxMemoryBytes: read(env, CONFIG_ENV["limits.maxMemoryBytes"]),
+    },
+    tempRoot: read(env, CONFIG_ENV.tempRoot),
+    metricsPort: read(env, CONFIG_ENV.metricsPort),
+    metricsHost: read(env, CONFIG_ENV.metricsHost),
+    concurrency: read(env, CONFIG_ENV.concurrency),
+    timezone: read(env, CONFIG_ENV.timezone),
   };
   const result = ConfigSchema.safeParse(raw);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const setting = issue.path.join(".");
+  // A schedules issue's path goes on into the record (a dataset name); the variable is the first key.
+  const setting = issue.path[0] === "schedules" ? "schedules" : issue.path.join(".");
   const variable = CONFIG_ENV[setting as keyof typeof CONFIG_ENV] ?? setting;
-  const shown = SECRET_SETTINGS.has(setting) ? "" : ` (${issue.message})`;
+  // A bad record key is reported as "invalid_key" with the key check's own issue inside.
+  const message = issue.code === "invalid_key" ? (issue.issues[0]?.message ?? issue.message) : issue.message;
+  const detail = setting === "schedules" && issue.path.length > 1 ? `${String(issue.path[1])}: ${message}` : message;
+  const shown = SECRET_ENV.has(variable) ? "" : ` (${detail})`;
   throw new EdgesnapError("config", `invalid setting ${variable}${shown}`);
 }
 
@@ -108,4 +266,41 @@ export function describeConfig(config: Config): Record<string, unknown> {
       ? { ...config.store, accessKeyId: "[redacted]", secretAccessKey: "[redacted]" }
       : config.store;
   return { ...config, store, token: config.token ? "[redacted]" : undefined };
+}
+
+/** What `applyDatasetOverrides` needs of a dataset (registry definitions have more, kept as they are). */
+export interface OverridableDataset {
+  readonly name: string;
+  readonly schedule: string;
+  readonly limits: Readonly<{ timeoutMs: number; memoryBytes: number }>;
+}
+
+/**
+ * Applies the configuration's schedule overrides and limit caps to the registry's datasets.
+ * Returns new objects (definitions are frozen); the other fields, `build` included, are kept.
+ * @throws {EdgesnapError} "config" naming EDGESNAP_SCHEDULES when it names a dataset that is not
+ *   in the registry (a typo would otherwise silently keep the old schedule)
+ */
+export function applyDatasetOverrides<T extends OverridableDataset>(
+  datasets: readonly T[],
+  config: Pick<Config, "schedules" | "limits">,
+): T[] {
+  const known = new Set(datasets.map((dataset) => dataset.name));
+  const schedules = config.schedules ?? {};
+  const unknown = Object.keys(schedules).filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    throw new EdgesnapError(
+      "config",
+      `invalid setting ${CONFIG_ENV.schedules} (unknown dataset ${unknown.map((name) => JSON.stringify(name)).join(", ")}; known: ${[...known].join(", ") || "none"})`,
+    );
+  }
+  const { maxTimeoutMs, maxMemoryBytes } = config.limits ?? {};
+  return datasets.map((dataset) => ({
+    ...dataset,
+    schedule: schedules[dataset.name] ?? dataset.schedule,
+    limits: Object.freeze({
+      timeoutMs: Math.min(dataset.limits.timeoutMs, maxTimeoutMs ?? Infinity),
+      memoryBytes: Math.min(dataset.limits.memoryBytes, maxMemoryBytes ?? Infinity),
+    }),
+  }));
 }

@@ -3,7 +3,7 @@
  * registry's datasets and runs each build in a fresh child; it never loads polars itself.
  */
 import { defineCommand } from "citty";
-import { describeConfig, loadConfig } from "../../config.ts";
+import { applyDatasetOverrides, describeConfig, loadConfig } from "../../config.ts";
 import { loadDatasets } from "../../dataset/registry.ts";
 import { jsonLineLog, runSchedulerUntilSignal } from "../../scheduler/index.ts";
 
@@ -14,9 +14,9 @@ export default defineCommand({
   },
   async run({ args }) {
     const config = loadConfig();
-    const datasets = await loadDatasets(config.datasets);
+    const datasets = applyDatasetOverrides(await loadDatasets(config.datasets), config);
     jsonLineLog({ time: new Date().toISOString(), level: "info", event: "scheduler.config", config: describeConfig(config) });
-    await runSchedulerUntilSignal({ config, datasets, runAtStart: args["run-at-start"] });
+    await runSchedulerUntilSignal({ config, datasets, runAtStart: args["run-at-start"], metricsHost: config.metricsHost });
     return 0;
   },
 });
