@@ -15,6 +15,7 @@ export const ERROR_CODES: Record<number, string> = {
   405: "method_not_allowed",
   409: "conflict",
   412: "precondition_failed",
+  413: "payload_too_large",
   500: "internal",
   503: "unavailable",
 };

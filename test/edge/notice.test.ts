@@ -98,6 +98,9 @@ describe("POST /internal/v1/publish-notice", () => {
     expect(unknownDataset.status).toBe(404);
     expect(await errorCode(unknownDataset)).toBe("not_found");
     expect((await notice({ dataset, version: "20000101T000000000Z-00000000" })).status).toBe(404);
+    const huge = await notice({ dataset, version: info.version, padding: "x".repeat(10_000) });
+    expect(huge.status).toBe(413);
+    expect(await errorCode(huge)).toBe("payload_too_large");
   });
 
   it("405s a GET with Allow: POST", async () => {
