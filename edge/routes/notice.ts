@@ -61,7 +61,9 @@ export function noticeRoutes(): Hono<{ Bindings: Env }> {
       throw new HTTPException(400, { message: `invalid notice: ${issue?.path.join(".") || "(root)"}: ${issue?.message}` });
     }
     const { dataset, version } = parsed.data;
-    const result = await refreshDataset(c.env, dataset, { force: true });
+    // Not forced: a repeated notice (a publisher's retry) finds KV equal to R2 and writes nothing,
+    // which keeps within KV's one write per second per key.
+    const result = await refreshDataset(c.env, dataset);
     if (result.manifest === null) throw new HTTPException(404, { message: `unknown dataset ${dataset}` });
     if (findVersion(result.manifest, version) === undefined) {
       throw new HTTPException(404, { message: `unknown version ${version} of dataset ${dataset}` });

@@ -75,6 +75,16 @@ describe("POST /internal/v1/publish-notice", () => {
     expect(await env.SNAPSHOT_KV.get(bodyKvKey(dataset, second.info.version))).not.toBeNull();
   });
 
+  it("writes nothing to KV for a repeated notice of the same manifest", async () => {
+    const dataset = uniqueDataset("repeat");
+    const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
+    expect((await notice({ dataset, version: info.version })).status).toBe(200);
+    const value = (await env.SNAPSHOT_KV.get(manifestKvKey(dataset)))!;
+    await env.SNAPSHOT_KV.put(manifestKvKey(dataset), value, { metadata: { marker: 1 } });
+    expect((await notice({ dataset, version: info.version })).status).toBe(200);
+    expect((await env.SNAPSHOT_KV.getWithMetadata(manifestKvKey(dataset))).metadata).toEqual({ marker: 1 });
+  });
+
   it("rejects a missing or wrong token with 401 and changes nothing", async () => {
     const dataset = uniqueDataset("auth");
     const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
