@@ -4,12 +4,11 @@
  * URLs. It is an optimisation, not a correctness path: if a notice is lost, the cron reconcile
  * (`scheduled`) brings KV in line with R2 within a minute.
  */
-import type { Context, Next } from "hono";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { findVersion, PublishNoticeSchema } from "../../contract/index.ts";
-import { bearerToken, tokensEqual } from "../http/bearer.ts";
+import { requireBearerToken } from "../http/auth.ts";
 import { methodNotAllowed } from "../http/errors.ts";
 import { readAllManifestsFromR2 } from "../snapshots/catalog.ts";
 import { purgeCurrent } from "../snapshots/edge-cache.ts";
@@ -17,25 +16,6 @@ import { refreshCatalog, refreshDataset } from "../snapshots/reconcile.ts";
 
 /** A notice is two short strings; anything larger is not a notice. */
 const MAX_NOTICE_BYTES = 4096;
-
-/**
- * Requires `Authorization: Bearer <EDGESNAP_TOKEN>`. Without a configured secret the endpoint is
- * disabled (503) rather than open to anyone.
- */
-function requirePublishToken() {
-  return async function requirePublishToken(c: Context<{ Bindings: Env }>, next: Next): Promise<void> {
-    const expected = c.env.EDGESNAP_TOKEN;
-    if (typeof expected !== "string" || expected === "") {
-      throw new HTTPException(503, { message: "the publish notice is disabled: the EDGESNAP_TOKEN secret is not set" });
-    }
-    const presented = bearerToken(c.req.header("Authorization"));
-    if (presented === null || !(await tokensEqual(presented, expected))) {
-      c.header("WWW-Authenticate", 'Bearer realm="edgesnap"');
-      throw new HTTPException(401, { message: "missing or wrong bearer token" });
-    }
-    await next();
-  };
-}
 
 /** The internal routes, mounted at /internal/v1 by the app. */
 export function noticeRoutes(): Hono<{ Bindings: Env }> {
@@ -48,7 +28,7 @@ export function noticeRoutes(): Hono<{ Bindings: Env }> {
     },
   });
 
-  routes.post("/publish-notice", requirePublishToken(), limitBody, async (c) => {
+  routes.post("/publish-notice", requireBearerToken(), limitBody, async (c) => {
     let json: unknown;
     try {
       json = await c.req.json();
