@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   conflict: 7,
   /** The edge could not be reached or refused a request. */
   edge: 8,
+  /** The edge refused the admin token (missing or wrong EDGESNAP_TOKEN). */
+  unauthorized: 9,
   /** Anything else. */
   internal: 1,
 } as const;

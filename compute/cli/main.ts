@@ -16,6 +16,13 @@ export const main = defineCommand({
     run: () => import("./commands/run.ts").then((m) => m.default),
     scheduler: () => import("./commands/scheduler.ts").then((m) => m.default),
     start: () => import("./commands/start.ts").then((m) => m.default),
+    rebuild: () => import("./commands/rebuild.ts").then((m) => m.default),
+    status: () => import("./commands/status.ts").then((m) => m.default),
+    runs: () => import("./commands/runs.ts").then((m) => m.default),
+    rollback: () => import("./commands/rollback.ts").then((m) => m.default),
+    pin: () => import("./commands/pin.ts").then((m) => m.default),
+    unpin: () => import("./commands/unpin.ts").then((m) => m.default),
+    prune: () => import("./commands/prune.ts").then((m) => m.default),
   },
 });
 

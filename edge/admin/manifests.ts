@@ -20,7 +20,7 @@ import {
   type SnapshotManifest,
 } from "../../contract/index.ts";
 import { listDatasetNames, readAllManifestsFromR2 } from "../snapshots/catalog.ts";
-import { purgeCurrent } from "../snapshots/edge-cache.ts";
+import { purgeCurrent, versionCacheKey } from "../snapshots/edge-cache.ts";
 import { refreshCatalog, refreshDataset } from "../snapshots/reconcile.ts";
 
 const CAS_ATTEMPTS = 5;
@@ -177,6 +177,10 @@ export async function pruneVersions(env: Env, options: { keep?: number; dryRun?:
     if (!dryRun) {
       const kvKeys = dropped.flatMap((v) => [bodyKvKey(dataset, v.version), ...Array.from({ length: v.shards }, (_, s) => shardKvKey(dataset, v.version, s))]);
       await Promise.all(kvKeys.map((key) => env.SNAPSHOT_KV.delete(key)));
+      // Versioned URLs are cached for a year; drop this location's copies of the deleted bodies.
+      // Other locations (and cached single items) keep theirs until evicted: the Cache API is per
+      // location. https://developers.cloudflare.com/workers/runtime-apis/cache/
+      await Promise.all(gone.map((version) => caches.default.delete(versionCacheKey(dataset, version))));
       if (dropped.length > 0) await refreshAfterManifestChange(env, dataset);
     }
     result.datasets.push({ dataset, versions: gone, objects });

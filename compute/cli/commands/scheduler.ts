@@ -5,7 +5,8 @@
 import { defineCommand } from "citty";
 import { applyDatasetOverrides, describeConfig, loadConfig } from "../../config.ts";
 import { loadDatasets } from "../../dataset/registry.ts";
-import { jsonLineLog, runSchedulerUntilSignal } from "../../scheduler/index.ts";
+import { jsonLineLog } from "../../scheduler/index.ts";
+import { runOperatedSchedulerUntilSignal } from "../../scheduler/operated.ts";
 
 export default defineCommand({
   meta: { name: "scheduler", description: "Run every dataset on its schedule, each run in a fresh child process" },
@@ -16,7 +17,11 @@ export default defineCommand({
     const config = loadConfig();
     const datasets = applyDatasetOverrides(await loadDatasets(config.datasets), config);
     jsonLineLog({ time: new Date().toISOString(), level: "info", event: "scheduler.config", config: describeConfig(config) });
-    await runSchedulerUntilSignal({ config, datasets, runAtStart: args["run-at-start"], metricsHost: config.metricsHost });
+    // With EDGESNAP_TOKEN set, rebuild requests are polled from the edge and runs reported to it.
+    await runOperatedSchedulerUntilSignal(
+      { config, datasets, runAtStart: args["run-at-start"], metricsHost: config.metricsHost },
+      { edgeUrl: config.edgeUrl, token: config.token },
+    );
     return 0;
   },
 });

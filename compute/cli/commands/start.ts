@@ -10,7 +10,8 @@ import { describeConfig, loadConfig } from "../../config.ts";
 import { loadDatasets } from "../../dataset/registry.ts";
 import { startWranglerDev } from "../../embedded/wrangler-dev.ts";
 import { EdgesnapError } from "../../errors.ts";
-import { jsonLineLog, runSchedulerUntilSignal } from "../../scheduler/index.ts";
+import { jsonLineLog } from "../../scheduler/index.ts";
+import { runOperatedSchedulerUntilSignal } from "../../scheduler/operated.ts";
 
 export default defineCommand({
   meta: { name: "start", description: "Run the whole system locally: wrangler dev plus the scheduler" },
@@ -45,12 +46,11 @@ export default defineCommand({
       const log = (event: string, fields: Record<string, unknown>) =>
         jsonLineLog({ time: new Date().toISOString(), level: "info", event, ...fields });
       log("edge.ready", { url: edge.url, config: describeConfig(config) });
-      await runSchedulerUntilSignal({
-        config,
-        datasets,
-        runAtStart: true,
-        env: { EDGESNAP_EDGE_URL: edge.url, EDGESNAP_TOKEN: token },
-      });
+      // With the token, the scheduler also takes rebuild requests from the edge and reports runs.
+      await runOperatedSchedulerUntilSignal(
+        { config, datasets, runAtStart: true, env: { EDGESNAP_EDGE_URL: edge.url, EDGESNAP_TOKEN: token } },
+        { edgeUrl: edge.url, token },
+      );
       return 0;
     } finally {
       await edge.stop();

@@ -1,0 +1,26 @@
+/**
+ * Where the operator commands find the edge: `--url`/`--token`, else EDGESNAP_EDGE_URL /
+ * EDGESNAP_TOKEN, else the local default URL. Shared by every admin subcommand.
+ */
+import { EdgesnapError } from "../errors.ts";
+import { createAdminClient, type AdminClient } from "./index.ts";
+
+export const DEFAULT_EDGE_URL = "http://127.0.0.1:8787";
+
+/** The citty arguments every admin subcommand takes. */
+export const CONNECTION_ARGS = {
+  url: { type: "string", description: "Base URL of the Worker (default: EDGESNAP_EDGE_URL or http://127.0.0.1:8787)" },
+  token: { type: "string", description: "Admin token (default: EDGESNAP_TOKEN)" },
+  json: { type: "boolean", description: "Print JSON instead of a table", default: false },
+} as const;
+
+/**
+ * Builds the admin client from flags and environment.
+ * @throws {EdgesnapError} "unauthorized" when no token is given anywhere; "config" for a bad URL.
+ */
+export function connectAdmin(args: { url?: string; token?: string }, env: NodeJS.ProcessEnv = process.env): AdminClient {
+  const edgeUrl = args.url || env.EDGESNAP_EDGE_URL || DEFAULT_EDGE_URL;
+  const token = args.token || env.EDGESNAP_TOKEN;
+  if (!token) throw new EdgesnapError("unauthorized", "no admin token: set EDGESNAP_TOKEN or pass --token");
+  return createAdminClient({ edgeUrl, token });
+}
