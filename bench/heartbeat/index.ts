@@ -133,6 +133,10 @@ const peaks = finished.flatMap((f) => (f.record.peak_rss_bytes ? [f.record.peak_
 const spawnMs = finished.flatMap((f) => (f.details.spawnToFirstOutputMs === null ? [] : [f.details.spawnToFirstOutputMs]));
 const durations = finished.map((f) => f.record.duration_ms);
 const endRss = rssAfterRun.at(-1)!;
+// The first runs initialise what the scheduler loads lazily (child_process and stream internals,
+// zod's compiled parsers, JIT code): growth after them is what a leak would look like.
+const warmIndex = Math.min(9, rssAfterRun.length - 1);
+const warmRss = rssAfterRun[warmIndex]!;
 const antiStart = antiLines[0]?.rss ?? NaN;
 const antiEnd = antiLines.at(-1)?.rss ?? NaN;
 const antiMax = Math.max(...antiLines.map((l) => l.rss));
@@ -142,6 +146,8 @@ const figures = {
   scheduler_rss_start_mb: +(schedulerStartRss / MB).toFixed(1),
   scheduler_rss_end_mb: +(endRss / MB).toFixed(1),
   scheduler_rss_growth_mb: +((endRss - schedulerStartRss) / MB).toFixed(1),
+  scheduler_rss_after_run_10_mb: +(warmRss / MB).toFixed(1),
+  scheduler_rss_growth_after_run_10_mb: +((endRss - warmRss) / MB).toFixed(1),
   scheduler_rss_slope_mb_per_100_runs: +((slope(rssAfterRun) * 100) / MB).toFixed(2),
   child_peak_rss_median_mb: +median(peaks).toFixed(1),
   child_peak_rss_max_mb: +Math.max(...peaks).toFixed(1),
@@ -174,4 +180,8 @@ await fs.writeFile(
   renderHeartbeatSvg(series, `Resident memory: ${finished.length} runs of a 3M-row polars build, fresh child per run vs one long-lived process`),
 );
 await fs.writeFile(path.join(outDir, "heartbeat.json"), `${JSON.stringify(figures, null, 2)}\n`);
-console.error(`wrote ${path.join(outDir, "heartbeat.svg")} and heartbeat.json`);
+await fs.writeFile(
+  path.join(outDir, "heartbeat-series.json"),
+  `${JSON.stringify({ scheduler_rss_after_each_run_mb: rssAfterRun.map((b) => +(b / MB).toFixed(2)), series })}\n`,
+);
+console.error(`wrote ${path.join(outDir, "heartbeat.svg")}, heartbeat.json and heartbeat-series.json`);
