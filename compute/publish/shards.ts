@@ -15,7 +15,8 @@ import { EdgesnapError } from "../errors.ts";
 export function buildItemShards(body: Uint8Array, key: string): Uint8Array[] {
   const records = JSON.parse(new TextDecoder().decode(body)) as Record<string, unknown>[];
   const count = shardCountFor(body.byteLength);
-  const shards: Record<string, unknown>[] = Array.from({ length: count }, () => ({}));
+  // Null-prototype objects, so a key such as "__proto__" is stored like any other.
+  const shards: Record<string, unknown>[] = Array.from({ length: count }, () => Object.create(null) as Record<string, unknown>);
   for (const record of records) {
     const itemKey = String(record[key]);
     if (!isItemKey(itemKey)) {

@@ -87,6 +87,15 @@ describe("buildItemShards", () => {
     expect(decode(shards[shardOf("123", shards.length)]!)["123"]).toEqual({ id: 123, label: "item-123".repeat(5) });
   });
 
+  it("keeps an item whose key is __proto__ like any other", () => {
+    const { body } = serializeSnapshot(pl.DataFrame({ id: ["__proto__", "constructor"], n: [1, 2] }));
+    const [shard] = buildItemShards(body, "id");
+    const parsed = decode(shard!);
+    expect(Object.hasOwn(parsed, "__proto__")).toBe(true);
+    expect(parsed["__proto__"]).toEqual({ id: "__proto__", n: 1 });
+    expect(parsed["constructor"]).toEqual({ id: "constructor", n: 2 });
+  });
+
   it("rejects a key that cannot be an item key (control characters)", () => {
     const { body } = serializeSnapshot(pl.DataFrame({ id: ["ok", "bad\nkey"] }));
     expect(() => buildItemShards(body, "id")).toThrow(/not a valid item key/);
