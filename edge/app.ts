@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { handleError, handleNotFound, methodNotAllowed } from "./http/errors.ts";
+import { statusPageRoutes } from "./pages/routes.tsx";
 import { adminApiRoutes } from "./routes/admin.ts";
 import { noticeRoutes } from "./routes/notice.ts";
 import { publicRoutes } from "./routes/public.ts";
@@ -40,6 +41,7 @@ export function createApp(): Hono<{ Bindings: Env }> {
   app.route("/v1", publicRoutes());
   app.route("/internal/v1", noticeRoutes());
   app.route("/admin/v1", adminApiRoutes());
+  app.route("/admin", statusPageRoutes());
   app.notFound(handleNotFound);
   app.onError(handleError);
   return app;
