@@ -1,0 +1,178 @@
+/**
+ * The Kubernetes examples in deploy/kubernetes, parsed (test/deploy/yaml-subset.ts) and checked
+ * for what keeps the scheduler healthy in a cluster: one replica replaced with Recreate, probes on
+ * /healthz at the port the image listens on, limits that fit the configured runs, a non-root
+ * read-only container with the temp root on a volume, settings from the Secret; and for the
+ * scale-out CronJobs: one per real dataset, never overlapping, with deadlines and retries.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { Cron } from "croner";
+import { describe, expect, it } from "vitest";
+import { CONFIG_ENV, loadConfig, parseByteSize } from "../../compute/config.ts";
+import { loadDatasets } from "../../compute/dataset/registry.ts";
+import { parseYamlDocuments, type YamlValue } from "./yaml-subset.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+/** A parsed manifest: untyped on purpose, every field the tests rely on is asserted. */
+type Manifest = any;
+
+function manifests(file: string): Manifest[] {
+  return parseYamlDocuments(readFileSync(path.join(ROOT, "deploy/kubernetes", file), "utf8")) as Manifest[];
+}
+
+/** The final stage's ENV of the Dockerfile: what every container gets before the manifest's env. */
+const IMAGE_ENV = new Map(
+  [...readFileSync(path.join(ROOT, "Dockerfile"), "utf8").matchAll(/^\s*(?:ENV\s+)?(EDGESNAP_[A-Z_]+)=(\S+)/gm)].map((m) => [m[1]!, m[2]!]),
+);
+
+const [secret] = manifests("secret.example.yaml");
+const [deployment] = manifests("scheduler-deployment.yaml");
+const cronJobs = manifests("cronjob-per-dataset.yaml");
+
+/** The example Secret with its `<placeholders>` filled in, as an operator would. */
+const FILLED_SECRET: Record<string, string> = Object.fromEntries(
+  Object.entries(secret.stringData as Record<string, string>).map(([name, value]) => [name, value.replace(/<[^>]*>/g, "filled-in")]),
+);
+
+/** The environment a container sees: the image's ENV, the (filled-in) Secret and its own env. */
+function containerEnv(container: Manifest): Record<string, string> {
+  const env: Record<string, string> = Object.fromEntries(IMAGE_ENV);
+  for (const from of container.envFrom ?? []) {
+    expect(from.secretRef.name).toBe(secret.metadata.name);
+    Object.assign(env, FILLED_SECRET);
+  }
+  for (const { name, value } of container.env ?? []) env[name] = value;
+  return env;
+}
+
+function expectHardenedPod(podSpec: Manifest, container: Manifest): void {
+  expect(podSpec.securityContext.runAsNonRoot).toBe(true);
+  expect(podSpec.securityContext.runAsUser).not.toBe(0);
+  expect(podSpec.automountServiceAccountToken).toBe(false);
+  expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+  // With a read-only root, the temp root must be a mounted volume.
+  const tempRoot = IMAGE_ENV.get("EDGESNAP_TEMP_ROOT");
+  const mount = container.volumeMounts.find((m: Manifest) => m.mountPath === tempRoot);
+  expect(mount, `a volume at ${tempRoot}`).toBeDefined();
+  const volume = podSpec.volumes.find((v: Manifest) => v.name === mount.name);
+  expect(volume.emptyDir ?? volume.persistentVolumeClaim).toBeDefined();
+  expect(container.resources.limits.memory).toBeDefined();
+  expect(container.resources.limits.cpu).toBeDefined();
+}
+
+describe("secret.example.yaml", () => {
+  it("holds every setting the S3 store requires and only EDGESNAP_ variables", () => {
+    expect(secret.kind).toBe("Secret");
+    const keys = Object.keys(secret.stringData);
+    expect(keys.every((key) => Object.values(CONFIG_ENV).includes(key as never))).toBe(true);
+    for (const name of ["EDGESNAP_S3_ENDPOINT", "EDGESNAP_S3_BUCKET", "EDGESNAP_S3_ACCESS_KEY_ID", "EDGESNAP_S3_SECRET_ACCESS_KEY", "EDGESNAP_EDGE_URL", "EDGESNAP_TOKEN"]) {
+      expect(keys).toContain(name);
+    }
+  });
+
+  it("applied without filling in its placeholders, stops the process naming the first one", () => {
+    expect(() => loadConfig({ ...Object.fromEntries(IMAGE_ENV), ...secret.stringData })).toThrow(
+      "invalid setting EDGESNAP_S3_ENDPOINT (expected an http(s) URL)",
+    );
+  });
+});
+
+describe("scheduler-deployment.yaml", () => {
+  const pod = deployment.spec.template.spec;
+  const container = pod.containers[0];
+
+  it("runs exactly one scheduler and never two during a rollout", () => {
+    expect(deployment.kind).toBe("Deployment");
+    expect(deployment.spec.replicas).toBe(1);
+    expect(deployment.spec.strategy.type).toBe("Recreate");
+    expect(pod.containers).toHaveLength(1);
+    expect(container.args).toEqual(["scheduler"]);
+    expect(deployment.spec.selector.matchLabels).toEqual(deployment.spec.template.metadata.labels);
+  });
+
+  it("probes /healthz on the port the scheduler listens on, on all interfaces", () => {
+    const env = containerEnv(container);
+    const port = container.ports.find((p: Manifest) => p.name === "metrics");
+    expect(String(port.containerPort)).toBe(env.EDGESNAP_METRICS_PORT);
+    expect(env.EDGESNAP_METRICS_HOST).toBe("0.0.0.0");
+    for (const probe of [container.livenessProbe, container.readinessProbe]) {
+      expect(probe.httpGet).toEqual({ path: "/healthz", port: "metrics" });
+      expect(probe.timeoutSeconds).toBeGreaterThan(0);
+    }
+  });
+
+  it("is non-root with a read-only root filesystem and the temp root on a volume", () => {
+    expectHardenedPod(pod, container);
+  });
+
+  it("reads a valid S3 configuration from the Secret, its env and the image", () => {
+    const config = loadConfig(containerEnv(container));
+    expect(config.store.kind).toBe("s3");
+    expect(config.tempRoot).toBe("/var/lib/edgesnap/tmp");
+  });
+
+  it("gives the scheduler a memory limit that holds its concurrent runs at their cap", () => {
+    const config = loadConfig(containerEnv(container));
+    const limit = parseByteSize(container.resources.limits.memory)!;
+    const runs = config.concurrency * config.limits!.maxMemoryBytes!;
+    // The scheduler's own process stays under 100 MB (DESIGN.md: 41-47 MB over 50 runs).
+    expect(runs + 256 * 1024 ** 2).toBeLessThanOrEqual(limit);
+  });
+
+  it("waits for the scheduler's graceful stop before the kubelet kills it", () => {
+    // DEFAULT_SHUTDOWN_GRACE_MS (30 s) for builds to finish + DEFAULT_KILL_GRACE_MS (5 s).
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(35);
+  });
+});
+
+describe("cronjob-per-dataset.yaml", async () => {
+  const datasets = await loadDatasets(path.join(ROOT, "compute/datasets/index.ts"));
+
+  it("has one CronJob for each bundled dataset, running `edgesnap run <dataset>` on its schedule", () => {
+    expect(cronJobs.map((job) => job.kind)).toEqual(datasets.map(() => "CronJob"));
+    const args = cronJobs.map((job) => job.spec.jobTemplate.spec.template.spec.containers[0].args);
+    expect(args).toEqual(datasets.map((dataset) => ["run", dataset.name]));
+    for (const [index, job] of cronJobs.entries()) {
+      expect(job.spec.schedule).toBe(datasets[index]!.schedule);
+      expect(job.metadata.name).toBe(`edgesnap-${datasets[index]!.name}`);
+    }
+  });
+
+  it.each(cronJobs.map((job) => [job.metadata.name as string, job]))("%s never overlaps and gives up in time", (_, job: Manifest) => {
+    const { spec } = job;
+    expect(spec.concurrencyPolicy).toBe("Forbid");
+    const cron = new Cron(spec.schedule, { timezone: spec.timeZone, paused: true });
+    const [first, second] = cron.nextRuns(2);
+    const periodSeconds = (second!.getTime() - first!.getTime()) / 1000;
+    // A missed start is skipped before the next one is due; a run ends before the next one starts.
+    expect(spec.startingDeadlineSeconds).toBeGreaterThan(0);
+    expect(spec.startingDeadlineSeconds).toBeLessThan(periodSeconds);
+    expect(spec.jobTemplate.spec.activeDeadlineSeconds).toBeGreaterThan(0);
+    expect(spec.jobTemplate.spec.activeDeadlineSeconds).toBeLessThanOrEqual(periodSeconds);
+    expect(spec.jobTemplate.spec.backoffLimit).toBeGreaterThanOrEqual(0);
+    expect(spec.jobTemplate.spec.backoffLimit).toBeLessThanOrEqual(3);
+  });
+
+  it.each(cronJobs.map((job) => [job.metadata.name as string, job]))("%s runs hardened, with the Secret's settings", (_, job: Manifest) => {
+    const pod = job.spec.jobTemplate.spec.template.spec;
+    expect(pod.restartPolicy).toBe("Never");
+    expectHardenedPod(pod, pod.containers[0]);
+    expect(loadConfig(containerEnv(pod.containers[0])).store.kind).toBe("s3");
+  });
+});
+
+describe("the YAML subset parser", () => {
+  it("reads nested mappings, sequences of mappings, flow sequences, quotes and comments", () => {
+    const [doc] = parseYamlDocuments(
+      ["a: 1 # one", "b:", "  - name: x", '    value: "2 # not a comment"', "  - plain", "c:", "  d: [\"e\", \"f\"]", "  g: true", "---", "h: i:j"].join("\n"),
+    );
+    expect(doc).toEqual({ a: 1, b: [{ name: "x", value: "2 # not a comment" }, "plain"], c: { d: ["e", "f"], g: true } } satisfies YamlValue);
+  });
+
+  it("refuses YAML outside the subset instead of misreading it", () => {
+    expect(() => parseYamlDocuments("a: &anchor 1")).toThrow(/unsupported/);
+    expect(() => parseYamlDocuments("a: |\n  text")).toThrow();
+    expect(() => parseYamlDocuments("a: 1\n   b: 2")).toThrow(/indentation/);
+  });
+});
