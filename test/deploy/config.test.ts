@@ -2,6 +2,7 @@
  * The compute configuration (compute/config.ts): defaults, one message per bad setting naming the
  * variable, the S3 settings, schedule overrides and limit caps, and that secrets never show.
  */
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -141,6 +142,13 @@ describe("loadConfig", () => {
     expect(Object.values(CONFIG_ENV)).toEqual(
       expect.arrayContaining(["EDGESNAP_SCHEDULES", "EDGESNAP_MAX_RUN_TIMEOUT_MS", "EDGESNAP_MAX_RUN_MEMORY", "EDGESNAP_METRICS_HOST"]),
     );
+  });
+});
+
+describe("docs/deploy.md", () => {
+  it("documents every configuration variable", () => {
+    const docs = readFileSync(path.resolve(import.meta.dirname, "../../docs/deploy.md"), "utf8");
+    expect(Object.values(CONFIG_ENV).filter((name) => !docs.includes(`\`${name}\``))).toEqual([]);
   });
 });
 
