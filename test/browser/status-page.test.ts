@@ -1,0 +1,158 @@
+/**
+ * The status page in real headless Chromium, against the whole system started the way the README
+ * starts it (`npm start`: wrangler dev plus the scheduler): sign in with the token, press Rebuild
+ * and watch the run appear and finish with a new version, roll back and see the previous version
+ * served at the public URL. Then end to end from the CLI: a rebuild requested with
+ * `edgesnap rebuild --wait` is executed by the running scheduler and its version is served.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../../compute/cli/main.ts";
+import { descendantsOf, freePort, isAlive, waitFor } from "../support/processes.ts";
+
+const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
+const TOKEN = "browser-test-token-51c9";
+const DATASET = "ops-greetings";
+
+describe("status page in Chromium, on npm start", () => {
+  let work: string;
+  let csv: string;
+  let base: string;
+  let app: ChildProcess;
+  let browser: Browser;
+  let page: Page;
+  let output = "";
+
+  async function servedVersion(): Promise<{ version: string; body: unknown }> {
+    const r = await fetch(`${base}/v1/datasets/${DATASET}`);
+    if (r.status !== 200) throw new Error(`status ${r.status}`);
+    return { version: r.headers.get("x-edgesnap-version")!, body: await r.json() };
+  }
+
+  /** The dataset section as the page shows it after a reload. */
+  async function shown(): Promise<{ current: string; runs: { trigger: string; outcome: string; version: string }[] }> {
+    await page.reload();
+    const section = page.locator(`section[data-dataset="${DATASET}"]`);
+    const current = (await section.locator('[data-field="current"]').textContent())?.trim() ?? "";
+    const runs = await section.locator("tr[data-run]").evaluateAll((rows) =>
+      rows.map((row) => {
+        const cells = [...row.querySelectorAll("td")].map((td) => td.textContent?.trim() ?? "");
+        return { trigger: cells[1] ?? "", outcome: cells[2] ?? "", version: cells[5] ?? "" };
+      }),
+    );
+    return { current, runs };
+  }
+
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), "edgesnap-browser-"));
+    csv = path.join(work, "greetings.csv");
+    await writeFile(csv, "lang,greeting\nen,hello\nfr,bonjour\n");
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    app = spawn("npm", ["start", "--", "--port", String(port)], {
+      cwd: REPO_ROOT,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        EDGESNAP_PERSIST_TO: path.join(work, "state"),
+        EDGESNAP_TEMP_ROOT: path.join(work, "runs"),
+        EDGESNAP_METRICS_PORT: "0",
+        EDGESNAP_TOKEN: TOKEN,
+        EDGESNAP_DATASETS: "test/operators/fixtures/datasets.ts",
+        OPS_SOURCE_CSV: csv,
+      },
+    });
+    app.stdout?.on("data", (chunk) => (output += chunk));
+    app.stderr?.on("data", (chunk) => (output += chunk));
+    browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    });
+    page = await browser.newPage({ viewport: { width: 390, height: 844 } }); // a phone-sized window
+    await waitFor("the first version to be served", () => servedVersion().catch(() => undefined), 90_000).catch((error) => {
+      throw new Error(`${error.message}\n--- npm start output ---\n${output.slice(-4000)}`);
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (app?.pid && isAlive(app.pid)) {
+      const pid = app.pid;
+      const before = descendantsOf(pid);
+      const exited = new Promise((resolve) => app.once("exit", resolve));
+      process.kill(-pid, "SIGINT");
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000))]);
+      for (const p of [pid, ...before]) if (isAlive(p)) process.kill(p, "SIGKILL");
+    }
+    await rm(work, { recursive: true, force: true });
+  }, 40_000);
+
+  it("signs in with the token, presses Rebuild, sees the run finish with a new version, rolls back and the public URL serves the previous version", async () => {
+    const first = await servedVersion();
+    await page.goto(`${base}/admin`);
+    await page.fill('input[name="token"]', TOKEN);
+    await page.click('button[type="submit"]');
+    const section = page.locator(`section[data-dataset="${DATASET}"]`);
+    await section.waitFor({ timeout: 10_000 });
+    expect((await section.locator('[data-field="current"]').textContent())?.trim()).toBe(first.version);
+    // The token lives only in an HttpOnly cookie: not in the URL, the page, or script-visible cookies.
+    expect(page.url()).not.toContain(TOKEN);
+    expect(await page.content()).not.toContain(TOKEN);
+    expect(await page.evaluate(() => document.cookie)).toBe("");
+    expect(await page.evaluate(() => JSON.stringify({ ...sessionStorage, ...localStorage }))).not.toContain(TOKEN);
+
+    await writeFile(csv, "lang,greeting\nen,hello\nfr,bonjour\nde,hallo\n");
+    await section.locator('button[data-action="rebuild"]').click();
+    expect(await page.locator('[data-field="flash"]').textContent()).toContain("rebuild requested");
+
+    const after = await waitFor(
+      "the rebuild run to appear finished on the page",
+      async () => {
+        const state = await shown();
+        const run = state.runs.find((r) => r.trigger === "rebuild-request" && r.outcome === "ok");
+        return run && state.current === run.version && run.version !== first.version ? state : undefined;
+      },
+      60_000,
+      500,
+    ).catch((error) => {
+      throw new Error(`${error.message}\n--- npm start output ---\n${output.slice(-3000)}`);
+    });
+    const second = await servedVersion();
+    expect(second.version).toBe(after.current);
+    expect(second.body).toContainEqual({ lang: "de", greeting: "hallo" });
+
+    // Roll back to the first version with the page's form.
+    await page.reload();
+    await section.locator("select[name=version]").selectOption(first.version);
+    await section.locator('button[data-action="rollback"]').click();
+    expect(await page.locator('[data-field="flash"]').textContent()).toContain(`now serving ${first.version}`);
+    expect((await section.locator('[data-field="current"]').textContent())?.trim()).toBe(first.version);
+    expect(await section.locator('[data-field="pinned"]').count()).toBe(1);
+    const rolledBack = await servedVersion();
+    expect(rolledBack.version).toBe(first.version);
+    expect(rolledBack.body).toEqual(first.body);
+  }, 120_000);
+
+  it("end to end: a rebuild requested through the CLI is executed by the running scheduler and the new version is served", async () => {
+    const io = { out: "", err: "" };
+    const cli = (argv: string[]) =>
+      runCli([...argv, "--url", base, "--token", TOKEN], { stdout: (t) => (io.out += t), stderr: (t) => (io.err += t) });
+    expect(await cli(["unpin", DATASET])).toBe(0);
+    const before = await servedVersion();
+    await writeFile(csv, "lang,greeting\nen,hello\nfr,bonjour\nde,hallo\nes,hola\n");
+    io.out = "";
+    const code = await cli(["rebuild", DATASET, "--wait", "--interval", "0.5", "--timeout", "90"]);
+    expect(code, io.err + io.out).toBe(0);
+    const version = /new version (\S+)/.exec(io.out)?.[1];
+    expect(version).toBeDefined();
+    const served = await servedVersion();
+    expect(served.version).toBe(version);
+    expect(served.version).not.toBe(before.version);
+    expect(served.body).toContainEqual({ lang: "es", greeting: "hola" });
+  }, 120_000);
+});
