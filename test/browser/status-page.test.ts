@@ -40,7 +40,7 @@ describe("status page in Chromium, on npm start", () => {
     const current = (await section.locator('[data-field="current"]').textContent())?.trim() ?? "";
     const runs = await section.locator("tr[data-run]").evaluateAll((rows) =>
       rows.map((row) => {
-        const cells = [...row.querySelectorAll("td")].map((td) => td.textContent?.trim() ?? "");
+        const cells = Array.from(row.querySelectorAll("td"), (td) => td.textContent?.trim() ?? "");
         return { trigger: cells[1] ?? "", outcome: cells[2] ?? "", version: cells[5] ?? "" };
       }),
     );
