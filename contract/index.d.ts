@@ -1,9 +1,0 @@
-/**
- * The snapshot contract shared by the compute job and the Worker: names, keys, the manifest, item
- * sharding and run records. Web-standard APIs only: it must load in Node and in workerd alike.
- */
-export * from "./names.ts";
-export * from "./keys.ts";
-export * from "./shards.ts";
-export * from "./manifest.ts";
-export * from "./run-record.ts";
