@@ -297,15 +297,14 @@ async function killLeftovers(pgid: number, known: Iterable<ProcStat>): Promise<v
 
 /**
  * Splits a stream into lines without ever holding more than one capped line: a child that prints
- * gigabytes without a newline costs the scheduler MAX_LINE_CHARS, not gigabytes.
+ * gigabytes without a newline costs the scheduler `limit` characters, not gigabytes.
  */
 function readLines(
   stream: NodeJS.ReadableStream,
   onLine: (line: string) => void,
   onData?: () => void,
-  maxLineChars = MAX_LINE_CHARS,
+  limit = MAX_LINE_CHARS,
 ): void {
-  const MAX_LINE_CHARS = maxLineChars;
   let partial = "";
   let overflow = false;
   stream.setEncoding("utf8");
@@ -314,15 +313,15 @@ function readLines(
     let start = 0;
     for (let nl = chunk.indexOf("\n"); nl >= 0; nl = chunk.indexOf("\n", start)) {
       const piece = chunk.slice(start, nl);
-      if (!overflow) partial += piece.slice(0, MAX_LINE_CHARS - partial.length);
+      if (!overflow) partial += piece.slice(0, limit - partial.length);
       onLine(partial);
       partial = "";
       overflow = false;
       start = nl + 1;
     }
     if (!overflow) {
-      partial += chunk.slice(start, start + MAX_LINE_CHARS - partial.length);
-      if (partial.length >= MAX_LINE_CHARS) overflow = true;
+      partial += chunk.slice(start, start + limit - partial.length);
+      if (partial.length >= limit) overflow = true;
     }
   });
   stream.on("end", () => {
