@@ -28,7 +28,8 @@ async function dryRun(env: string, outdir: string): Promise<{ code: number | nul
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   const [code] = (await once(child, "exit")) as [number | null];
-  return { code, output };
+  // Wrangler colours its output even into a pipe; strip the escapes so the checks see plain text.
+  return { code, output: output.replace(/\x1b\[[0-9;]*m/g, "") };
 }
 
 describe("wrangler deploy --dry-run", () => {
