@@ -65,6 +65,8 @@ export interface PublishOptions {
   manifest?: ManifestState | null;
   /** Stops before the manifest write when aborted. */
   signal?: AbortSignal;
+  /** Publish a new version even when the content equals the current one (a forced rebuild). */
+  force?: boolean;
 }
 
 export type PublishResult =
@@ -125,7 +127,7 @@ export async function publishSnapshot(store: SnapshotStore, input: PublishInput,
   const { dataset, hash } = input;
   const log = options.log;
   let state = options.manifest === undefined ? await readManifest(store, dataset) : options.manifest;
-  const already = matchingVersion(state?.manifest ?? null, hash);
+  const already = options.force ? undefined : matchingVersion(state?.manifest ?? null, hash);
   if (already) return { outcome: "unchanged", version: already.version, info: already };
 
   const version = makeVersionId(input.generatedAt, hash);
@@ -201,7 +203,7 @@ export async function publishSnapshot(store: SnapshotStore, input: PublishInput,
         }
         log?.info("manifest changed concurrently; retrying", { attempt });
         state = await readManifest(store, dataset);
-        const concurrent = matchingVersion(state?.manifest ?? null, hash);
+        const concurrent = options.force ? undefined : matchingVersion(state?.manifest ?? null, hash);
         if (concurrent) {
           await discardUploads();
           return { outcome: "unchanged", version: concurrent.version, info: concurrent };

@@ -5,6 +5,8 @@
  * - Config comes from the environment (loadConfig); the run dir from EDGESNAP_RUN_DIR when the
  *   scheduler made one (it removes it afterwards too), else a fresh dir under EDGESNAP_TEMP_ROOT;
  *   EDGESNAP_RUN_ID, when set, is recorded as the version's run_id.
+ *   EDGESNAP_FORCE=1 (an operator's forced rebuild) publishes even unchanged content and skips the
+ *   row-count gates.
  * - Prints one summary line on stdout; logs JSON lines on stderr.
  * - With an IPC channel, sends exactly one {type: "result", result} message before exiting.
  * - Exit code 0 for ok/unchanged, else the error's code (3 unknown dataset, 4 build, 5 gate, ...).
@@ -33,6 +35,7 @@ try {
   result = await runDatasetByName(name, config, {
     tempDir: process.env.EDGESNAP_RUN_DIR || undefined,
     runId: process.env.EDGESNAP_RUN_ID || undefined,
+    force: process.env.EDGESNAP_FORCE === "1",
     signal: controller.signal,
   });
 } catch (error) {

@@ -13,12 +13,21 @@ import { EdgesnapError } from "../errors.ts";
  * @param previous the current version, for maxRowDropRatio (skipped when null)
  * @throws {EdgesnapError} "gate-rejected" naming the first gate that failed
  */
-export function checkGates(df: DataFrame, definition: Pick<DatasetDefinition, "key" | "gates">, previous: VersionInfo | null): void {
+export function checkGates(
+  df: DataFrame,
+  definition: Pick<DatasetDefinition, "key" | "gates">,
+  previous: VersionInfo | null,
+  options: { rowGates?: boolean } = {},
+): void {
   const reject = (message: string): never => {
     throw new EdgesnapError("gate-rejected", `gate: ${message}`);
   };
   const rows = df.height;
   const { minRows, maxRows, maxRowDropRatio } = definition.gates;
+  if (options.rowGates === false) {
+    checkKey(df, definition.key, reject);
+    return;
+  }
   if (rows < minRows) reject(`${rows} rows, fewer than minRows ${minRows}`);
   if (maxRows !== undefined && rows > maxRows) reject(`${rows} rows, more than maxRows ${maxRows}`);
   if (maxRowDropRatio !== undefined && previous && previous.rows > 0) {
@@ -27,7 +36,12 @@ export function checkGates(df: DataFrame, definition: Pick<DatasetDefinition, "k
       reject(`${rows} rows is a ${(drop * 100).toFixed(1)}% drop from ${previous.rows} (maxRowDropRatio ${maxRowDropRatio})`);
     }
   }
-  const key = definition.key;
+  checkKey(df, definition.key, reject);
+}
+
+/** The key column exists, has no nulls and unique values (item lookups depend on it). */
+function checkKey(df: DataFrame, key: string | null, reject: (message: string) => never): void {
+  const rows = df.height;
   if (key !== null) {
     if (!df.columns.includes(key)) reject(`key column "${key}" is missing (columns: ${df.columns.join(", ")})`);
     const column = df.getColumn(key);

@@ -44,6 +44,12 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Send the publish notice after a new version (default true). */
   notify?: boolean;
+  /**
+   * An operator's forced rebuild: publish even when the content equals the current version, and
+   * skip the row-count gates. Key integrity (present, non-null, unique) is still checked, because
+   * item lookups depend on it.
+   */
+  force?: boolean;
 }
 
 function isLazyFrame(value: unknown): value is LazyDataFrame {
@@ -118,7 +124,7 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
     const generatedAt = new Date();
     partial.rows = df.height;
 
-    checkGates(df, definition, previous);
+    checkGates(df, definition, previous, { rowGates: !options.force });
     const { body, rows, columns } = serializeSnapshot(df);
     const hash = sha256Hex(body);
     Object.assign(partial, { bytes: body.byteLength, hash });
@@ -128,7 +134,7 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
     const published = await publishSnapshot(
       store,
       { dataset: definition.name, body, hash, rows, columns, key: definition.key, generatedAt, runId: options.runId },
-      { log, manifest: state, signal },
+      { log, manifest: state, signal, force: options.force },
     );
     partial.version = published.version;
 

@@ -99,14 +99,23 @@ export interface SchedulerOptions {
   recordsPerDataset?: number;
 }
 
+export interface TriggerOptions {
+  /** Publish even when the content is unchanged, and skip the row-count gates. */
+  force?: boolean;
+}
+
 /** What `trigger` did: started a run now, queued one, or folded into one already queued. */
 export type TriggerResult = "started" | "queued" | "coalesced" | "stopped";
 
 export interface Scheduler {
   /** Port of /healthz and /metrics. */
   port: number;
-  /** @throws {EdgesnapError} "unknown-dataset" for a name not in the registry. */
-  trigger(name: string, trigger?: RunTrigger, requestId?: string | null): TriggerResult;
+  /**
+   * Asks for a run. `force` makes the run publish even unchanged content and skip the row gates
+   * (it is kept when the trigger is coalesced into a pending run).
+   * @throws {EdgesnapError} "unknown-dataset" for a name not in the registry.
+   */
+  trigger(name: string, trigger?: RunTrigger, requestId?: string | null, options?: TriggerOptions): TriggerResult;
   /** The dataset's kept records, oldest first. */
   records(name: string): RunRecord[];
   /** Resolves when no run is running, queued or waiting for a retry. */
@@ -123,6 +132,7 @@ interface Request {
   trigger: RunTrigger;
   requestId: string | null;
   attempt: number;
+  force: boolean;
 }
 
 interface DatasetState {
@@ -239,7 +249,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       killGraceMs,
       sampleIntervalMs: options.sampleIntervalMs,
       cwd,
-      env: { ...options.env, EDGESNAP_RUN_ID: id },
+      env: { ...options.env, EDGESNAP_RUN_ID: id, ...(request.force ? { EDGESNAP_FORCE: "1" } : {}) },
       execArgv: options.execArgv,
       signal: abort.signal,
       onSpawn: (pid) => log("info", "run-started", { ...common, pid, requestId: request.requestId }),
@@ -328,7 +338,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
         state.retryTimer = setTimeout(() => {
           state.retryTimer = null;
           if (stopping || state.next) return notifyIdle();
-          state.next = { trigger: "retry", requestId: request.requestId, attempt: request.attempt + 1 };
+          state.next = { trigger: "retry", requestId: request.requestId, attempt: request.attempt + 1, force: request.force };
           enqueue(state);
         }, delayMs);
       }
@@ -337,7 +347,8 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     notifyIdle();
   };
 
-  const trigger = (name: string, kind: RunTrigger = "manual", requestId: string | null = null): TriggerResult => {
+  const trigger = (name: string, kind: RunTrigger = "manual", requestId: string | null = null, triggerOptions: TriggerOptions = {}): TriggerResult => {
+    const force = triggerOptions.force === true;
     const state = states.get(name);
     if (!state) throw new EdgesnapError("unknown-dataset", `unknown dataset "${name}"`);
     if (stopping) return "stopped";
@@ -348,11 +359,12 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     }
     if (state.next) {
       state.next.requestId ??= requestId;
+      state.next.force ||= force;
       metrics.recordCoalesced(name);
       log("info", "trigger-coalesced", { dataset: name, trigger: kind, requestId });
       return "coalesced";
     }
-    state.next = { trigger: kind, requestId, attempt: 1 };
+    state.next = { trigger: kind, requestId, attempt: 1, force };
     if (state.running) return "queued";
     enqueue(state);
     return state.running ? "started" : "queued";

@@ -45,7 +45,7 @@ export async function startOperatedScheduler(options: SchedulerOptions, link: Op
   poller = startRebuildRequestPoller({
     client,
     datasets: options.datasets.map((d) => d.name),
-    trigger: (dataset, trigger, requestId) => scheduler.trigger(dataset, trigger, requestId),
+    trigger: (dataset, trigger, requestId, triggerOptions) => scheduler.trigger(dataset, trigger, requestId, triggerOptions),
     log,
     intervalMs: link.pollIntervalMs,
   });

@@ -19,7 +19,7 @@ export interface RebuildRequestPollerOptions {
   /** Datasets this scheduler runs; requests for others are left for another scheduler. */
   datasets: readonly string[];
   /** Starts (or folds into) a run; normally the scheduler's `trigger`. */
-  trigger: (dataset: string, trigger: "rebuild-request", requestId: string) => TriggerResult;
+  trigger: (dataset: string, trigger: "rebuild-request", requestId: string, options: { force: boolean }) => TriggerResult;
   log: SchedulerLog;
   intervalMs?: number;
 }
@@ -108,7 +108,7 @@ export function startRebuildRequestPoller(options: RebuildRequestPollerOptions):
       const triggeredAt = Date.now();
       let result: TriggerResult;
       try {
-        result = options.trigger(request.dataset, "rebuild-request", request.id);
+        result = options.trigger(request.dataset, "rebuild-request", request.id, { force: request.force });
       } catch (error) {
         unsent.set(request.id, { outcome: "failed", reason: `could not start the run: ${(error as Error).message}` });
         await sendCompletion(request.id);

@@ -191,6 +191,34 @@ describe("runDataset", () => {
     expect(await listKeys(store, "datasets/pub-dupes/")).toEqual([]);
   });
 
+  it("a forced run publishes unchanged content as a new current version", async () => {
+    const definition = keyedDataset("pub-forced", () => [5, 6]);
+    const first = await run(definition);
+    const forced = await run(definition, { force: true });
+    expect(forced.result).toMatchObject({ outcome: "ok", hash: first.result.hash });
+    expect(forced.result.version).not.toBe(first.result.version);
+    const { manifest } = (await readManifest(store, "pub-forced"))!;
+    expect(manifest.current).toBe(forced.result.version);
+    expect(manifest.versions).toHaveLength(2);
+  });
+
+  it("a forced run skips the row gates but still refuses duplicate keys", async () => {
+    let ids = ["a", "b", "c", "d"];
+    const definition = defineDataset({
+      name: "pub-forced-gates",
+      schedule: "* * * * *",
+      key: "id",
+      gates: { maxRowDropRatio: 0.5 },
+      build: ({ pl: polars }) => polars.DataFrame({ id: ids }),
+    });
+    await run(definition);
+    ids = ["a"];
+    expect((await run(definition)).result.outcome).toBe("rejected");
+    expect((await run(definition, { force: true })).result).toMatchObject({ outcome: "ok", rows: 1 });
+    ids = ["a", "a"];
+    expect((await run(definition, { force: true })).result).toMatchObject({ outcome: "rejected", code: "gate-rejected" });
+  });
+
   it("removes its temp dir after a successful run", async () => {
     let tempDir = "";
     await run(keyedDataset("pub-tempdir", () => [1], (ctx) => (tempDir = ctx.tempDir)));

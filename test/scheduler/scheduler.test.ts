@@ -143,6 +143,20 @@ describe("scheduling", () => {
     expect(metrics).toContain('edgesnap_triggers_coalesced_total{dataset="slow"} 3');
   });
 
+  it("hands a forced trigger to the child, also when it is coalesced into a pending run", async () => {
+    current = await startTestScheduler([{ name: "forced", schedule: NEVER, fixture: "echo-force" }], {
+      env: { FIXTURE_DELAY_MS: "500" },
+    });
+    const { scheduler } = current;
+    expect(scheduler.trigger("forced")).toBe("started");
+    expect(scheduler.trigger("forced")).toBe("queued");
+    expect(scheduler.trigger("forced", "rebuild-request", "req-1", { force: true })).toBe("coalesced");
+    await scheduler.idle();
+    const records = scheduler.records("forced");
+    expect(records.map((r) => r.reason)).toEqual(["force=", "force=1"]);
+    expect(records[1]!.request_id).toBe("req-1");
+  });
+
   it("never runs more children at once than the concurrency limit", async () => {
     current = await startTestScheduler(
       ["a", "b", "c"].map((name) => ({ name, schedule: NEVER, fixture: "slow-ok" })),

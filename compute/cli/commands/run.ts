@@ -10,11 +10,12 @@ export default defineCommand({
   args: {
     dataset: { type: "positional", description: "Dataset name", required: true },
     json: { type: "boolean", description: "Print the result as JSON", default: false },
+    force: { type: "boolean", description: "Publish even unchanged content and skip the row-count gates", default: false },
   },
   async run({ args, data }) {
     const io = (data as { io: CliIO }).io;
     const config = loadConfig();
-    const result = await runDatasetByName(args.dataset, config);
+    const result = await runDatasetByName(args.dataset, config, { force: args.force });
     io.stdout(args.json ? `${JSON.stringify({ dataset: args.dataset, ...result })}\n` : `${formatRunResult(args.dataset, result)}\n`);
     return exitCodeFor(result);
   },
