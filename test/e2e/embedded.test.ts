@@ -5,10 +5,12 @@
  * and check that no process is left.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../../compute/cli/main.ts";
+import { localTokenPath } from "../../compute/embedded/local-token.ts";
 import { descendantsOf, freePort, isAlive, waitFor } from "../support/processes.ts";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
@@ -115,6 +117,21 @@ describe("embedded default (npm start)", () => {
     expect(await item.json()).toEqual({ lang: "de", greeting: "hallo" });
   }, 120_000);
 
+  it("lets the operator commands use the local start's token without configuring one", async () => {
+    let stdout = "";
+    const saved = { ...process.env };
+    delete process.env.EDGESNAP_TOKEN;
+    Object.assign(process.env, { EDGESNAP_EDGE_URL: base, EDGESNAP_PERSIST_TO: path.join(work, "state") });
+    try {
+      const code = await runCli(["status", "--json"], { stdout: (t) => (stdout += t), stderr: () => {} });
+      expect(code).toBe(0);
+    } finally {
+      process.env = saved;
+    }
+    const names = (JSON.parse(stdout) as { datasets: { name: string }[] }).datasets.map((d) => d.name);
+    expect(names).toContain("airport-delays");
+  }, 30_000);
+
   it("stops everything on SIGINT and leaves no process behind", async () => {
     const pid = app.pid!;
     const before = descendantsOf(pid);
@@ -126,5 +143,6 @@ describe("embedded default (npm start)", () => {
     expect(output).toContain('"event":"scheduler-stopped"');
     await waitFor("every process to exit", async () => (before.every((p) => !isAlive(p)) ? true : undefined), 15_000);
     expect(before.filter(isAlive)).toEqual([]);
+    await expect(access(localTokenPath(path.join(work, "state")))).rejects.toThrow();
   }, 60_000);
 });

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { defineCommand } from "citty";
 import { describeConfig, loadConfig } from "../../config.ts";
 import { loadDatasets } from "../../dataset/registry.ts";
+import { removeLocalToken, writeLocalToken } from "../../embedded/local-token.ts";
 import { startWranglerDev } from "../../embedded/wrangler-dev.ts";
 import { EdgesnapError } from "../../errors.ts";
 import { jsonLineLog } from "../../scheduler/index.ts";
@@ -24,36 +25,47 @@ export default defineCommand({
     const config = loadConfig();
     if (config.store.kind !== "local") throw new EdgesnapError("config", "edgesnap start runs the embedded default; set EDGESNAP_STORE=local or use `edgesnap scheduler`");
     const datasets = await loadDatasets(config.datasets);
-    // A token per start unless one is configured: the local Worker and the runs share it.
+    // A token per start unless one is configured: the local Worker and the runs share it, and the
+    // operator commands find it beside the local state.
     const token = config.token ?? randomBytes(24).toString("base64url");
-
-    // Until the scheduler owns the signals, a Ctrl-C must still stop wrangler.
-    const starting = new AbortController();
-    const abortStart = () => starting.abort();
-    process.once("SIGINT", abortStart);
-    process.once("SIGTERM", abortStart);
-    const edge = await startWranglerDev({
-      port,
-      persistTo: config.store.persistTo,
-      configPath: config.store.wranglerConfig,
-      vars: { EDGESNAP_TOKEN: token },
-      signal: starting.signal,
-    }).finally(() => {
-      process.off("SIGINT", abortStart);
-      process.off("SIGTERM", abortStart);
-    });
+    const tokenFile = config.token ? null : await writeLocalToken(config.store.persistTo, token);
     try {
-      const log = (event: string, fields: Record<string, unknown>) =>
-        jsonLineLog({ time: new Date().toISOString(), level: "info", event, ...fields });
-      log("edge.ready", { url: edge.url, config: describeConfig(config) });
-      // With the token, the scheduler also takes rebuild requests from the edge and reports runs.
-      await runOperatedSchedulerUntilSignal(
-        { config, datasets, runAtStart: true, env: { EDGESNAP_EDGE_URL: edge.url, EDGESNAP_TOKEN: token } },
-        { edgeUrl: edge.url, token },
-      );
-      return 0;
+      // Until the scheduler owns the signals, a Ctrl-C must still stop wrangler.
+      const starting = new AbortController();
+      const abortStart = () => starting.abort();
+      process.once("SIGINT", abortStart);
+      process.once("SIGTERM", abortStart);
+      const edge = await startWranglerDev({
+        port,
+        persistTo: config.store.persistTo,
+        configPath: config.store.wranglerConfig,
+        vars: { EDGESNAP_TOKEN: token },
+        signal: starting.signal,
+      }).finally(() => {
+        process.off("SIGINT", abortStart);
+        process.off("SIGTERM", abortStart);
+      });
+      try {
+        jsonLineLog({
+          time: new Date().toISOString(),
+          level: "info",
+          event: "edge.ready",
+          url: edge.url,
+          admin: `${edge.url}/admin`,
+          tokenFile,
+          config: describeConfig(config),
+        });
+        // With the token, the scheduler also takes rebuild requests from the edge and reports runs.
+        await runOperatedSchedulerUntilSignal(
+          { config, datasets, runAtStart: true, env: { EDGESNAP_EDGE_URL: edge.url, EDGESNAP_TOKEN: token } },
+          { edgeUrl: edge.url, token },
+        );
+        return 0;
+      } finally {
+        await edge.stop();
+      }
     } finally {
-      await edge.stop();
+      if (tokenFile) await removeLocalToken(config.store.persistTo);
     }
   },
 });
