@@ -8,3 +8,4 @@ export * from "./shards.ts";
 export * from "./manifest.ts";
 export * from "./run-record.ts";
 export * from "./admin.ts";
+export * from "./format.ts";

@@ -22,7 +22,7 @@ import { EdgesnapError } from "../errors.ts";
 import { startStatusServer, type StatusServer } from "./http.ts";
 import { SchedulerMetrics } from "./metrics.ts";
 import { DEFAULT_RECORDS_PER_DATASET, RunRecordRing, type RecordSink } from "./records.ts";
-import { superviseRun, type SupervisedRun } from "./supervise.ts";
+import { failedRun, superviseRun, type SupervisedRun } from "./supervise.ts";
 import { measureDiskUsage, sweepTempRoot } from "./temp-root.ts";
 
 export { storeRecordSink, type RecordSink } from "./records.ts";
@@ -255,22 +255,9 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       onSpawn: (pid) => log("info", "run-started", { ...common, pid, requestId: request.requestId }),
       onOutput: (stream, line) => log("info", "child-output", { dataset: dataset.name, run: id, stream, line }),
     })
-      .catch((error: unknown): SupervisedRun => ({
-        outcome: "failed",
-        reason: `could not prepare the run: ${(error as Error).message}`,
-        rows: null,
-        bytes: null,
-        version: null,
-        hash: null,
-        durationMs: Date.now() - startedAt.getTime(),
-        peakRssBytes: null,
-        exitCode: null,
-        exitSignal: null,
-        pid: null,
-        spawnToFirstOutputMs: null,
-        processes: [],
-        droppedOutputLines: 0,
-      }))
+      .catch((error: unknown): SupervisedRun =>
+        failedRun(`could not prepare the run: ${(error as Error).message}`, Date.now() - startedAt.getTime()),
+      )
       .then((run) => finishRun(state, request, id, startedAt, run));
     state.running = { abort, done };
   };

@@ -331,14 +331,19 @@ function readLines(
 }
 
 function failedToStart(error: unknown, started: number): SupervisedRun {
+  return failedRun(`could not start: ${error instanceof Error ? error.message : String(error)}`, performance.now() - started);
+}
+
+/** A run that failed before its child could say anything: every figure unknown. */
+export function failedRun(reason: string, durationMs: number): SupervisedRun {
   return {
     outcome: "failed",
-    reason: cap(`could not start: ${error instanceof Error ? error.message : String(error)}`),
+    reason: cap(reason),
     rows: null,
     bytes: null,
     version: null,
     hash: null,
-    durationMs: performance.now() - started,
+    durationMs,
     peakRssBytes: null,
     exitCode: null,
     exitSignal: null,

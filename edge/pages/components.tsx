@@ -6,6 +6,7 @@
  */
 import type { FC, PropsWithChildren } from "hono/jsx";
 import type { AdminDataset, RunRecord } from "../../contract/index.ts";
+import { formatAge, formatBytes, formatDuration } from "../../contract/format.ts";
 
 const STYLE = `
 :root{color-scheme:light dark;--ok:#1a7f37;--bad:#cf222e;--muted:#6e7781;--line:#d0d7de}
@@ -22,30 +23,6 @@ button,select,input{font:inherit;padding:6px 10px;border-radius:6px;border:1px s
 .muted{color:var(--muted)}svg.chart{max-width:100%;height:auto}
 @media (max-width:600px){body{padding:8px}th,td{padding:3px 5px}.hide-narrow{display:none}}
 `;
-
-export function formatBytes(bytes: number | null): string {
-  if (bytes === null) return "-";
-  const units = ["B", "KiB", "MiB", "GiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
-export function formatAge(seconds: number | null): string {
-  if (seconds === null) return "-";
-  if (seconds < 60) return `${seconds}s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
-  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h${Math.floor((seconds % 3600) / 60)}m`;
-  return `${Math.floor(seconds / 86_400)}d`;
-}
-
-function formatMs(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
 
 export const Layout: FC<PropsWithChildren<{ title: string; refreshSeconds?: number }>> = ({ title, refreshSeconds, children }) => (
   <html lang="en">
@@ -100,19 +77,19 @@ export const RunChart: FC<{ runs: readonly RunRecord[] }> = ({ runs }) => {
     .filter((p): p is string => p !== null)
     .join(" ");
   return (
-    <svg class="chart" viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="img" aria-label={`duration (bars, max ${formatMs(maxMs)}) and peak memory (line, max ${formatBytes(maxRss)}) of the last ${ordered.length} runs`}>
+    <svg class="chart" viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="img" aria-label={`duration (bars, max ${formatDuration(maxMs)}) and peak memory (line, max ${formatBytes(maxRss)}) of the last ${ordered.length} runs`}>
       <rect x="0" y="0" width={width} height={height} fill="none" stroke="currentColor" stroke-opacity="0.15" />
       {ordered.map((r, i) => {
         const h = (r.duration_ms / maxMs) * (height - 2 * pad);
         const color = r.outcome === "ok" ? "#1a7f37" : r.outcome === "unchanged" ? "#8c959f" : "#cf222e";
         return (
           <rect x={(pad + slot * i + slot * 0.15).toFixed(1)} y={(height - pad - h).toFixed(1)} width={(slot * 0.7).toFixed(1)} height={Math.max(1, h).toFixed(1)} fill={color} fill-opacity="0.7">
-            <title>{`${r.started_at} ${r.outcome}: ${formatMs(r.duration_ms)}, peak ${formatBytes(r.peak_rss_bytes)}`}</title>
+            <title>{`${r.started_at} ${r.outcome}: ${formatDuration(r.duration_ms)}, peak ${formatBytes(r.peak_rss_bytes)}`}</title>
           </rect>
         );
       })}
       {points.includes(" ") ? <polyline points={points} fill="none" stroke="#0969da" stroke-width="2" /> : null}
-      <text x={width - pad} y="12" text-anchor="end" font-size="10" fill="currentColor">{`max ${formatMs(maxMs)} / ${formatBytes(maxRss)}`}</text>
+      <text x={width - pad} y="12" text-anchor="end" font-size="10" fill="currentColor">{`max ${formatDuration(maxMs)} / ${formatBytes(maxRss)}`}</text>
     </svg>
   );
 };
@@ -168,7 +145,7 @@ export const DatasetSection: FC<{ dataset: AdminDataset; runs: readonly RunRecor
                     <td>{r.started_at.replace("T", " ").replace(/\.\d+Z$/, "Z")}</td>
                     <td>{r.trigger}</td>
                     <td class={`o-${r.outcome}`}>{r.outcome}</td>
-                    <td>{formatMs(r.duration_ms)}</td>
+                    <td>{formatDuration(r.duration_ms)}</td>
                     <td class="hide-narrow">{formatBytes(r.peak_rss_bytes)}</td>
                     <td>
                       <code>{r.version ?? "-"}</code>

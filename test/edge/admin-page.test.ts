@@ -87,7 +87,7 @@ describe("status page", () => {
     expect(html).toContain(`data-dataset="${dataset}"`);
     expect(html).toContain(info.version);
     expect(html).toContain(`data-run="${record.id}"`);
-    expect(html).toContain("1.2 s");
+    expect(html).toContain("1.2s");
     expect(html).toContain("250.0 MiB");
     expect(html).toMatch(/<svg class="chart"/);
     expect(html).toContain('name="viewport"');
