@@ -40,6 +40,7 @@ describe("embedded default (npm start)", () => {
         EDGESNAP_TEMP_ROOT: path.join(work, "runs"),
         EDGESNAP_METRICS_PORT: "0",
         EDGESNAP_DATASETS: "test/e2e/fixtures/datasets.ts",
+        EDGESNAP_SCHEDULES: JSON.stringify({ "e2e-greetings": "*/2 * * * * *" }),
         E2E_SOURCE_CSV: csv,
       },
     });

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { defineCommand } from "citty";
-import { describeConfig, loadConfig } from "../../config.ts";
+import { applyDatasetOverrides, describeConfig, loadConfig } from "../../config.ts";
 import { loadDatasets } from "../../dataset/registry.ts";
 import { removeLocalToken, writeLocalToken } from "../../embedded/local-token.ts";
 import { startWranglerDev } from "../../embedded/wrangler-dev.ts";
@@ -24,7 +24,7 @@ export default defineCommand({
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new EdgesnapError("config", `invalid --port ${args.port}`);
     const config = loadConfig();
     if (config.store.kind !== "local") throw new EdgesnapError("config", "edgesnap start runs the embedded default; set EDGESNAP_STORE=local or use `edgesnap scheduler`");
-    const datasets = await loadDatasets(config.datasets);
+    const datasets = applyDatasetOverrides(await loadDatasets(config.datasets), config);
     // A token per start unless one is configured: the local Worker and the runs share it, and the
     // operator commands find it beside the local state.
     const token = config.token ?? randomBytes(24).toString("base64url");
