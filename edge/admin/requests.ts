@@ -135,11 +135,12 @@ export async function transitionRequest(
   requestId: string,
   from: readonly RequestState[],
   change: (request: RebuildRequest) => RebuildRequest,
+  allowed: (request: RebuildRequest) => boolean = () => true,
 ): Promise<RebuildRequest> {
   for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
     const stored = await readRequest(env, requestId);
     if (stored === null) throw new HTTPException(404, { message: `unknown request ${requestId}` });
-    if (!from.includes(stored.value.state)) {
+    if (!from.includes(stored.value.state) || !allowed(stored.value)) {
       throw new HTTPException(409, { message: `request ${requestId} is ${stored.value.state}, not ${from.join(" or ")}` });
     }
     const next = change(stored.value);
@@ -152,9 +153,28 @@ export async function transitionRequest(
   throw new HTTPException(409, { message: `request ${requestId} kept changing concurrently; try again` });
 }
 
-/** Marks a pending request as taken by a scheduler. A second claim answers 409. */
+/**
+ * How long a claim holds. A scheduler that claims a request and then dies (OOM-killed, node lost)
+ * never completes it; after the lease the request is offered again, so a crash cannot swallow an
+ * operator's rebuild. Longer than any sensible run, retries included.
+ */
+export const CLAIM_LEASE_MS = 30 * 60 * 1000;
+
+/** True for a request waiting for a scheduler: pending, or claimed longer ago than the lease. */
+export function isClaimable(request: RebuildRequest, now = new Date()): boolean {
+  if (request.state === "pending") return true;
+  return request.state === "claimed" && request.claimed_at !== null && now.getTime() - Date.parse(request.claimed_at) > CLAIM_LEASE_MS;
+}
+
+/** Marks a request as taken by a scheduler. A second claim within the lease answers 409. */
 export function claimRequest(env: Env, requestId: string, runId: string | null, now = new Date()): Promise<RebuildRequest> {
-  return transitionRequest(env, requestId, ["pending"], (r) => ({ ...r, state: "claimed", claimed_at: now.toISOString(), run_id: runId ?? r.run_id }));
+  return transitionRequest(
+    env,
+    requestId,
+    ["pending", "claimed"],
+    (r) => ({ ...r, state: "claimed", claimed_at: now.toISOString(), run_id: runId ?? r.run_id }),
+    (r) => isClaimable(r, now),
+  );
 }
 
 /**
@@ -174,8 +194,8 @@ export function completeRequest(env: Env, requestId: string, body: CompleteReque
   }));
 }
 
-/** Every dataset's pending request, oldest first (what the scheduler polls). */
-export async function listPendingRequests(env: Env): Promise<RebuildRequest[]> {
+/** Every dataset's claimable request (pending, or its claim expired), oldest first: what the scheduler polls. */
+export async function listPendingRequests(env: Env, now = new Date()): Promise<RebuildRequest[]> {
   const pointers: string[] = [];
   let cursor: string | undefined;
   do {
@@ -187,6 +207,6 @@ export async function listPendingRequests(env: Env): Promise<RebuildRequest[]> {
   } while (cursor !== undefined);
   const latest = await Promise.all(pointers.map((dataset) => latestRequest(env, dataset)));
   return latest
-    .filter((r): r is RebuildRequest => r !== null && r.state === "pending")
+    .filter((r): r is RebuildRequest => r !== null && isClaimable(r, now))
     .sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0));
 }

@@ -20,6 +20,7 @@ import {
   type RunRecord,
   type RunsPage,
 } from "../../contract/index.ts";
+import { CLAIM_LEASE_MS, claimRequest } from "../../edge/admin/requests.ts";
 import { BASE, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
 
 const AUTH = { Authorization: "Bearer test-token" };
@@ -156,6 +157,21 @@ describe("rebuild requests", () => {
     const read = await json<RebuildRequest>(await admin(`/requests/${request_id}`));
     expect(read).toMatchObject({ state: "done", outcome: "ok", version: info.version, run_id: "0001-abc" });
     expect(read.completed_at).not.toBeNull();
+  });
+
+  it("offers a request again when the scheduler that claimed it never finished within the lease", async () => {
+    const dataset = uniqueDataset("abandoned");
+    await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
+    const { request_id } = await json<RebuildAccepted>(await rebuild(dataset));
+    // A scheduler claimed it longer ago than the lease and then died.
+    await claimRequest(env, request_id, null, new Date(Date.now() - CLAIM_LEASE_MS - 60_000));
+    const offered = (await json<{ requests: RebuildRequest[] }>(await admin("/requests/pending"))).requests.map((r) => r.id);
+    expect(offered).toContain(request_id);
+    const reclaimed = await admin(`/requests/${request_id}/claim`, { body: {} });
+    expect(reclaimed.status).toBe(200);
+    // The fresh claim holds: not offered, not claimable again.
+    expect((await json<{ requests: RebuildRequest[] }>(await admin("/requests/pending"))).requests.map((r) => r.id)).not.toContain(request_id);
+    expect((await admin(`/requests/${request_id}/claim`, { body: {} })).status).toBe(409);
   });
 
   it("answers 404 for an unknown dataset or request and 400 for a malformed name or body", async () => {
