@@ -5,16 +5,15 @@
  * served at the public URL. Then end to end from the CLI: a rebuild requested with
  * `edgesnap rebuild --wait` is executed by the running scheduler and its version is served.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../compute/cli/main.ts";
-import { descendantsOf, freePort, isAlive, waitFor } from "../support/processes.ts";
+import { startNpmStart, type NpmStart } from "../support/npm-start.ts";
+import { waitFor } from "../support/processes.ts";
 
-const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 const TOKEN = "browser-test-token-51c9";
 const DATASET = "ops-greetings";
 
@@ -22,10 +21,9 @@ describe("status page in Chromium, on npm start", () => {
   let work: string;
   let csv: string;
   let base: string;
-  let app: ChildProcess;
+  let system: NpmStart;
   let browser: Browser;
   let page: Page;
-  let output = "";
 
   async function servedVersion(): Promise<{ version: string; body: unknown }> {
     const r = await fetch(`${base}/v1/datasets/${DATASET}`);
@@ -51,44 +49,27 @@ describe("status page in Chromium, on npm start", () => {
     work = await mkdtemp(path.join(os.tmpdir(), "edgesnap-browser-"));
     csv = path.join(work, "greetings.csv");
     await writeFile(csv, "lang,greeting\nen,hello\nfr,bonjour\n");
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    app = spawn("npm", ["start", "--", "--port", String(port)], {
-      cwd: REPO_ROOT,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        ...process.env,
-        EDGESNAP_PERSIST_TO: path.join(work, "state"),
-        EDGESNAP_TEMP_ROOT: path.join(work, "runs"),
-        EDGESNAP_METRICS_PORT: "0",
-        EDGESNAP_TOKEN: TOKEN,
-        EDGESNAP_DATASETS: "test/operators/fixtures/datasets.ts",
-        OPS_SOURCE_CSV: csv,
-      },
+    system = await startNpmStart({
+      EDGESNAP_PERSIST_TO: path.join(work, "state"),
+      EDGESNAP_TEMP_ROOT: path.join(work, "runs"),
+      EDGESNAP_TOKEN: TOKEN,
+      EDGESNAP_DATASETS: "test/operators/fixtures/datasets.ts",
+      OPS_SOURCE_CSV: csv,
     });
-    app.stdout?.on("data", (chunk) => (output += chunk));
-    app.stderr?.on("data", (chunk) => (output += chunk));
+    base = system.base;
     browser = await chromium.launch({
       executablePath: "/usr/bin/chromium",
       args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
     });
     page = await browser.newPage({ viewport: { width: 390, height: 844 } }); // a phone-sized window
     await waitFor("the first version to be served", () => servedVersion().catch(() => undefined), 90_000).catch((error) => {
-      throw new Error(`${error.message}\n--- npm start output ---\n${output.slice(-4000)}`);
+      throw new Error(`${error.message}\n--- npm start output ---\n${system.output().slice(-4000)}`);
     });
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
-    if (app?.pid && isAlive(app.pid)) {
-      const pid = app.pid;
-      const before = descendantsOf(pid);
-      const exited = new Promise((resolve) => app.once("exit", resolve));
-      process.kill(-pid, "SIGINT");
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000))]);
-      for (const p of [pid, ...before]) if (isAlive(p)) process.kill(p, "SIGKILL");
-    }
+    await system?.stop();
     await rm(work, { recursive: true, force: true });
   }, 40_000);
 
@@ -120,7 +101,7 @@ describe("status page in Chromium, on npm start", () => {
       60_000,
       500,
     ).catch((error) => {
-      throw new Error(`${error.message}\n--- npm start output ---\n${output.slice(-3000)}`);
+      throw new Error(`${error.message}\n--- npm start output ---\n${system.output().slice(-3000)}`);
     });
     const second = await servedVersion();
     expect(second.version).toBe(after.current);

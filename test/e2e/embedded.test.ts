@@ -4,55 +4,39 @@
  * version go live while the old one stays at its versioned URL, then stop with SIGINT (a Ctrl-C)
  * and check that no process is left.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../compute/cli/main.ts";
 import { localTokenPath } from "../../compute/embedded/local-token.ts";
-import { descendantsOf, freePort, isAlive, waitFor } from "../support/processes.ts";
-
-const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
+import { startNpmStart, type NpmStart } from "../support/npm-start.ts";
+import { descendantsOf, isAlive, waitFor } from "../support/processes.ts";
 
 describe("embedded default (npm start)", () => {
   let work: string;
   let csv: string;
   let base: string;
-  let app: ChildProcess;
-  let output = "";
+  let system: NpmStart;
   let startedAt: number;
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), "edgesnap-e2e-"));
     csv = path.join(work, "greetings.csv");
     await writeFile(csv, "lang,greeting\nen,hello\nfr,bonjour\n");
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
     startedAt = Date.now();
-    app = spawn("npm", ["start", "--", "--port", String(port)], {
-      cwd: REPO_ROOT,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        ...process.env,
-        EDGESNAP_PERSIST_TO: path.join(work, "state"),
-        EDGESNAP_TEMP_ROOT: path.join(work, "runs"),
-        EDGESNAP_METRICS_PORT: "0",
-        EDGESNAP_DATASETS: "test/e2e/fixtures/datasets.ts",
-        EDGESNAP_SCHEDULES: JSON.stringify({ "e2e-greetings": "*/2 * * * * *" }),
-        E2E_SOURCE_CSV: csv,
-      },
+    system = await startNpmStart({
+      EDGESNAP_PERSIST_TO: path.join(work, "state"),
+      EDGESNAP_TEMP_ROOT: path.join(work, "runs"),
+      EDGESNAP_DATASETS: "test/e2e/fixtures/datasets.ts",
+      EDGESNAP_SCHEDULES: JSON.stringify({ "e2e-greetings": "*/2 * * * * *" }),
+      E2E_SOURCE_CSV: csv,
     });
-    app.stdout?.on("data", (chunk) => (output += chunk));
-    app.stderr?.on("data", (chunk) => (output += chunk));
+    base = system.base;
   }, 30_000);
 
   afterAll(async () => {
-    if (app.pid && isAlive(app.pid)) {
-      for (const pid of descendantsOf(app.pid)) process.kill(pid, "SIGKILL");
-      process.kill(-app.pid, "SIGKILL");
-    }
+    await system?.stop(0);
     await rm(work, { recursive: true, force: true });
   });
 
@@ -65,7 +49,7 @@ describe("embedded default (npm start)", () => {
       },
       90_000,
     ).catch((error) => {
-      throw new Error(`${error.message}\n--- npm start output ---\n${output.slice(-4000)}`);
+      throw new Error(`${error.message}\n--- npm start output ---\n${system.output().slice(-4000)}`);
     });
     console.log(`first snapshot served ${((Date.now() - startedAt) / 1000).toFixed(1)} s after npm start`);
     const etag = response.headers.get("etag");
@@ -134,6 +118,7 @@ describe("embedded default (npm start)", () => {
   }, 30_000);
 
   it("stops everything on SIGINT and leaves no process behind", async () => {
+    const { app } = system;
     const pid = app.pid!;
     const before = descendantsOf(pid);
     expect(before.length).toBeGreaterThan(2); // npm's shell, edgesnap, wrangler, workerd...
@@ -141,7 +126,7 @@ describe("embedded default (npm start)", () => {
     process.kill(-pid, "SIGINT"); // what a terminal's Ctrl-C does: the whole foreground group
     // npm itself ends by the signal it was sent (or 130); edgesnap below it exits 0.
     expect(["code 0", "code 130", "SIGINT"]).toContain(await exited);
-    expect(output).toContain('"event":"scheduler-stopped"');
+    expect(system.output()).toContain('"event":"scheduler-stopped"');
     await waitFor("every process to exit", async () => (before.every((p) => !isAlive(p)) ? true : undefined), 15_000);
     expect(before.filter(isAlive)).toEqual([]);
     await expect(access(localTokenPath(path.join(work, "state")))).rejects.toThrow();
