@@ -1,4 +1,5 @@
 import fs from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { EdgesnapError } from "../../compute/errors.ts";
@@ -198,6 +199,25 @@ describe("scheduling", () => {
     });
     await waitFor(() => current!.scheduler.records("tick").length >= 2, 8000);
     expect(current.scheduler.records("tick").every((r) => r.trigger === "schedule" && r.outcome === "ok")).toBe(true);
+  });
+
+  it("sweeps the run dirs a crashed scheduler left behind when it starts, and says so", async () => {
+    const tempRoot = await fs.mkdtemp(path.join(os.tmpdir(), "edgesnap-crashed-"));
+    await fs.mkdir(path.join(tempRoot, "run-1234-leftover", "scratch"), { recursive: true });
+    await fs.writeFile(path.join(tempRoot, "run-1234-leftover", "scratch", "big.parquet"), "x".repeat(4096));
+    const logs: { event: string }[] = [];
+    const scheduler = await startScheduler({
+      config: { tempRoot, metricsPort: 0, concurrency: 1, timezone: "UTC" },
+      datasets: [],
+      log: (entry) => logs.push(entry),
+    });
+    try {
+      expect(await fs.readdir(tempRoot)).toEqual([]);
+      expect(logs.map((l) => l.event)).toContain("temp-root-swept");
+    } finally {
+      await scheduler.stop({ graceMs: 0 });
+      await fs.rm(tempRoot, { recursive: true, force: true });
+    }
   });
 
   it("refuses a bad schedule, a bad timezone, a bad name and an unknown dataset", async () => {
