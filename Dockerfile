@@ -6,7 +6,8 @@
 #   docker run --env-file edgesnap.env -v edgesnap-tmp:/var/lib/edgesnap/tmp edgesnap-compute            # the scheduler
 #   docker run --env-file edgesnap.env edgesnap-compute run airport-delays                              # one run, then exit
 #
-# linux/amd64 only: package.json depends on nodejs-polars' linux-x64-gnu binding directly.
+# Any platform nodejs-polars ships a binding for (linux/amd64, linux/arm64): on Node 22 npm installs
+# the binding for the build platform from polars' own optional dependencies.
 
 # Pinned to the Node version the project is developed and tested with (the `node` devDependency).
 ARG NODE_VERSION=22.23.3
@@ -15,12 +16,13 @@ ARG NODE_VERSION=22.23.3
 FROM node:${NODE_VERSION}-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# `npm install --omit=dev`, not `npm ci --omit=dev`: `npm ci` refuses this lockfile ("Missing:
-# nodejs-polars-darwin-arm64@ from lock file" and the like) because it was generated against a
-# registry mirror that lacks other platforms' optional builds. `npm install` still installs the
-# locked versions (they satisfy package.json). With a lockfile generated against the public
-# registry, `npm ci --omit=dev` is the right command: it fails instead of drifting.
-# --ignore-scripts: no production dependency needs an install script.
+# `npm install --omit=dev`, not `npm ci --omit=dev`: the lockfile was generated against a registry
+# mirror that lacks some platforms' optional builds (nodejs-polars-linux-arm64-gnu@0.26.1 among
+# them), and `npm ci` refuses to add what the lockfile does not list. `npm install` installs the
+# locked versions and resolves a missing platform build from the registry. With a lockfile
+# generated against the public registry, `npm ci --omit=dev` is the right command.
+# --ignore-scripts: no production dependency needs an install script (the project's postinstall
+# only matters when npm runs on a Node older than 22, never in this image).
 RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
