@@ -3,6 +3,7 @@
  * cause bubble up wrapped in one); only the CLI entry point catches, prints one line and sets the
  * exit code.
  */
+import { ProtocolError, type ProtocolErrorCode } from "../contract/protocol/errors.ts";
 
 export const ERROR_CODES = {
   /** Bad configuration or arguments: the process should not start. */
@@ -42,9 +43,21 @@ export class EdgesnapError extends Error {
   }
 }
 
-/** Wraps anything thrown into an EdgesnapError, keeping EdgesnapErrors as they are. */
+/** The compute side's code for each way the shared manifest protocol refuses something. */
+const PROTOCOL_CODES: Record<ProtocolErrorCode, ErrorCode> = {
+  conflict: "conflict",
+  corrupt: "storage",
+  invalid: "config",
+  "not-found": "unknown-dataset",
+};
+
+/**
+ * Wraps anything thrown into an EdgesnapError, keeping EdgesnapErrors as they are and mapping the
+ * protocol's refusals to their codes; anything else gets `code`.
+ */
 export function toEdgesnapError(error: unknown, code: ErrorCode = "internal"): EdgesnapError {
   if (error instanceof EdgesnapError) return error;
+  if (error instanceof ProtocolError) return new EdgesnapError(PROTOCOL_CODES[error.code], error.message, { cause: error });
   const message = error instanceof Error ? error.message : String(error);
   return new EdgesnapError(code, message, { cause: error });
 }

@@ -48,7 +48,10 @@ export const RebuildAcceptedSchema = z.object({
 });
 export type RebuildAccepted = z.infer<typeof RebuildAcceptedSchema>;
 
-export const PendingRequestsSchema = z.object({ requests: z.array(RebuildRequestSchema) });
+/** Objects the answer skipped because they could not be read (each degrades one row, not the answer). */
+const Warnings = z.array(z.string()).optional();
+
+export const PendingRequestsSchema = z.object({ requests: z.array(RebuildRequestSchema), warnings: Warnings });
 export type PendingRequests = z.infer<typeof PendingRequestsSchema>;
 
 /** `POST /admin/v1/requests/:id/claim`. */
@@ -73,6 +76,8 @@ export const AdminDatasetSchema = z.object({
   age_seconds: z.number().nullable(),
   rows: z.number().nullable(),
   bytes: z.number().nullable(),
+  /** Pages of the current version. */
+  pages: z.number().nullable(),
   pinned: z.boolean(),
   /** Retained versions, newest first. */
   versions: z.array(z.string()),
@@ -81,11 +86,11 @@ export const AdminDatasetSchema = z.object({
 });
 export type AdminDataset = z.infer<typeof AdminDatasetSchema>;
 
-export const AdminDatasetsSchema = z.object({ datasets: z.array(AdminDatasetSchema) });
+export const AdminDatasetsSchema = z.object({ datasets: z.array(AdminDatasetSchema), warnings: Warnings });
 export type AdminDatasets = z.infer<typeof AdminDatasetsSchema>;
 
 /** A page of runs, newest first; `cursor` is null on the last page. */
-export const RunsPageSchema = z.object({ runs: z.array(RunRecordSchema), cursor: z.string().nullable() });
+export const RunsPageSchema = z.object({ runs: z.array(RunRecordSchema), cursor: z.string().nullable(), warnings: Warnings });
 export type RunsPage = z.infer<typeof RunsPageSchema>;
 
 /** `POST /admin/v1/datasets/:name/rollback`. Rolling back pins the dataset unless `pin` is false. */
@@ -104,14 +109,15 @@ export const ManifestChangeSchema = z.object({
 });
 export type ManifestChange = z.infer<typeof ManifestChangeSchema>;
 
-/** `POST /admin/v1/prune`. */
+/** `POST /admin/v1/prune`. `keep` is required: an empty body must never run a real prune. */
 export const PruneBodySchema = z.object({
-  keep: z.number().int().min(1).max(1000).optional(),
+  keep: z.number().int().min(1).max(1000),
   dry_run: z.boolean().optional(),
 });
 export type PruneBody = z.infer<typeof PruneBodySchema>;
 
 export const PruneResultSchema = z.object({
+  warnings: Warnings,
   dry_run: z.boolean(),
   keep: z.number(),
   datasets: z.array(

@@ -23,12 +23,31 @@ export function isVersionId(value: string): boolean {
   return VERSION_ID_PATTERN.test(value);
 }
 
-/** An item key is any non-empty string of at most MAX_ITEM_KEY_BYTES UTF-8 bytes without control characters. */
-export function isItemKey(value: string): boolean {
-  if (value.length === 0) return false;
+/**
+ * Why `value` cannot be an item key, or null when it can. An item key must round-trip as one URL
+ * path segment (`/items/<key>`) and as part of a storage key: non-empty, at most MAX_ITEM_KEY_BYTES
+ * UTF-8 bytes, no control characters, not "." or ".." (URL parsers resolve those as dot-segments,
+ * also when percent-encoded: https://url.spec.whatwg.org/#single-dot-path-segment), and valid
+ * Unicode (a lone surrogate cannot be percent-encoded). The publisher rejects a snapshot with such a
+ * key; the Worker answers 400 for one.
+ */
+export function itemKeyProblem(value: string): string | null {
+  if (value.length === 0) return "is empty";
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(value)) return false;
-  return new TextEncoder().encode(value).byteLength <= MAX_ITEM_KEY_BYTES;
+  if (/[\u0000-\u001f\u007f]/.test(value)) return "contains a control character";
+  if (value === "." || value === "..") return "is a dot-segment, which URLs cannot carry as a path segment";
+  try {
+    encodeURIComponent(value);
+  } catch {
+    return "is not valid Unicode (a lone surrogate)";
+  }
+  if (new TextEncoder().encode(value).byteLength > MAX_ITEM_KEY_BYTES) return `is longer than ${MAX_ITEM_KEY_BYTES} bytes`;
+  return null;
+}
+
+/** Whether `value` can be an item key (see itemKeyProblem). */
+export function isItemKey(value: string): boolean {
+  return itemKeyProblem(value) === null;
 }
 
 /**

@@ -1,7 +1,10 @@
 /**
- * Item shards: a keyed snapshot is also written as N shards, each a JSON object from key to record,
- * so one item lookup reads one shard (bounded size), never the whole snapshot. Both sides must pick
- * the same shard for a key, so the hash lives here: 32-bit FNV-1a over the key's UTF-8 bytes.
+ * Item shards: a keyed snapshot is also written as N shards so one item lookup reads one shard
+ * (bounded size), never the whole snapshot. A shard is lines of `<key>\t<record>\n`, where the
+ * record is the row's bytes exactly as they are in the body (an item and its row are byte-equal):
+ * item keys hold no control characters, so the first tab ends the key, and a JSON record written
+ * by polars holds no raw newline. Both sides must pick the same shard for a key, so the hash lives
+ * here: 32-bit FNV-1a over the key's UTF-8 bytes.
  */
 
 /** Target size of one shard; the publisher picks the shard count so shards stay near this. */
@@ -10,12 +13,41 @@ export const TARGET_SHARD_BYTES = 256 * 1024;
 /** Upper bound on shards per version (keeps the object count of one version bounded). */
 export const MAX_SHARDS = 4096;
 
-/** FNV-1a 32-bit hash of the UTF-8 bytes of `key`. http://www.isthe.com/chongo/tech/comp/fnv/ */
+/**
+ * FNV-1a 32-bit hash of the UTF-8 bytes of `key`. http://www.isthe.com/chongo/tech/comp/fnv/
+ * Encodes UTF-8 on the fly rather than with a TextEncoder: the publisher hashes every key of a
+ * keyed snapshot (millions), and most keys are ASCII.
+ */
 export function fnv1a32(key: string): number {
   let hash = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(key)) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
+  const mix = (byte: number) => {
+    hash = Math.imul(hash ^ byte, 0x01000193);
+  };
+  for (let i = 0; i < key.length; i++) {
+    let code = key.charCodeAt(i);
+    if (code < 0x80) {
+      mix(code);
+      continue;
+    }
+    if (code >= 0xd800 && code < 0xdc00 && i + 1 < key.length) {
+      const low = key.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low < 0xe000) {
+        code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+      }
+    }
+    if (code >= 0xd800 && code < 0xe000) code = 0xfffd; // a lone surrogate, as TextEncoder writes it
+    if (code < 0x800) {
+      mix(0xc0 | (code >> 6));
+    } else if (code < 0x10000) {
+      mix(0xe0 | (code >> 12));
+      mix(0x80 | ((code >> 6) & 0x3f));
+    } else {
+      mix(0xf0 | (code >> 18));
+      mix(0x80 | ((code >> 12) & 0x3f));
+      mix(0x80 | ((code >> 6) & 0x3f));
+    }
+    mix(0x80 | (code & 0x3f));
   }
   return hash >>> 0;
 }
@@ -30,4 +62,22 @@ export function shardCountFor(bodyBytes: number): number {
   let count = 1;
   while (count < MAX_SHARDS && bodyBytes / count > TARGET_SHARD_BYTES) count *= 2;
   return count;
+}
+
+/** One line of a shard. */
+export function shardLine(key: string, record: string): string {
+  return `${key}\t${record}\n`;
+}
+
+/** The record stored for `key` in a shard's text, or null when the shard has no such key. Pure. */
+export function findItem(shardText: string, key: string): string | null {
+  const prefix = `${key}\t`;
+  let start = 0;
+  if (!shardText.startsWith(prefix)) {
+    const at = shardText.indexOf(`\n${prefix}`);
+    if (at < 0) return null;
+    start = at + 1;
+  }
+  const end = shardText.indexOf("\n", start);
+  return shardText.slice(start + prefix.length, end < 0 ? undefined : end);
 }

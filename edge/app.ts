@@ -1,17 +1,20 @@
 /**
- * The Worker's Hono app: public reads under /v1 (with CORS), the internal publish notice under
- * /internal/v1, a health check, and one error handler for all of them.
+ * The Worker's Hono app: public reads under /v1 (with CORS), the internal publish notice and the
+ * local storage API under /internal/v1, the admin API and status page under /admin, a health check,
+ * and one error handler for all of them.
  */
 import { Hono } from "hono";
 import { cors } from "hono/cors";
+import { adminApiRoutes } from "./admin/routes.ts";
+import { withStorage, type AppEnv } from "./env.ts";
 import { handleError, handleNotFound, methodNotAllowed } from "./http/errors.ts";
+import { noticeRoutes } from "./internal/notice.ts";
+import { storageApiRoutes } from "./internal/storage-api.ts";
 import { statusPageRoutes } from "./pages/routes.tsx";
-import { adminApiRoutes } from "./routes/admin.ts";
-import { noticeRoutes } from "./routes/notice.ts";
-import { publicRoutes } from "./routes/public.ts";
+import { publicRoutes } from "./read/routes.ts";
 
 /** Headers a browser script may read from a snapshot response. */
-const EXPOSED_HEADERS = ["ETag", "X-Edgesnap-Version", "Last-Modified"];
+const EXPOSED_HEADERS = ["ETag", "X-Edgesnap-Version", "Last-Modified", "Link"];
 
 /**
  * Resolves the allowed origin from CORS_ORIGINS: "*" (the default) allows any origin, otherwise a
@@ -25,20 +28,22 @@ export function allowedOrigin(configured: string | undefined, origin: string): s
 }
 
 /** Builds the app. */
-export function createApp(): Hono<{ Bindings: Env }> {
-  const app = new Hono<{ Bindings: Env }>();
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   app.use(
     "/v1/*",
     cors({
-      origin: (origin, c) => allowedOrigin((c.env as Env).CORS_ORIGINS as string | undefined, origin),
+      origin: (origin, c) => allowedOrigin((c.env as Env).CORS_ORIGINS, origin),
       allowMethods: ["GET", "HEAD", "OPTIONS"],
       exposeHeaders: EXPOSED_HEADERS,
       maxAge: 86_400,
     }),
   );
+  app.use("*", withStorage());
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.all("/healthz", methodNotAllowed("GET, HEAD"));
   app.route("/v1", publicRoutes());
+  app.route("/internal/v1/storage", storageApiRoutes());
   app.route("/internal/v1", noticeRoutes());
   app.route("/admin/v1", adminApiRoutes());
   app.route("/admin", statusPageRoutes());

@@ -18,7 +18,6 @@
  * Needs wrk (`apt-get install -y wrk`). Prints figures only; asserts nothing.
  */
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import { createRequire } from "node:module";
@@ -27,18 +26,9 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { parseArgs } from "node:util";
-import {
-  bodyObjectKey,
-  makeVersionId,
-  manifestObjectKey,
-  shardCountFor,
-  shardObjectKey,
-  shardOf,
-  withPublishedVersion,
-  type VersionInfo,
-} from "../../contract/index.ts";
 import { startWranglerDev } from "../../compute/embedded/wrangler-dev.ts";
 import { openLocalStore } from "../../compute/storage/local.ts";
+import { publishRecords } from "../../test/support/fake-publish.ts";
 
 const run = promisify(execFile);
 const TOKEN = "bench-token";
@@ -72,27 +62,13 @@ function recordsOfSize(targetBytes: number): Record<string, unknown>[] {
   return records;
 }
 
-/** Publishes one keyed version through the local store, in the compute side's order. */
+/** Publishes one keyed version through the local store, with the shared protocol. */
 async function publish(persistTo: string, name: string, records: Record<string, unknown>[]): Promise<Fixture> {
   const store = await openLocalStore({ persistTo, configPath: "wrangler.toml" });
   try {
-    const body = JSON.stringify(records);
-    const bytes = Buffer.from(body);
-    const hash = createHash("sha256").update(bytes).digest("hex");
-    const generatedAt = new Date();
-    const version = makeVersionId(generatedAt, hash);
-    const shards = shardCountFor(bytes.byteLength);
-    await store.put(bodyObjectKey(name, version), bytes, { contentType: "application/json", sha256: hash, customMetadata: { hash, generated_at: generatedAt.toISOString(), rows: String(records.length) } });
-    const groups: Record<string, unknown>[] = Array.from({ length: shards }, () => ({}));
-    for (const record of records) groups[shardOf(String(record.iata), shards)]![String(record.iata)] = record;
-    for (const [i, group] of groups.entries()) await store.put(shardObjectKey(name, version, i), JSON.stringify(group), { contentType: "application/json" });
-    const info: VersionInfo = {
-      version, hash, generated_at: generatedAt.toISOString(), rows: records.length, bytes: bytes.byteLength,
-      columns: Object.keys(records[0]!).map((c) => ({ name: c, type: "String" })), key: "iata", shards,
-    };
-    await store.put(manifestObjectKey(name), JSON.stringify(withPublishedVersion(null, name, info, generatedAt)), { contentType: "application/json", ifNoneMatch: "*" });
+    const { info } = await publishRecords(store, { dataset: name, records, key: "iata", generatedAt: new Date() });
     const middle = String(records[Math.floor(records.length / 2)]!.iata);
-    return { name, currentPath: `/v1/datasets/${name}`, itemPath: `/v1/datasets/${name}/items/${middle}`, version };
+    return { name, currentPath: `/v1/datasets/${name}`, itemPath: `/v1/datasets/${name}/items/${middle}`, version: info.version };
   } finally {
     await store.close();
   }

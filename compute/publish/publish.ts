@@ -1,217 +1,163 @@
 /**
- * The publish protocol. R2 is the source of truth and readers trust the manifest, so the order is
- * what makes a publish safe:
- * 1. upload every object of the new version (body, item shards) under its own immutable prefix;
- * 2. write the dataset's manifest LAST, by compare-and-swap on the etag read before (If-Match), or
- *    create-only (If-None-Match: *) for a first publish;
- * 3. on a lost swap, re-read the manifest and retry (re-checking "unchanged": a concurrent publisher
- *    may just have published the same content).
+ * The publish protocol on the compute side. R2 is the source of truth and readers trust the
+ * manifest, so the order is what makes a publish safe:
+ * 1. plan the version from its rows on disk (pages, hashes, item shards: ./plan.ts); if its
+ *    content equals the current version's, only confirm it (`checked_at`) and publish nothing;
+ * 2. upload every object of the new version (pages, item shards) under its own immutable prefix,
+ *    a few at a time;
+ * 3. write the dataset's manifest LAST, by compare-and-swap (contract/protocol/manifests.ts).
  * A reader that sees a version in the manifest can rely on its objects being there. A publish that
- * fails after step 1 leaves only unreferenced objects, which it deletes best effort.
+ * fails or is stopped before step 3 leaves only unreferenced objects, which it deletes; a run killed
+ * outright leaves them for the operator's prune (orphan version folders).
  * https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#conditional-operations
  */
-import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import pLimit from "p-limit";
 import {
-  bodyObjectKey,
-  currentVersion,
   makeVersionId,
-  manifestObjectKey,
-  parseManifest,
+  pageObjectKey,
   shardObjectKey,
-  withPublishedVersion,
+  JSON_CONTENT_TYPE,
+  SHARD_CONTENT_TYPE,
   type Column,
+  type DatasetFacts,
   type SnapshotManifest,
   type VersionInfo,
 } from "../../contract/index.ts";
+import type { Versioned } from "../../contract/protocol/cas.ts";
+import { commitVersion, confirmUnchanged, discardVersion, matchingVersion, readManifest } from "../../contract/protocol/manifests.ts";
 import { EdgesnapError, toEdgesnapError } from "../errors.ts";
 import type { Logger } from "../run/logger.ts";
-import type { SnapshotStore } from "../storage/index.ts";
-import { buildItemShards } from "./shards.ts";
+import type { ObjectStore } from "../storage/index.ts";
+import { sha256Hex } from "../storage/hash.ts";
+import { readPage, type VersionPlan } from "./plan.ts";
 
-export const JSON_CONTENT_TYPE = "application/json";
-
-/** How many times a manifest compare-and-swap is tried before giving up with "conflict". */
-export const DEFAULT_PUBLISH_ATTEMPTS = 5;
-
-/** Uploads in flight at once (a large keyed version has up to MAX_SHARDS shards). */
-const UPLOAD_CONCURRENCY = 8;
-
-/** A manifest as read, with the etag to compare-and-swap against. */
-export interface ManifestState {
-  manifest: SnapshotManifest;
-  etag: string;
-}
+/** Uploads in flight at once: enough to hide latency, few enough to bound memory (pages are ~4 MiB). */
+export const UPLOAD_CONCURRENCY = 4;
 
 export interface PublishInput {
   dataset: string;
-  /** The serialized body (a JSON array of records). */
-  body: Uint8Array;
-  /** sha256 hex of `body` (see sha256Hex). */
-  hash: string;
-  rows: number;
+  plan: VersionPlan;
   columns: Column[];
-  /** Key column of a keyed dataset: item shards are written too. */
+  /** Key column of a keyed dataset (the plan then has shard files). */
   key: string | null;
   /** When the build finished: the version's generated_at and the time part of its id. */
   generatedAt: Date;
   runId?: string;
+  /** The definition's description and freshness budget, recorded in the manifest. */
+  facts?: DatasetFacts;
 }
 
 export interface PublishOptions {
   log?: Logger;
-  /** Default DEFAULT_PUBLISH_ATTEMPTS. */
-  attempts?: number;
   /** The manifest as already read by the caller; re-read when omitted. */
-  manifest?: ManifestState | null;
+  manifest?: Versioned<SnapshotManifest> | null;
   /** Stops before the manifest write when aborted. */
   signal?: AbortSignal;
   /** Publish a new version even when the content equals the current one (a forced rebuild). */
   force?: boolean;
+  /** Lost manifest swaps tolerated before a "conflict". Default SWAP_ATTEMPTS (5). */
+  attempts?: number;
 }
 
-export type PublishResult =
-  | { outcome: "ok"; version: string; info: VersionInfo }
-  | { outcome: "unchanged"; version: string; info: VersionInfo };
+export type PublishResult = { outcome: "ok" | "unchanged"; version: string; info: VersionInfo };
 
-/** Lowercase hex sha256 of `bytes`. */
-export function sha256Hex(bytes: Uint8Array | string): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-/**
- * Reads a dataset's manifest with its etag.
- * @returns null when the dataset was never published
- * @throws {EdgesnapError} "storage" when the manifest exists but is not valid
- */
-export async function readManifest(store: SnapshotStore, dataset: string): Promise<ManifestState | null> {
-  const object = await store.get(manifestObjectKey(dataset));
-  if (!object) return null;
-  try {
-    return { manifest: parseManifest(await object.text()), etag: object.etag };
-  } catch (error) {
-    throw new EdgesnapError("storage", `manifest of ${dataset}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-/**
- * The version whose content equals `hash` and that a new publish would not change: the current
- * version, or while pinned also the newest built one (publishing it again would only duplicate it).
- */
-export function matchingVersion(manifest: SnapshotManifest | null, hash: string): VersionInfo | undefined {
-  if (!manifest) return undefined;
-  const current = currentVersion(manifest);
-  if (current?.hash === hash) return current;
-  const newest = manifest.versions[0];
-  if (manifest.pinned && newest?.hash === hash) return newest;
-  return undefined;
-}
-
-async function mapLimited<T>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      await task(items[index]!, index);
-    }
-  });
-  await Promise.all(lanes);
-}
-
-/**
- * Publishes a snapshot: uploads the version's objects, then swaps the manifest (see the module
- * comment). Content equal to the current version's publishes nothing.
- * @throws {EdgesnapError} "conflict" after `attempts` lost swaps; "storage" on store failures;
- *   "gate-rejected" when an item key is invalid. Nothing is published when it throws.
- */
-export async function publishSnapshot(store: SnapshotStore, input: PublishInput, options: PublishOptions = {}): Promise<PublishResult> {
-  const { dataset, hash } = input;
-  const log = options.log;
-  let state = options.manifest === undefined ? await readManifest(store, dataset) : options.manifest;
-  const already = options.force ? undefined : matchingVersion(state?.manifest ?? null, hash);
-  if (already) return { outcome: "unchanged", version: already.version, info: already };
-
-  const version = makeVersionId(input.generatedAt, hash);
-  const shards = input.key === null ? [] : buildItemShards(input.body, input.key);
-  const info: VersionInfo = {
-    version,
-    hash,
+/** The version info a plan makes. Pure. */
+export function versionInfo(input: PublishInput): VersionInfo {
+  const { plan } = input;
+  return {
+    version: makeVersionId(input.generatedAt, plan.hash),
+    hash: plan.hash,
     generated_at: input.generatedAt.toISOString(),
-    rows: input.rows,
-    bytes: input.body.byteLength,
+    rows: plan.rows,
+    bytes: plan.bytes,
     columns: input.columns,
     key: input.key,
-    shards: shards.length,
+    shards: plan.shardFiles.length,
+    pages: plan.pages.map(({ first_row, rows, bytes, sha256 }) => ({ first_row, rows, bytes, sha256 })),
+    formats: {},
     ...(input.runId ? { run_id: input.runId } : {}),
   };
+}
 
-  const uploaded: string[] = [];
-  // A manifest write that failed other than by a lost swap may still have landed (a lost
-  // response); its objects may then be referenced and must stay.
-  let manifestMayHaveLanded = false;
-  const discardUploads = async () => {
-    if (uploaded.length === 0 || manifestMayHaveLanded) return;
-    try {
-      // A concurrent publisher of the same content in the same millisecond made the same version
-      // id, so these keys may be its published objects: never delete what a manifest names.
-      const latest = await readManifest(store, dataset);
-      if (latest?.manifest.versions.some((v) => v.version === version)) return;
-      await store.delete(uploaded);
-    } catch (error) {
-      log?.warn("could not delete unpublished version objects", { version, error });
-    }
+/** Reads a shard file and checks its keys are unique (the last check a key gets before upload). */
+async function readShard(file: string, shard: number): Promise<Buffer> {
+  const bytes = await readFile(file);
+  const seen = new Set<string>();
+  const text = bytes.toString("utf8");
+  for (let start = 0; start < text.length; ) {
+    const end = text.indexOf("\n", start);
+    const key = text.slice(start, text.indexOf("\t", start));
+    if (seen.has(key)) throw new EdgesnapError("gate-rejected", `gate: the key column has duplicate item key ${JSON.stringify(key.slice(0, 80))} (shard ${shard})`);
+    seen.add(key);
+    start = end < 0 ? text.length : end + 1;
+  }
+  return bytes;
+}
+
+async function uploadVersion(store: ObjectStore, dataset: string, info: VersionInfo, plan: VersionPlan, signal?: AbortSignal): Promise<void> {
+  const limit = pLimit(UPLOAD_CONCURRENCY);
+  const put = async (key: string, bytes: Uint8Array, sha256: string, contentType: string) => {
+    if (signal?.aborted) throw new EdgesnapError("internal", "run stopped before the manifest write");
+    await store.put(key, bytes, { contentType, sha256, customMetadata: { hash: info.hash } });
   };
+  await Promise.all([
+    ...plan.pages.map((page, index) =>
+      limit(async () => put(pageObjectKey(dataset, info.version, index + 1), await readPage(plan.rowsFile, page), page.sha256, JSON_CONTENT_TYPE)),
+    ),
+    ...plan.shardFiles.map((file, shard) =>
+      limit(async () => {
+        const bytes = await readShard(file, shard);
+        await put(shardObjectKey(dataset, info.version, shard), bytes, sha256Hex(bytes), SHARD_CONTENT_TYPE);
+      }),
+    ),
+  ]);
+}
 
+/**
+ * Publishes a planned version (see the module comment). Content equal to the current version's
+ * publishes nothing and returns "unchanged".
+ * @throws {EdgesnapError} "conflict" after repeated lost swaps; "storage" on store failures;
+ *   "gate-rejected" for a duplicate item key. Nothing is published when it throws.
+ */
+export async function publishVersion(store: ObjectStore, input: PublishInput, options: PublishOptions = {}): Promise<PublishResult> {
+  const { dataset, plan } = input;
+  const log = options.log;
+  let state: Versioned<SnapshotManifest> | null;
   try {
-    const objects = [
-      {
-        key: bodyObjectKey(dataset, version),
-        bytes: input.body,
-        sha256: hash,
-        customMetadata: { hash, generated_at: info.generated_at, rows: String(input.rows) },
-      },
-      ...shards.map((bytes, shard) => ({ key: shardObjectKey(dataset, version, shard), bytes, sha256: sha256Hex(bytes), customMetadata: { hash } })),
-    ];
-    await mapLimited(objects, UPLOAD_CONCURRENCY, async (object) => {
-      await store.put(object.key, object.bytes, {
-        contentType: JSON_CONTENT_TYPE,
-        sha256: object.sha256,
-        customMetadata: object.customMetadata,
-      });
-      uploaded.push(object.key);
-    });
-    log?.debug("uploaded version objects", { version, objects: objects.length });
-
-    const attempts = options.attempts ?? DEFAULT_PUBLISH_ATTEMPTS;
-    for (let attempt = 1; ; attempt++) {
-      if (options.signal?.aborted) throw new EdgesnapError("internal", "run stopped before the manifest write");
-      const next = withPublishedVersion(state?.manifest ?? null, dataset, info, new Date());
-      const text = JSON.stringify(next);
-      try {
-        await store.put(manifestObjectKey(dataset), text, {
-          contentType: JSON_CONTENT_TYPE,
-          sha256: sha256Hex(text),
-          ...(state ? { ifMatch: state.etag } : { ifNoneMatch: "*" as const }),
-        });
-        return { outcome: "ok", version, info };
-      } catch (error) {
-        if (!(error instanceof EdgesnapError) || error.code !== "conflict") {
-          manifestMayHaveLanded = true;
-          throw error;
-        }
-        if (attempt >= attempts) {
-          throw new EdgesnapError("conflict", `manifest of ${dataset} changed concurrently ${attempts} times; gave up`, { cause: error });
-        }
-        log?.info("manifest changed concurrently; retrying", { attempt });
-        state = await readManifest(store, dataset);
-        const concurrent = options.force ? undefined : matchingVersion(state?.manifest ?? null, hash);
-        if (concurrent) {
-          await discardUploads();
-          return { outcome: "unchanged", version: concurrent.version, info: concurrent };
-        }
-      }
+    state = options.manifest === undefined ? await readManifest(store, dataset) : options.manifest;
+    if (!options.force && matchingVersion(state?.value ?? null, plan.hash)) {
+      const confirmed = await confirmUnchanged(store, dataset, plan.hash, { facts: input.facts, now: input.generatedAt });
+      // A concurrent publisher may have changed the current version since: then publish after all.
+      if (confirmed) return { outcome: "unchanged", version: confirmed.version, info: confirmed };
     }
   } catch (error) {
-    await discardUploads();
+    throw toEdgesnapError(error, "storage");
+  }
+
+  const info = versionInfo(input);
+  try {
+    await uploadVersion(store, dataset, info, plan, options.signal);
+    log?.debug("uploaded version objects", { version: info.version, pages: info.pages.length, shards: info.shards });
+    if (options.signal?.aborted) throw new EdgesnapError("internal", "run stopped before the manifest write");
+    const committed = await commitVersion(store, dataset, info, {
+      force: options.force,
+      facts: input.facts,
+      now: input.generatedAt,
+      attempts: options.attempts,
+      manifest: state,
+      onLostSwap: (attempt) => log?.info("manifest changed concurrently; retrying", { attempt }),
+    });
+    if (committed.outcome === "unchanged") {
+      log?.info("a concurrent publisher published the same content first", { version: committed.info.version });
+      await discardVersion(store, dataset, info.version);
+    }
+    return { outcome: committed.outcome, version: committed.info.version, info: committed.info };
+  } catch (error) {
+    // Deletes what was uploaded unless a manifest names it (a write whose answer was lost).
+    await discardVersion(store, dataset, info.version).catch((cleanup: unknown) =>
+      log?.warn("could not delete unpublished version objects", { version: info.version, error: cleanup }),
+    );
     throw toEdgesnapError(error, "storage");
   }
 }

@@ -4,50 +4,64 @@
  * replace a good snapshot.
  */
 import type { VersionInfo } from "../../contract/index.ts";
-import type { DataFrame, DatasetDefinition } from "../dataset/define.ts";
+import type { DatasetDefinition } from "../dataset/define.ts";
 import { EdgesnapError } from "../errors.ts";
+import type { FrameFacts } from "./serialize.ts";
 
 /**
- * Checks the row gates and, for keyed datasets, that the key column exists, has no nulls and
- * holds unique values.
- * @param previous the current version, for maxRowDropRatio (skipped when null)
+ * How many of the newest retained versions the row-drop gate compares against: the largest of
+ * their row counts, so halving again and again (1000, 500, 250) cannot creep past the gate.
+ */
+export const ROW_DROP_WINDOW = 5;
+
+/** The row count the drop gate measures against: the largest among the newest retained versions. */
+export function referenceRows(retained: readonly VersionInfo[]): number | null {
+  const recent = retained.slice(0, ROW_DROP_WINDOW);
+  return recent.length === 0 ? null : Math.max(...recent.map((v) => v.rows));
+}
+
+function reject(message: string): never {
+  throw new EdgesnapError("gate-rejected", `gate: ${message}`);
+}
+
+/**
+ * Checks the row gates and, for keyed datasets, that the key column exists and holds no null, no
+ * NaN and no duplicate (item lookups depend on it; each key's own form is checked as it is written).
+ * @param retained the manifest's retained versions, newest first, for maxRowDropRatio
+ * @param options.rowGates false skips the row-count gates (an operator's forced rebuild)
  * @throws {EdgesnapError} "gate-rejected" naming the first gate that failed
  */
 export function checkGates(
-  df: DataFrame,
+  facts: FrameFacts,
   definition: Pick<DatasetDefinition, "key" | "gates">,
-  previous: VersionInfo | null,
+  retained: readonly VersionInfo[],
   options: { rowGates?: boolean } = {},
 ): void {
-  const reject = (message: string): never => {
-    throw new EdgesnapError("gate-rejected", `gate: ${message}`);
-  };
-  const rows = df.height;
-  const { minRows, maxRows, maxRowDropRatio } = definition.gates;
-  if (options.rowGates === false) {
-    checkKey(df, definition.key, reject);
-    return;
-  }
-  if (rows < minRows) reject(`${rows} rows, fewer than minRows ${minRows}`);
-  if (maxRows !== undefined && rows > maxRows) reject(`${rows} rows, more than maxRows ${maxRows}`);
-  if (maxRowDropRatio !== undefined && previous && previous.rows > 0) {
-    const drop = (previous.rows - rows) / previous.rows;
-    if (drop > maxRowDropRatio) {
-      reject(`${rows} rows is a ${(drop * 100).toFixed(1)}% drop from ${previous.rows} (maxRowDropRatio ${maxRowDropRatio})`);
-    }
-  }
-  checkKey(df, definition.key, reject);
+  if (options.rowGates !== false) checkRows(facts.rows, definition.gates, retained);
+  if (definition.key !== null) checkKey(facts, definition.key);
 }
 
-/** The key column exists, has no nulls and unique values (item lookups depend on it). */
-function checkKey(df: DataFrame, key: string | null, reject: (message: string) => never): void {
-  const rows = df.height;
-  if (key !== null) {
-    if (!df.columns.includes(key)) reject(`key column "${key}" is missing (columns: ${df.columns.join(", ")})`);
-    const column = df.getColumn(key);
-    const nulls = column.nullCount();
-    if (nulls > 0) reject(`key column "${key}" has ${nulls} null values`);
-    const unique = column.nUnique();
-    if (unique !== rows) reject(`key column "${key}" has ${rows - unique} duplicate values`);
+function checkRows(rows: number, gates: DatasetDefinition["gates"], retained: readonly VersionInfo[]): void {
+  const { minRows, maxRows, maxRowDropRatio } = gates;
+  if (rows < minRows) reject(`${rows} rows, fewer than minRows ${minRows}`);
+  if (maxRows !== undefined && rows > maxRows) reject(`${rows} rows, more than maxRows ${maxRows}`);
+  const reference = referenceRows(retained);
+  if (maxRowDropRatio !== undefined && reference !== null && reference > 0) {
+    const drop = (reference - rows) / reference;
+    if (drop > maxRowDropRatio) {
+      reject(
+        `${rows} rows is a ${(drop * 100).toFixed(1)}% drop from ${reference}, the most rows among the last ${ROW_DROP_WINDOW} versions (maxRowDropRatio ${maxRowDropRatio})`,
+      );
+    }
+  }
+}
+
+function checkKey(facts: FrameFacts, key: string): void {
+  if (facts.key === null) reject(`key column "${key}" is missing (columns: ${facts.names.join(", ")})`);
+  const { nulls, nans, distinct, duplicateExample } = facts.key;
+  if (nulls > 0) reject(`key column "${key}" has ${nulls} null values`);
+  if (nans > 0) reject(`key column "${key}" has ${nans} NaN values (a NaN cannot be looked up)`);
+  if (distinct < facts.rows) {
+    reject(`key column "${key}" has ${facts.rows - distinct} duplicate values${duplicateExample === null ? "" : `, e.g. ${JSON.stringify(duplicateExample.slice(0, 80))}`}`);
   }
 }

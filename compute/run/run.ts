@@ -1,6 +1,7 @@
 /**
- * One run of one dataset: build -> gates -> serialize -> sha256 -> publish (objects, then the
- * manifest by compare-and-swap) -> publish notice. Meant to run in a fresh, short-lived process
+ * One run of one dataset: build -> gates -> rows written by polars to the run's temp dir -> plan
+ * (pages, hashes, item shards) -> publish (objects, then the manifest by compare-and-swap) ->
+ * publish notice. The serialized snapshot is never held whole in memory. Meant to run in a fresh, short-lived process
  * (compute/run/child.ts) so native polars memory is returned to the OS when it exits; `edgesnap run`
  * also calls it in-process for a one-shot run.
  *
@@ -13,24 +14,26 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import pl from "nodejs-polars";
 import type { Config } from "../config.ts";
-import type { DataFrame, DatasetDefinition, LazyDataFrame } from "../dataset/define.ts";
+import type { DataFrame, DatasetContext, DatasetDefinition, LazyDataFrame } from "../dataset/define.ts";
 import { findDataset, loadDatasets } from "../dataset/registry.ts";
 import { createSources } from "../dataset/sources.ts";
 import { sendPublishNotice } from "../edge-client/notice.ts";
 import { EdgesnapError, toEdgesnapError } from "../errors.ts";
-import { publishSnapshot, readManifest, sha256Hex } from "../publish/publish.ts";
-import { openStore, type SnapshotStore } from "../storage/index.ts";
+import { planVersion, type VersionPlan } from "../publish/plan.ts";
+import { publishVersion } from "../publish/publish.ts";
+import { openStore, type ObjectStore } from "../storage/index.ts";
+import { currentVersion, type Column, type VersionInfo } from "../../contract/index.ts";
+import { readManifest } from "../../contract/protocol/manifests.ts";
 import { checkGates } from "./gates.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { failedResult, type RunResult } from "./result.ts";
-import { serializeSnapshot } from "./serialize.ts";
-import { currentVersion } from "../../contract/index.ts";
+import { inspectFrame, normalizeFrame, writeRowFiles } from "./serialize.ts";
 
 export interface RunOptions {
   /** Store, edge and temp settings (the rest of Config is not used). */
   config: Pick<Config, "store" | "edgeUrl" | "token" | "tempRoot">;
   /** An already open store to use and leave open; by default the run opens config.store and closes it. */
-  store?: SnapshotStore;
+  store?: ObjectStore;
   /**
    * The run's private dir, created if missing and removed when the run ends. Default: a fresh
    * mkdtemp under config.tempRoot.
@@ -93,6 +96,54 @@ async function createRunDir(options: RunOptions, dataset: string): Promise<strin
   return mkdtemp(path.join(options.config.tempRoot, `${dataset}-`));
 }
 
+/** What a build turns into before anything is uploaded: the planned version and its columns. */
+interface BuiltVersion {
+  plan: VersionPlan;
+  columns: Column[];
+  generatedAt: Date;
+}
+
+/**
+ * Build -> gates -> rows on disk -> plan. A LazyFrame result is first written to an Arrow IPC file
+ * by polars' streaming engine (one execution, bounded memory) and read back from it, so the facts
+ * query and the row files see the same rows in the same order.
+ */
+async function buildVersion(
+  definition: DatasetDefinition,
+  options: RunOptions,
+  ctx: DatasetContext,
+  retained: readonly VersionInfo[],
+  partial: Partial<RunResult>,
+): Promise<BuiltVersion> {
+  const { tempDir, log } = ctx;
+  const buildStarted = performance.now();
+  const built = await buildFrame(definition, ctx);
+  const generatedAt = new Date();
+  let frame: LazyDataFrame;
+  if (isLazyFrame(built)) {
+    const materialized = path.join(tempDir, "frame.arrow");
+    await built.sinkIpc(materialized, { compression: "uncompressed", maintainOrder: true }).collect();
+    frame = pl.scanIPC(materialized);
+  } else {
+    frame = built.lazy();
+  }
+  const facts = await inspectFrame(frame, definition.key);
+  partial.rows = facts.rows;
+  checkGates(facts, definition, retained, { rowGates: !options.force });
+  if (ctx.signal.aborted) throw stopped(ctx.signal);
+  const rowsFile = path.join(tempDir, "rows.ndjson");
+  const keysFile = path.join(tempDir, "keys.ndjson");
+  const keyed = definition.key !== null;
+  await writeRowFiles(normalizeFrame(frame, facts), { rows: rowsFile, ...(keyed ? { keys: { file: keysFile, column: definition.key! } } : {}) });
+  const plan = await planVersion({
+    rowsFile,
+    ...(keyed ? { keysFile, keyName: definition.key!, shardDir: path.join(tempDir, "shards") } : {}),
+  });
+  if (plan.rows !== facts.rows) throw new EdgesnapError("internal", `polars wrote ${plan.rows} rows of ${facts.rows}`);
+  log.info("built", { rows: plan.rows, bytes: plan.bytes, pages: plan.pages.length, hash: plan.hash, buildMs: Math.round(performance.now() - buildStarted) });
+  return { plan, columns: facts.columns, generatedAt };
+}
+
 /**
  * Runs one dataset once and publishes its snapshot unless it is unchanged.
  * Never throws for a failed run: the result says "failed" or "rejected" with a one-line reason.
@@ -104,7 +155,7 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
   const signal = options.signal ?? new AbortController().signal;
   const partial: Partial<RunResult> = {};
   let tempDir: string | undefined;
-  let store: SnapshotStore | undefined;
+  let store: ObjectStore | undefined;
   // Also remove the temp dir if something calls process.exit() mid-run: wrangler's local runtime
   // exits the process on SIGTERM/SIGINT, skipping every finally block.
   const removeOnExit = () => {
@@ -113,45 +164,29 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
   process.once("exit", removeOnExit);
   try {
     tempDir = await createRunDir(options, definition.name);
-    store = options.store ?? (await openStore(options.config.store));
+    store = options.store ?? (await openStore(options.config));
     const state = await readManifest(store, definition.name);
-    const previous = state ? (currentVersion(state.manifest) ?? null) : null;
-
+    const previous = state ? (currentVersion(state.value) ?? null) : null;
     log.info("build started", { previous: previous?.version ?? null });
-    const buildStarted = performance.now();
     const sources = createSources({ pl, tempDir, signal });
-    const df = await buildFrame(definition, { pl, tempDir, log, previous, sources, signal });
-    const generatedAt = new Date();
-    partial.rows = df.height;
-
-    checkGates(df, definition, previous, { rowGates: !options.force });
-    const { body, rows, columns } = serializeSnapshot(df);
-    const hash = sha256Hex(body);
-    Object.assign(partial, { bytes: body.byteLength, hash });
-    log.info("built", { rows, bytes: body.byteLength, hash, buildMs: Math.round(performance.now() - buildStarted) });
+    const ctx = { pl, tempDir, log, previous, sources, signal };
+    const { plan, columns, generatedAt } = await buildVersion(definition, options, ctx, state?.value.versions ?? [], partial);
+    Object.assign(partial, { rows: plan.rows, bytes: plan.bytes, hash: plan.hash });
 
     if (signal.aborted) throw stopped(signal);
-    const published = await publishSnapshot(
+    const published = await publishVersion(
       store,
-      { dataset: definition.name, body, hash, rows, columns, key: definition.key, generatedAt, runId: options.runId },
+      { dataset: definition.name, plan, columns, key: definition.key, generatedAt, runId: options.runId, facts: { description: definition.description } },
       { log, manifest: state, signal, force: options.force },
     );
-    partial.version = published.version;
-
+    const done = { rows: plan.rows, bytes: plan.bytes, hash: plan.hash, version: published.version, durationMs: elapsed(), code: null };
     if (published.outcome === "unchanged") {
       log.info("unchanged", { version: published.version });
-      return { ...partial, rows, bytes: body.byteLength, hash, version: published.version, outcome: "unchanged", reason: `same content as ${published.version}`, durationMs: elapsed(), code: null };
+      return { ...done, outcome: "unchanged", reason: `same content as ${published.version}` };
     }
-    log.info("published", { version: published.version, shards: published.info.shards });
-    if (options.notify !== false) {
-      try {
-        await sendPublishNotice({ dataset: definition.name, version: published.version }, { edgeUrl: options.config.edgeUrl, token: options.config.token });
-      } catch (error) {
-        // Not a failure: the edge's cron reconciles KV with the R2 manifest.
-        log.warn("publish notice failed; the edge will catch up on its next reconcile", { error });
-      }
-    }
-    return { rows, bytes: body.byteLength, hash, version: published.version, outcome: "ok", reason: null, durationMs: elapsed(), code: null };
+    log.info("published", { version: published.version, pages: published.info.pages.length, shards: published.info.shards });
+    if (options.notify !== false) await notify(definition.name, published.version, options.config, log);
+    return { ...done, outcome: "ok", reason: null };
   } catch (error) {
     const failure = toEdgesnapError(error);
     const result = failedResult(failure, elapsed(), { ...partial, version: null });
@@ -165,6 +200,15 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
     if (tempDir) {
       await rm(tempDir, { recursive: true, force: true }).catch((error: unknown) => log.warn("removing the temp dir failed", { tempDir, error }));
     }
+  }
+}
+
+/** Tells the edge about a new version; a failure is only a warning (the edge's cron catches up). */
+async function notify(dataset: string, version: string, config: RunOptions["config"], log: Logger): Promise<void> {
+  try {
+    await sendPublishNotice({ dataset, version }, { edgeUrl: config.edgeUrl, token: config.token });
+  } catch (error) {
+    log.warn("publish notice failed; the edge will catch up on its next reconcile", { error });
   }
 }
 

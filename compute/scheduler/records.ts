@@ -2,9 +2,9 @@
  * Run records kept in memory (a bounded ring per dataset, for /metrics, logs and the admin side)
  * and, best effort, in the store under `runObjectKey`.
  */
-import { runObjectKey } from "../../contract/keys.ts";
+import { storeRunRecord } from "../../contract/protocol/runs.ts";
 import type { RunRecord } from "../../contract/run-record.ts";
-import type { SnapshotStore } from "../storage/store.ts";
+import type { ObjectStore } from "../../contract/storage.ts";
 
 /** How many records the scheduler keeps per dataset by default. */
 export const DEFAULT_RECORDS_PER_DATASET = 50;
@@ -35,10 +35,8 @@ export class RunRecordRing {
 export type RecordSink = (record: RunRecord) => Promise<void>;
 
 /** A sink that writes each record as JSON to `runs/<dataset>/<run id>.json` in the store. */
-export function storeRecordSink(store: SnapshotStore): RecordSink {
+export function storeRecordSink(store: ObjectStore): RecordSink {
   return async function writeRunRecord(record) {
-    await store.put(runObjectKey(record.dataset, record.id), JSON.stringify(record), {
-      contentType: "application/json",
-    });
+    await storeRunRecord(store, record);
   };
 }

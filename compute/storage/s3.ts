@@ -6,18 +6,19 @@
  * than the AWS SDK v3: the run process is short-lived and starts once per run, and the SDK would
  * add megabytes to load on every run for the dozen S3 calls the publisher makes.
  *
- * Uploads stream: the body is read part by part, a body up to the multipart threshold (default
- * 64 MiB) goes up in one PUT, a larger one as a multipart upload of equal parts (R2 requires all
- * parts but the last to be the same size), with at most one part uploading while the next is
- * read, so memory stays near threshold + 2 parts however large the body. A failed multipart upload
- * is aborted on every path (AbortMultipartUpload), so no orphaned parts keep costing storage.
+ * Uploads stream: a streamed body is read one part at a time (16 MiB by default) and goes up in one
+ * PUT when it ends within its first part, else as a multipart upload of equal parts (R2 requires
+ * all parts but the last to be the same size), each part read only after the previous one is
+ * uploaded, so a stream of any size never holds more than one part in memory. A body already in
+ * memory goes up in one PUT up to the multipart threshold (64 MiB). A failed multipart upload is
+ * aborted on every path (AbortMultipartUpload), so no orphaned parts keep costing storage.
  * Requests are retried with exponential backoff and full jitter on 5xx, 429 and network errors,
  * never on other 4xx (see retry.ts).
  */
 import { createHash } from "node:crypto";
 import { AwsClient } from "aws4fetch";
 import { EdgesnapError } from "../errors.ts";
-import { DEFAULT_RETRY_POLICY, backoffDelayMs, isRetryableStatus, retryAfterMs, type RetryPolicy } from "./retry.ts";
+import { DEFAULT_RETRY_POLICY, backoffDelayMs, isRetryableStatus, retryAfterMs, type RetryPolicy } from "../../contract/retry.ts";
 import {
   completeMultipartXml,
   deleteObjectsXml,
@@ -27,7 +28,7 @@ import {
   unquoteEtag,
   xmlText,
 } from "./s3-xml.ts";
-import type { ListOptions, ListResult, ObjectInfo, PutBody, PutOptions, SnapshotStore, StoredObject } from "./store.ts";
+import type { GetOptions, ListOptions, ListResult, ObjectInfo, ObjectStore, PutBody, PutOptions, StoredObject } from "../../contract/storage.ts";
 
 const MiB = 1024 * 1024;
 /** Bodies above this size are uploaded as multipart uploads. */
@@ -63,7 +64,7 @@ export interface S3StoreOptions {
  * first operation as an EdgesnapError with code "storage".
  * @throws {EdgesnapError} code "config" for a malformed endpoint or part size.
  */
-export async function openS3Store(options: S3StoreOptions): Promise<SnapshotStore> {
+export async function openS3Store(options: S3StoreOptions): Promise<ObjectStore> {
   return new S3Store(options);
 }
 
@@ -78,7 +79,7 @@ interface AttemptLog {
   ambiguous: boolean;
 }
 
-class S3Store implements SnapshotStore {
+class S3Store implements ObjectStore {
   readonly kind = "s3";
   readonly #client: AwsClient;
   readonly #base: string;
@@ -114,8 +115,10 @@ class S3Store implements SnapshotStore {
     });
   }
 
-  async get(key: string): Promise<StoredObject | null> {
-    const response = await this.#request("GET", key);
+  async get(key: string, options: GetOptions = {}): Promise<StoredObject | null> {
+    // RFC 9110 §14.1.2: a byte range is first-last, both inclusive.
+    const range = options.range ? { range: `bytes=${options.range.offset}-${options.range.offset + options.range.length - 1}` } : undefined;
+    const response = await this.#request("GET", key, range ? { headers: range } : {});
     if (response.status === 404) {
       await discard(response);
       return null;
@@ -137,40 +140,37 @@ class S3Store implements SnapshotStore {
     return infoFromHeaders(key, response.headers);
   }
 
-  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<ObjectInfo> {
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<ObjectInfo | null> {
+    try {
+      return await this.#put(key, body, options);
+    } catch (error) {
+      // A precondition that did not hold is an answer, not a failure (the storage interface's rule).
+      if (error instanceof EdgesnapError && error.code === "conflict") return null;
+      throw error;
+    }
+  }
+
+  async #put(key: string, body: PutBody, options: PutOptions): Promise<ObjectInfo> {
     const headers = putHeaders(key, options);
-    let parts: AsyncGenerator<Uint8Array>;
-    let hash: ReturnType<typeof createHash> | undefined;
-    if (body instanceof ReadableStream) {
-      hash = options.sha256 ? createHash("sha256") : undefined;
-      parts = hashing(readParts(body, this.#partSize), hash);
-    } else {
+    if (!(body instanceof ReadableStream)) {
       const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
       if (options.sha256) verifySha256(key, sha256Hex(bytes), options.sha256);
       if (bytes.byteLength <= this.#threshold) return this.#putSingle(key, bytes, headers, options);
-      parts = sliceParts(bytes, this.#partSize);
+      return this.#putMultipart(key, sliceParts(bytes, this.#partSize), headers, options, undefined);
     }
-    // Read parts until the body either ends (one PUT) or passes the threshold (multipart).
-    const pending: Uint8Array[] = [];
-    let pendingBytes = 0;
-    for (;;) {
-      let next: IteratorResult<Uint8Array>;
-      try {
-        next = await parts.next();
-      } catch (error) {
-        throw new EdgesnapError("storage", `put ${key}: reading the body failed: ${(error as Error).message}`, { cause: error });
-      }
-      if (next.done) break;
-      pending.push(next.value);
-      pendingBytes += next.value.byteLength;
-      if (pendingBytes > this.#threshold) return this.#putMultipart(key, pending, parts, headers, options, hash);
+    // A stream holds one part (plus one read-ahead chunk) in memory: it goes up in one PUT when it
+    // ends within its first part, else part by part.
+    const hash = options.sha256 ? createHash("sha256") : undefined;
+    const parts = readParts(body, this.#partSize, hash);
+    const first = await nextPart(key, parts);
+    if (first === undefined || first.last) {
+      if (options.sha256 && hash) verifySha256(key, hash.digest("hex"), options.sha256);
+      return this.#putSingle(key, first?.bytes ?? new Uint8Array(0), headers, options);
     }
-    const bytes = concat(pending, pendingBytes);
-    if (options.sha256 && hash) verifySha256(key, hash.digest("hex"), options.sha256);
-    return this.#putSingle(key, bytes, headers, options);
+    return this.#putMultipart(key, withFirst(first.bytes, parts, key), headers, options, hash);
   }
 
-  async delete(keys: string | string[]): Promise<void> {
+  async delete(keys: string | readonly string[]): Promise<void> {
     if (typeof keys === "string" || keys.length === 1) {
       const key = typeof keys === "string" ? keys : keys[0]!;
       const response = await this.#request("DELETE", key);
@@ -250,8 +250,7 @@ class S3Store implements SnapshotStore {
 
   async #putMultipart(
     key: string,
-    pending: Uint8Array[],
-    rest: AsyncGenerator<Uint8Array>,
+    parts: AsyncGenerator<Uint8Array>,
     headers: Record<string, string>,
     options: PutOptions,
     hash: ReturnType<typeof createHash> | undefined,
@@ -260,53 +259,28 @@ class S3Store implements SnapshotStore {
     try {
       uploadId = await this.#createMultipartUpload(key, headers);
     } catch (error) {
-      await rest.return(undefined);
+      await parts.return(undefined);
       throw error;
     }
     const etags: Array<{ partNumber: number; etag: string }> = [];
     let size = 0;
-    let inflight: Promise<void> | undefined;
     try {
-      const uploadPart = async (partNumber: number, bytes: Uint8Array) => {
-        const response = await this.#request("PUT", key, {
-          query: [["partNumber", String(partNumber)], ["uploadId", uploadId]],
-          body: bytes,
-        });
+      let partNumber = 0;
+      // One part at a time: the next is read only once the previous one is uploaded.
+      for await (const part of parts) {
+        partNumber += 1;
+        if (partNumber > MAX_PARTS) throw new EdgesnapError("storage", `put ${key}: more than ${MAX_PARTS} parts; raise the part size`);
+        size += part.byteLength;
+        const response = await this.#request("PUT", key, { query: [["partNumber", String(partNumber)], ["uploadId", uploadId]], body: part });
         if (!response.ok) throw await failure(`upload part ${partNumber} of`, key, response);
         await discard(response);
         etags.push({ partNumber, etag: unquoteEtag(response.headers.get("etag") ?? "") });
-      };
-      let partNumber = 0;
-      for (;;) {
-        let part = pending.shift();
-        if (!part) {
-          let next: IteratorResult<Uint8Array>;
-          try {
-            next = await rest.next();
-          } catch (error) {
-            throw new EdgesnapError("storage", `put ${key}: reading the body failed: ${(error as Error).message}`, { cause: error });
-          }
-          if (next.done) break;
-          part = next.value;
-        }
-        partNumber += 1;
-        if (partNumber > MAX_PARTS) {
-          throw new EdgesnapError("storage", `put ${key}: more than ${MAX_PARTS} parts; raise the part size`);
-        }
-        size += part.byteLength;
-        // One part uploads while the next is read: wait for the previous one before starting.
-        if (inflight) await inflight;
-        inflight = uploadPart(partNumber, part);
-        inflight.catch(() => {}); // observed below; this only silences the interim rejection
       }
-      await inflight;
       if (options.sha256 && hash) verifySha256(key, hash.digest("hex"), options.sha256);
-      etags.sort((a, b) => a.partNumber - b.partNumber);
       const etag = await this.#completeMultipartUpload(key, uploadId, etags, options);
       return { key, etag, size, uploaded: new Date(), customMetadata: { ...options.customMetadata } };
     } catch (error) {
-      await inflight?.catch(() => {});
-      await rest.return(undefined);
+      await parts.return(undefined);
       const aborted = await this.#abortMultipartUpload(key, uploadId);
       const wrapped = error instanceof EdgesnapError ? error : new EdgesnapError("storage", `put ${key}: ${(error as Error).message}`, { cause: error });
       if (aborted !== true) wrapped.message += `; aborting the multipart upload also failed: ${aborted}`;
@@ -492,59 +466,82 @@ function verifySha256(key: string, actual: string, expected: string): void {
   }
 }
 
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}
-
-async function* hashing(parts: AsyncGenerator<Uint8Array>, hash: ReturnType<typeof createHash> | undefined): AsyncGenerator<Uint8Array> {
-  for await (const part of parts) {
-    hash?.update(part);
-    yield part;
-  }
-}
-
 async function* sliceParts(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
   for (let offset = 0; offset < bytes.byteLength; offset += size) yield bytes.subarray(offset, offset + size);
 }
 
+/** A part of a streamed body, and whether the body ends with it. */
+interface StreamPart {
+  bytes: Uint8Array;
+  last: boolean;
+}
+
 /**
- * Cuts a stream into parts of exactly `size` bytes (the last may be shorter), holding at most one
- * part's worth of chunks. Cancels the stream if the consumer stops early.
+ * Cuts a stream into parts of exactly `size` bytes (the last may be shorter), holding one part and
+ * one read-ahead chunk (read to tell whether the part is the last). Feeds `hash` as it reads.
+ * Cancels the stream if the consumer stops early.
  */
-async function* readParts(stream: ReadableStream<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
+async function* readParts(stream: ReadableStream<Uint8Array>, size: number, hash: ReturnType<typeof createHash> | undefined): AsyncGenerator<StreamPart> {
   const reader = stream.getReader();
   let finished = false;
-  try {
-    let chunks: Uint8Array[] = [];
-    let filled = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      let chunk = value;
-      while (filled + chunk.byteLength >= size) {
-        const take = size - filled;
-        chunks.push(chunk.subarray(0, take));
-        yield concat(chunks, size);
-        chunk = chunk.subarray(take);
-        chunks = [];
-        filled = 0;
-      }
-      if (chunk.byteLength > 0) {
-        chunks.push(chunk);
-        filled += chunk.byteLength;
-      }
+  let ahead: Uint8Array | undefined;
+  const read = async (): Promise<Uint8Array | undefined> => {
+    if (ahead) {
+      const chunk = ahead;
+      ahead = undefined;
+      return chunk;
     }
-    finished = true;
-    if (filled > 0) yield concat(chunks, filled);
+    const { done, value } = await reader.read();
+    if (done) return undefined;
+    hash?.update(value);
+    return value;
+  };
+  try {
+    for (;;) {
+      const part = new Uint8Array(size);
+      let filled = 0;
+      let chunk: Uint8Array | undefined;
+      while (filled < size && (chunk = await read()) !== undefined) {
+        const take = Math.min(size - filled, chunk.byteLength);
+        part.set(chunk.subarray(0, take), filled);
+        filled += take;
+        if (take < chunk.byteLength) ahead = chunk.subarray(take);
+      }
+      if (filled === 0) {
+        finished = true;
+        return;
+      }
+      ahead ??= await read();
+      finished = ahead === undefined;
+      yield { bytes: filled === size ? part : part.subarray(0, filled), last: finished };
+      if (finished) return;
+    }
   } finally {
     if (!finished) await reader.cancel().catch(() => {});
     reader.releaseLock();
+  }
+}
+
+async function nextPart(key: string, parts: AsyncGenerator<StreamPart>): Promise<StreamPart | undefined> {
+  try {
+    const next = await parts.next();
+    return next.done ? undefined : next.value;
+  } catch (error) {
+    throw new EdgesnapError("storage", `put ${key}: reading the body failed: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The parts of a multipart upload: the first one already read, then the rest of the stream. */
+async function* withFirst(first: Uint8Array, rest: AsyncGenerator<StreamPart>, key: string): AsyncGenerator<Uint8Array> {
+  try {
+    yield first;
+    for (;;) {
+      const part = await nextPart(key, rest);
+      if (part === undefined) return;
+      yield part.bytes;
+      if (part.last) return;
+    }
+  } finally {
+    await rest.return(undefined);
   }
 }

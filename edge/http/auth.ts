@@ -7,6 +7,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "../env.ts";
 import { bearerToken, tokensEqual } from "./bearer.ts";
 
 /** Name of the status page's session cookie. */
@@ -32,7 +33,7 @@ export async function sessionValueFor(token: string): Promise<string> {
 }
 
 /** Whether the request carries a valid status-page session cookie. */
-export async function hasValidSession(c: Context<{ Bindings: Env }>): Promise<boolean> {
+export async function hasValidSession(c: Context<AppEnv>): Promise<boolean> {
   const presented = getCookie(c, SESSION_COOKIE);
   if (presented === undefined || presented === "") return false;
   return tokensEqual(presented, await sessionValueFor(configuredToken(c.env)));
@@ -53,7 +54,7 @@ export function noStore(): MiddlewareHandler {
 }
 
 /** Requires `Authorization: Bearer <EDGESNAP_TOKEN>`; 401 with a JSON error otherwise. */
-export function requireBearerToken(): MiddlewareHandler<{ Bindings: Env }> {
+export function requireBearerToken(): MiddlewareHandler<AppEnv> {
   return async function requireBearerToken(c, next) {
     const expected = configuredToken(c.env);
     const presented = bearerToken(c.req.header("Authorization"));

@@ -4,6 +4,8 @@
  * revalidated (RFC 5861 `stale-while-revalidate`), and ETag revalidation makes that cheap.
  */
 
+import { JSON_CONTENT_TYPE } from "../../contract/media-types.ts";
+
 export type UrlKind = "versioned" | "current" | "catalog";
 
 /** Seconds a current URL stays fresh in caches. */
@@ -18,7 +20,6 @@ export function cacheControlFor(kind: UrlKind): string {
   return `public, max-age=${CURRENT_MAX_AGE_SECONDS}, stale-while-revalidate=${CURRENT_STALE_WHILE_REVALIDATE_SECONDS}`;
 }
 
-export const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
 export const VERSION_HEADER = "X-Edgesnap-Version";
 
 export interface RepresentationHeadersOptions {

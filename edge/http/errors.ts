@@ -6,6 +6,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ProtocolError, type ProtocolErrorCode } from "../../contract/protocol/errors.ts";
 
 /** The machine-readable codes clients can switch on. */
 export const ERROR_CODES: Record<number, string> = {
@@ -16,6 +17,7 @@ export const ERROR_CODES: Record<number, string> = {
   409: "conflict",
   412: "precondition_failed",
   413: "payload_too_large",
+  415: "unsupported_media_type",
   500: "internal",
   503: "unavailable",
 };
@@ -45,11 +47,37 @@ export function methodNotAllowed(allow: string) {
   };
 }
 
-/** The app's one `onError`: HTTPExceptions keep their status and message, the rest become 500. */
+/** Longest piece of a request echoed back in an error message. */
+export const MAX_ECHO_CHARS = 100;
+
+/** A piece of the request, quoted for an error message and cut to MAX_ECHO_CHARS. */
+export function quoted(value: string): string {
+  return JSON.stringify(value.length > MAX_ECHO_CHARS ? `${value.slice(0, MAX_ECHO_CHARS)}…` : value);
+}
+
+/** The HTTP status for each way the manifest protocol refuses something. */
+const PROTOCOL_STATUS: Record<ProtocolErrorCode, ContentfulStatusCode> = {
+  "not-found": 404,
+  conflict: 409,
+  invalid: 400,
+  // A junk object in storage is the service's fault and a temporary one (the next publish or an
+  // operator's rollback replaces it): 503, and it degrades only what reads that object.
+  corrupt: 503,
+};
+
+/**
+ * The app's one `onError`: HTTPExceptions and protocol refusals keep their status and message,
+ * the rest become 500.
+ */
 export function handleError(err: Error, c: Context): Response {
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;
     return c.json(errorBody(status, err.message || "error"), status);
+  }
+  if (err instanceof ProtocolError) {
+    const status = PROTOCOL_STATUS[err.code];
+    if (err.code === "corrupt") console.error(JSON.stringify({ level: "error", msg: "unreadable object", path: c.req.path, error: err.message }));
+    return c.json(errorBody(status, err.message), status);
   }
   console.error(JSON.stringify({ level: "error", msg: "unhandled error", path: c.req.path, error: String(err?.stack ?? err) }));
   return c.json(errorBody(500, "internal error"), 500);
@@ -57,5 +85,5 @@ export function handleError(err: Error, c: Context): Response {
 
 /** The app's `notFound`: unknown paths get the same JSON shape as every other error. */
 export function handleNotFound(c: Context): Response {
-  return c.json(errorBody(404, `no route for ${c.req.method} ${c.req.path}`), 404);
+  return c.json(errorBody(404, `no route for ${c.req.method} ${quoted(c.req.path)}`), 404);
 }

@@ -6,19 +6,21 @@
  * posting to /admin/datasets/...; a cross-site form post carries no SameSite=Strict cookie, and a
  * foreign Origin header is refused as well.
  */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
 import { isDatasetName, VERSION_ID_PATTERN } from "../../contract/index.ts";
-import { rollbackDataset, setPinned } from "../admin/manifests.ts";
+import { ProtocolError } from "../../contract/protocol/errors.ts";
+import { rollback, setPinned } from "../../contract/protocol/manifests.ts";
+import { createRebuildRequest } from "../../contract/protocol/requests.ts";
+import { afterOperatorChange } from "../admin/routes.ts";
 import { describeDatasets, isKnownDataset } from "../admin/overview.ts";
-import { createRebuildRequest } from "../admin/requests.ts";
-import { listRunRecords } from "../admin/runs.ts";
+import type { AppContext, AppEnv } from "../env.ts";
 import { configuredToken, hasValidSession, noStore, SESSION_COOKIE, sessionValueFor } from "../http/auth.ts";
 import { tokensEqual } from "../http/bearer.ts";
 import { LoginPage, StatusPage } from "./components.tsx";
 
-type PageContext = Context<{ Bindings: Env }>;
+type PageContext = AppContext;
 
 /** Runs shown per dataset on the page. */
 const RUNS_ON_PAGE = 20;
@@ -35,15 +37,16 @@ function back(c: PageContext, message: string, dataset?: string): Response {
 }
 
 /** The status page routes, mounted at /admin by the app. */
-export function statusPageRoutes(): Hono<{ Bindings: Env }> {
-  const routes = new Hono<{ Bindings: Env }>();
+export function statusPageRoutes(): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
   routes.use("*", noStore());
 
   routes.get("/", async (c) => {
     if (!(await hasValidSession(c))) return c.html(<LoginPage />);
-    const datasets = await describeDatasets(c.env);
-    const withRuns = await Promise.all(datasets.map(async (dataset) => ({ dataset, runs: (await listRunRecords(c.env, dataset.name, RUNS_ON_PAGE)).runs })));
-    const busy = datasets.some((d) => d.pending_request !== null);
+    // One read of each dataset's runs serves both its row (the last run) and its section.
+    const { rows } = await describeDatasets(c.var.store, { runs: RUNS_ON_PAGE });
+    const withRuns = rows.map((row) => ({ dataset: row.dataset, runs: row.runs }));
+    const busy = rows.some((row) => row.dataset.pending_request !== null);
     const flash = c.req.query("msg") ?? undefined;
     return c.html(<StatusPage datasets={withRuns} flash={flash} refreshSeconds={busy ? REFRESH_WHILE_BUSY_S : undefined} />);
   });
@@ -74,16 +77,16 @@ export function statusPageRoutes(): Hono<{ Bindings: Env }> {
     if (!sameOrigin(c)) throw new HTTPException(403, { message: "cross-origin request refused" });
     if (!(await hasValidSession(c))) return c.redirect("/admin", 303);
     const name = c.req.param("name");
-    if (!isDatasetName(name) || !(await isKnownDataset(c.env, name))) return back(c, `unknown dataset ${name}`);
+    if (!isDatasetName(name) || !(await isKnownDataset(c.var.store, name))) return back(c, `unknown dataset ${name.slice(0, 100)}`);
     const action = c.req.param("action");
     switch (action) {
       case "rebuild": {
-        const { request, coalesced } = await createRebuildRequest(c.env, name, { force: false });
+        const { request, coalesced } = await createRebuildRequest(c.var.store, name, { force: false });
         return back(c, `${name}: rebuild ${coalesced ? "already pending" : "requested"} (${request.id})`, name);
       }
       case "pin":
       case "unpin": {
-        const change = await setPinned(c.env, name, action === "pin");
+        const change = await afterOperatorChange({ store: c.var.store, hot: c.var.hot }, name, await setPinned(c.var.store, name, action === "pin"));
         return back(c, `${name}: ${change.pinned ? "pinned" : "unpinned"}`, name);
       }
       case "rollback": {
@@ -91,10 +94,10 @@ export function statusPageRoutes(): Hono<{ Bindings: Env }> {
         const version = typeof form.version === "string" ? form.version : "";
         if (!VERSION_ID_PATTERN.test(version)) return back(c, "choose a version to roll back to", name);
         try {
-          const change = await rollbackDataset(c.env, name, version, true);
+          const change = await afterOperatorChange({ store: c.var.store, hot: c.var.hot }, name, await rollback(c.var.store, name, version, { pin: true }));
           return back(c, `${name}: now serving ${change.current} (was ${change.previous ?? "-"}), pinned`, name);
         } catch (error) {
-          if (error instanceof HTTPException) return back(c, error.message, name);
+          if (error instanceof ProtocolError) return back(c, error.message, name);
           throw error;
         }
       }

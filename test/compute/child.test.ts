@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readManifest } from "../../compute/publish/publish.ts";
+import { readManifest } from "../../contract/protocol/manifests.ts";
 import type { RunResultMessage } from "../../compute/run/result.ts";
 import { FIXTURE_DATASETS, listKeys, makeTempDir, openLocalTestStore } from "./helpers.ts";
 
@@ -76,8 +76,8 @@ describe("the run child", () => {
     // stderr carries JSON lines only.
     for (const line of out.stderr.trim().split("\n")) expect(() => JSON.parse(line) as unknown).not.toThrow();
     const manifest = await withStore((store) => readManifest(store, "fixture-keyed"));
-    expect(manifest!.manifest.current).toBe(result.version);
-    expect(manifest!.manifest.versions[0]!.run_id).toBe("run-123");
+    expect(manifest!.value.current).toBe(result.version);
+    expect(manifest!.value.versions[0]!.run_id).toBe("run-123");
     expect(await readdir(path.join(temp.dir, "runs"))).toEqual([]);
   });
 

@@ -1,13 +1,17 @@
+/**
+ * Validation gates and item keys, on the facts polars reports for real frames: what makes a
+ * snapshot unpublishable, with the message an operator reads.
+ */
 import pl from "nodejs-polars";
 import { describe, expect, it } from "vitest";
-import { shardCountFor, shardOf, type VersionInfo } from "../../contract/index.ts";
+import { findItem, itemKeyProblem, shardOf, type VersionInfo } from "../../contract/index.ts";
 import { defineDataset } from "../../compute/dataset/define.ts";
-import { buildItemShards } from "../../compute/publish/shards.ts";
-import { checkGates } from "../../compute/run/gates.ts";
-import { serializeSnapshot } from "../../compute/run/serialize.ts";
+import { checkGates, referenceRows, ROW_DROP_WINDOW } from "../../compute/run/gates.ts";
+import { inspectFrame, type FrameFacts } from "../../compute/run/serialize.ts";
+import { serializeFrame } from "./helpers.ts";
 
 const build = ({ pl: polars }: { pl: typeof pl }) => polars.DataFrame({});
-const previousWith = (rows: number): VersionInfo => ({
+const versionWith = (rows: number): VersionInfo => ({
   version: "20261123T161500123Z-3fa9c2d1",
   hash: "0".repeat(64),
   generated_at: "2026-11-23T16:15:00.123Z",
@@ -16,11 +20,14 @@ const previousWith = (rows: number): VersionInfo => ({
   columns: [],
   key: null,
   shards: 0,
+  pages: [{ first_row: 0, rows, bytes: 10, sha256: "0".repeat(64) }],
+  formats: {},
 });
+const facts = (df: pl.DataFrame, key: string | null = null): Promise<FrameFacts> => inspectFrame(df.lazy(), key);
 const frame = (ids: (string | null)[]) => pl.DataFrame({ id: ids, v: ids.map((_, i) => i) });
-const rejection = (fn: () => void) => {
+const rejection = async (fn: () => Promise<void> | void) => {
   try {
-    fn();
+    await fn();
   } catch (error) {
     return error as { code: string; message: string; exitCode: number };
   }
@@ -30,74 +37,111 @@ const rejection = (fn: () => void) => {
 describe("checkGates", () => {
   const plain = defineDataset({ name: "g", schedule: "* * * * *", build });
 
-  it("rejects an empty snapshot by default (minRows 1) with exit code 5", () => {
-    const error = rejection(() => checkGates(frame([]), plain, null));
+  it("rejects an empty snapshot by default (minRows 1) with exit code 5", async () => {
+    const f = await facts(frame([]));
+    const error = await rejection(() => checkGates(f, plain, []));
     expect(error).toMatchObject({ code: "gate-rejected", exitCode: 5 });
     expect(error.message).toMatch(/0 rows, fewer than minRows 1/);
   });
 
-  it("rejects more rows than maxRows", () => {
+  it("rejects more rows than maxRows", async () => {
     const limited = defineDataset({ name: "g", schedule: "* * * * *", gates: { maxRows: 2 }, build });
-    expect(rejection(() => checkGates(frame(["a", "b", "c"]), limited, null)).message).toMatch(/more than maxRows 2/);
-    expect(() => checkGates(frame(["a", "b"]), limited, null)).not.toThrow();
+    expect((await rejection(async () => checkGates(await facts(frame(["a", "b", "c"])), limited, []))).message).toMatch(/more than maxRows 2/);
+    expect(checkGates(await facts(frame(["a", "b"])), limited, [])).toBeUndefined();
   });
 
-  it("rejects a row drop beyond maxRowDropRatio versus the current version, and allows one within it", () => {
+  it("rejects a row drop beyond maxRowDropRatio versus the current version, and allows one within it", async () => {
     const guarded = defineDataset({ name: "g", schedule: "* * * * *", gates: { maxRowDropRatio: 0.5 }, build });
-    expect(rejection(() => checkGates(frame(["a"]), guarded, previousWith(4))).message).toMatch(/75\.0% drop from 4/);
-    expect(() => checkGates(frame(["a", "b"]), guarded, previousWith(4))).not.toThrow();
-    expect(() => checkGates(frame(["a"]), guarded, null)).not.toThrow();
+    expect((await rejection(async () => checkGates(await facts(frame(["a"])), guarded, [versionWith(4)]))).message).toMatch(/75\.0% drop from 4/);
+    expect(checkGates(await facts(frame(["a", "b"])), guarded, [versionWith(4)])).toBeUndefined();
+    expect(checkGates(await facts(frame(["a"])), guarded, [])).toBeUndefined();
+  });
+
+  it("compares a row drop against the most rows among the last few versions, so halving again and again is caught", async () => {
+    const guarded = defineDataset({ name: "g", schedule: "* * * * *", gates: { maxRowDropRatio: 0.6 }, build });
+    // 1000 -> 500 passes (50%), then 500 -> 250 would pass against 500 alone; against 1000 it is 75%.
+    const retained = [versionWith(500), versionWith(1000)];
+    const ids = Array.from({ length: 250 }, (_, i) => `k${i}`);
+    const error = await rejection(async () => checkGates(await facts(frame(ids)), guarded, retained));
+    expect(error.message).toMatch(/75\.0% drop from 1000, the most rows among the last 5 versions/);
+    expect(referenceRows([versionWith(1), ...Array.from({ length: ROW_DROP_WINDOW }, () => versionWith(2)), versionWith(99)])).toBe(2);
+  });
+
+  it("skips the row gates for a forced rebuild but never the key checks", async () => {
+    const keyedGuarded = defineDataset({ name: "g", schedule: "* * * * *", key: "id", gates: { minRows: 10 }, build });
+    expect(checkGates(await facts(frame(["a"]), "id"), keyedGuarded, [], { rowGates: false })).toBeUndefined();
+    expect((await rejection(async () => checkGates(await facts(frame(["a", "a"]), "id"), keyedGuarded, [], { rowGates: false }))).message).toMatch(/duplicate/);
   });
 
   describe("on a keyed dataset", () => {
     const keyed = defineDataset({ name: "g", schedule: "* * * * *", key: "id", build });
-    it("rejects a missing key column", () => {
-      expect(rejection(() => checkGates(pl.DataFrame({ other: [1] }), keyed, null)).message).toMatch(/key column "id" is missing/);
+    it("rejects a missing key column", async () => {
+      expect((await rejection(async () => checkGates(await facts(pl.DataFrame({ other: [1] }), "id"), keyed, []))).message).toMatch(/key column "id" is missing/);
     });
-    it("rejects null keys", () => {
-      expect(rejection(() => checkGates(frame(["a", null]), keyed, null)).message).toMatch(/1 null values/);
+    it("rejects null keys", async () => {
+      expect((await rejection(async () => checkGates(await facts(frame(["a", null]), "id"), keyed, []))).message).toMatch(/1 null values/);
     });
-    it("rejects duplicate keys", () => {
-      expect(rejection(() => checkGates(frame(["a", "b", "a"]), keyed, null)).message).toMatch(/1 duplicate values/);
+    it("rejects NaN keys", async () => {
+      const df = pl.DataFrame({ id: [1.5, Number.NaN, 2.5] });
+      expect((await rejection(async () => checkGates(await facts(df, "id"), keyed, []))).message).toMatch(/1 NaN values/);
     });
-    it("accepts unique, non-null keys", () => {
-      expect(() => checkGates(frame(["a", "b"]), keyed, null)).not.toThrow();
+    it("rejects duplicate keys, naming one", async () => {
+      expect((await rejection(async () => checkGates(await facts(frame(["a", "b", "a"]), "id"), keyed, []))).message).toMatch(/1 duplicate values, e\.g\. "a"/);
+    });
+    it("accepts unique, non-null keys", async () => {
+      expect(checkGates(await facts(frame(["a", "b"]), "id"), keyed, [])).toBeUndefined();
     });
   });
 });
 
-describe("buildItemShards", () => {
-  const decode = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)) as Record<string, Record<string, unknown>>;
+describe("item keys", () => {
+  it("are one rule for both sides: keys that cannot round-trip as one URL path segment are refused", () => {
+    expect(itemKeyProblem("ORD")).toBeNull();
+    expect(itemKeyProblem("a/b c é")).toBeNull();
+    expect(itemKeyProblem(".")).toMatch(/dot-segment/);
+    expect(itemKeyProblem("..")).toMatch(/dot-segment/);
+    expect(itemKeyProblem("")).toMatch(/empty/);
+    expect(itemKeyProblem("a\tb")).toMatch(/control character/);
+    expect(itemKeyProblem("\ud800")).toMatch(/lone surrogate/);
+    expect(itemKeyProblem("x".repeat(257))).toMatch(/longer than 256 bytes/);
+  });
 
-  it("puts every record in the shard the edge will look in, keyed by String(value)", () => {
+  it("a snapshot with a dot-segment key is refused when its rows are planned", async () => {
+    const error = await rejection(async () => {
+      await serializeFrame(pl.DataFrame({ id: ["ok", ".."] }), { key: "id" });
+    });
+    expect(error).toMatchObject({ code: "gate-rejected" });
+    expect(error.message).toMatch(/item key "\.\." is a dot-segment/);
+  });
+
+  it("a snapshot with a control character in a key is refused", async () => {
+    const error = await rejection(async () => {
+      await serializeFrame(pl.DataFrame({ id: ["ok", "bad\nkey"] }), { key: "id" });
+    });
+    expect(error.message).toMatch(/control character/);
+  });
+
+  it("puts every record in the shard the edge will look in, keyed by String(value)", async () => {
     const ids = Array.from({ length: 20_000 }, (_, i) => i);
-    const { body } = serializeSnapshot(pl.DataFrame({ id: ids, label: ids.map((i) => `item-${i}`.repeat(5)) }).withColumns(pl.col("id").cast(pl.Int32)));
-    const shards = buildItemShards(body, "id");
-    expect(shards.length).toBe(shardCountFor(body.byteLength));
-    expect(shards.length).toBeGreaterThan(1);
+    const result = await serializeFrame(pl.DataFrame({ id: ids, label: ids.map((i) => `item-${i}`.repeat(5)) }).withColumns(pl.col("id").cast(pl.Int32)), { key: "id" });
+    expect(result.shards.length).toBeGreaterThan(1);
     let seen = 0;
-    for (const [index, shard] of shards.entries()) {
-      for (const [key, record] of Object.entries(decode(shard))) {
-        expect(shardOf(key, shards.length)).toBe(index);
-        expect(String(record.id)).toBe(key);
+    for (const [index, shard] of result.shards.entries()) {
+      for (const line of shard.split("\n").filter(Boolean)) {
+        const key = line.slice(0, line.indexOf("\t"));
+        expect(shardOf(key, result.shards.length)).toBe(index);
+        expect(String((JSON.parse(line.slice(key.length + 1)) as { id: number }).id)).toBe(key);
         seen++;
       }
     }
     expect(seen).toBe(ids.length);
-    expect(decode(shards[shardOf("123", shards.length)]!)["123"]).toEqual({ id: 123, label: "item-123".repeat(5) });
+    expect(JSON.parse(findItem(result.shards[shardOf("123", result.shards.length)]!, "123")!)).toEqual({ id: 123, label: "item-123".repeat(5) });
   });
 
-  it("keeps an item whose key is __proto__ like any other", () => {
-    const { body } = serializeSnapshot(pl.DataFrame({ id: ["__proto__", "constructor"], n: [1, 2] }));
-    const [shard] = buildItemShards(body, "id");
-    const parsed = decode(shard!);
-    expect(Object.hasOwn(parsed, "__proto__")).toBe(true);
-    expect(parsed["__proto__"]).toEqual({ id: "__proto__", n: 1 });
-    expect(parsed["constructor"]).toEqual({ id: "constructor", n: 2 });
-  });
-
-  it("rejects a key that cannot be an item key (control characters)", () => {
-    const { body } = serializeSnapshot(pl.DataFrame({ id: ["ok", "bad\nkey"] }));
-    expect(() => buildItemShards(body, "id")).toThrow(/not a valid item key/);
+  it("keeps an item whose key is __proto__ like any other", async () => {
+    const result = await serializeFrame(pl.DataFrame({ id: ["__proto__", "constructor"], n: [1, 2] }), { key: "id" });
+    const shard = result.shards.join("");
+    expect(JSON.parse(findItem(shard, "__proto__")!)).toEqual({ id: "__proto__", n: 1 });
+    expect(JSON.parse(findItem(shard, "constructor")!)).toEqual({ id: "constructor", n: 2 });
   });
 });

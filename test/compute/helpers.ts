@@ -1,11 +1,15 @@
 /** Shared set-up for compute tests: temp dirs, a real local store, a log sink, a run config. */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { bodySegments, type Column } from "../../contract/index.ts";
 import type { Config } from "../../compute/config.ts";
+import type { DataFrame, LazyDataFrame } from "../../compute/dataset/define.ts";
+import { planVersion, readPage, type VersionPlan } from "../../compute/publish/plan.ts";
 import type { Logger } from "../../compute/run/logger.ts";
 import { createLogger } from "../../compute/run/logger.ts";
-import { openStore, type SnapshotStore } from "../../compute/storage/index.ts";
+import { inspectFrame, normalizeFrame, writeRowFiles, type FrameFacts } from "../../compute/run/serialize.ts";
+import { openStore, type ObjectStore } from "../../compute/storage/index.ts";
 
 export const FIXTURE_DATASETS = "test/compute/fixtures/datasets.ts";
 
@@ -16,8 +20,8 @@ export async function makeTempDir(prefix: string): Promise<{ dir: string; remove
 }
 
 /** Opens the real local store (workerd via wrangler's getPlatformProxy) on a private persist dir. */
-export function openLocalTestStore(persistTo: string): Promise<SnapshotStore> {
-  return openStore({ kind: "local", persistTo, wranglerConfig: "wrangler.toml" });
+export function openLocalTestStore(persistTo: string): Promise<ObjectStore> {
+  return openStore({ store: { kind: "local", persistTo, wranglerConfig: "wrangler.toml" }, edgeUrl: "http://127.0.0.1:9" });
 }
 
 /** A logger that keeps its records for assertions instead of writing to stderr. */
@@ -42,7 +46,7 @@ export function runConfig(persistTo: string, tempRoot: string, overrides: Partia
 }
 
 /** Lists every object key under a prefix. */
-export async function listKeys(store: SnapshotStore, prefix: string): Promise<string[]> {
+export async function listKeys(store: ObjectStore, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   let cursor: string | undefined;
   do {
@@ -51,4 +55,47 @@ export async function listKeys(store: SnapshotStore, prefix: string): Promise<st
     cursor = page.cursor;
   } while (cursor);
   return keys.sort();
+}
+
+/** What the publisher makes of a frame, read back: the body (joined from its pages), columns, plan. */
+export interface SerializedFrame {
+  body: string;
+  pages: string[];
+  columns: Column[];
+  facts: FrameFacts;
+  plan: VersionPlan;
+  /** The item shards' text, for a keyed frame. */
+  shards: string[];
+}
+
+/**
+ * Runs the real serialization path on a frame (facts, rules, polars' NDJSON writer, the page plan)
+ * in a temp dir, and joins the body from the pages exactly as the edge does (bodySegments).
+ */
+export async function serializeFrame(
+  frame: DataFrame | LazyDataFrame,
+  options: { key?: string; pageBytes?: number; /** A dir to write the row files in and keep (the plan points at them). */ keep?: string } = {},
+): Promise<SerializedFrame> {
+  const temp = options.keep ? { dir: options.keep, remove: async () => {} } : await makeTempDir("serialize");
+  if (options.keep) await mkdir(options.keep, { recursive: true });
+  try {
+    const lazy = typeof (frame as DataFrame).toRecords === "function" ? (frame as DataFrame).lazy() : (frame as LazyDataFrame);
+    const facts = await inspectFrame(lazy, options.key ?? null);
+    const rows = path.join(temp.dir, "rows.ndjson");
+    const keys = path.join(temp.dir, "keys.ndjson");
+    await writeRowFiles(normalizeFrame(lazy, facts), { rows, ...(options.key ? { keys: { file: keys, column: options.key } } : {}) });
+    const plan = await planVersion({
+      rowsFile: rows,
+      pageBytes: options.pageBytes,
+      ...(options.key ? { keysFile: keys, keyName: options.key, shardDir: path.join(temp.dir, "shards") } : {}),
+    });
+    const pages = await Promise.all(plan.pages.map(async (page) => (await readPage(rows, page)).toString("utf8")));
+    const body = bodySegments(plan.pages)
+      .map((segment) => segment.before + Buffer.from(pages[segment.page]!).subarray(segment.offset, segment.offset + segment.length).toString("utf8"))
+      .join("");
+    const shards = await Promise.all(plan.shardFiles.map((file) => readFile(file, "utf8")));
+    return { body, pages, columns: facts.columns, facts, plan, shards };
+  } finally {
+    await temp.remove();
+  }
 }

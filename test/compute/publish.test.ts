@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { withPublishedVersion, type VersionInfo } from "../../contract/index.ts";
-import { matchingVersion } from "../../compute/publish/publish.ts";
+import { matchingVersion } from "../../contract/protocol/manifests.ts";
 
 const info = (n: number, hashDigit: string): VersionInfo => ({
   version: `2026112${n}T161500123Z-${hashDigit.repeat(8)}`,
@@ -11,6 +11,8 @@ const info = (n: number, hashDigit: string): VersionInfo => ({
   columns: [],
   key: null,
   shards: 0,
+  pages: [{ first_row: 0, rows: 1, bytes: 1, sha256: hashDigit.repeat(64) }],
+  formats: {},
 });
 
 describe("matchingVersion (what counts as unchanged)", () => {

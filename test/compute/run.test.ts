@@ -9,23 +9,31 @@ import type { AddressInfo } from "node:net";
 import pl from "nodejs-polars";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  bodyObjectKey,
+  findItem,
   manifestObjectKey,
+  pageObjectKey,
   parseManifest,
   shardObjectKey,
   shardOf,
 } from "../../contract/index.ts";
+import { readManifest as readVersioned } from "../../contract/protocol/manifests.ts";
 import type { Config } from "../../compute/config.ts";
 import { defineDataset, type DatasetContext } from "../../compute/dataset/define.ts";
-import { publishSnapshot, readManifest, sha256Hex } from "../../compute/publish/publish.ts";
+import { publishVersion } from "../../compute/publish/publish.ts";
 import { runDataset } from "../../compute/run/run.ts";
-import { serializeSnapshot } from "../../compute/run/serialize.ts";
-import type { SnapshotStore } from "../../compute/storage/index.ts";
-import { listKeys, makeTempDir, memoryLogger, openLocalTestStore, runConfig } from "./helpers.ts";
+import { sha256Hex } from "../../compute/storage/hash.ts";
+import type { ObjectStore } from "../../compute/storage/index.ts";
+import { listKeys, makeTempDir, memoryLogger, openLocalTestStore, runConfig, serializeFrame } from "./helpers.ts";
+
+/** The manifest as `{ manifest, etag }`, or null. */
+async function readManifest(from: ObjectStore, dataset: string) {
+  const read = await readVersioned(from, dataset);
+  return read === null ? null : { manifest: read.value, etag: read.etag };
+}
 
 let persist: Awaited<ReturnType<typeof makeTempDir>>;
 let tempRoot: Awaited<ReturnType<typeof makeTempDir>>;
-let store: SnapshotStore;
+let store: ObjectStore;
 let config: Config;
 
 beforeAll(async () => {
@@ -60,7 +68,7 @@ const run = (definition: ReturnType<typeof defineDataset>, overrides: Partial<Pa
 };
 
 describe("runDataset", () => {
-  it("publishes the body, the item shards and then the manifest naming them", async () => {
+  it("publishes the pages, the item shards and then the manifest naming them", async () => {
     const { result } = await run(keyedDataset("pub-keyed", () => [10, 20, 30]));
     expect(result).toMatchObject({ outcome: "ok", reason: null, rows: 3, code: null });
 
@@ -69,22 +77,23 @@ describe("runDataset", () => {
     const info = manifest.versions[0]!;
     expect(info).toMatchObject({ version: result.version, hash: result.hash, rows: 3, bytes: result.bytes, key: "id", shards: 1 });
     expect(info.columns).toEqual([
-      { name: "id", type: "String" },
-      { name: "value", type: "Float64" },
+      { name: "id", type: "String", nullable: false },
+      { name: "value", type: "Float64", nullable: false },
     ]);
+    expect(info.pages).toEqual([{ first_row: 0, rows: 3, bytes: result.bytes, sha256: result.hash }]);
 
-    const body = (await store.get(bodyObjectKey("pub-keyed", result.version!)))!;
-    const text = await body.text();
+    const page = (await store.get(pageObjectKey("pub-keyed", result.version!, 1)))!;
+    const text = await page.text();
     expect(JSON.parse(text)).toEqual([
       { id: "k0", value: 10 },
       { id: "k1", value: 20 },
       { id: "k2", value: 30 },
     ]);
     expect(sha256Hex(text)).toBe(result.hash);
-    expect(body.customMetadata).toEqual({ hash: result.hash, generated_at: info.generated_at, rows: "3" });
+    expect(page.customMetadata).toEqual({ hash: result.hash });
 
     const shard = (await store.get(shardObjectKey("pub-keyed", result.version!, shardOf("k1", info.shards))))!;
-    expect((JSON.parse(await shard.text()) as Record<string, unknown>).k1).toEqual({ id: "k1", value: 20 });
+    expect(findItem(await shard.text(), "k1")).toBe('{"id":"k1","value":20.0}');
   });
 
   it("publishes nothing when the content equals the current version", async () => {
@@ -93,11 +102,16 @@ describe("runDataset", () => {
     const before = await store.head(manifestObjectKey("pub-unchanged"));
     const keysBefore = await listKeys(store, "datasets/pub-unchanged/");
 
+    const manifestBefore = (await readManifest(store, "pub-unchanged"))!.manifest;
     const second = await run(definition);
     expect(second.result).toMatchObject({ outcome: "unchanged", version: first.result.version, hash: first.result.hash, rows: 2 });
     expect(second.result.reason).toBe(`same content as ${first.result.version}`);
-    expect((await store.head(manifestObjectKey("pub-unchanged")))!.etag).toBe(before!.etag);
+    expect(before).not.toBeNull();
     expect(await listKeys(store, "datasets/pub-unchanged/")).toEqual(keysBefore);
+    // Only the time the content was last confirmed moves (what freshness is measured from).
+    const manifestAfter = (await readManifest(store, "pub-unchanged"))!.manifest;
+    expect({ ...manifestAfter, checked_at: null }).toEqual({ ...manifestBefore, checked_at: null });
+    expect(Date.parse(manifestAfter.checked_at!)).toBeGreaterThan(Date.parse(manifestBefore.checked_at!));
   });
 
   it("publishes changed content as a new current version and keeps the old one in the history", async () => {
@@ -111,7 +125,7 @@ describe("runDataset", () => {
     const { manifest } = (await readManifest(store, "pub-changed"))!;
     expect(manifest.current).toBe(second.result.version);
     expect(manifest.versions.map((v) => v.version)).toEqual([second.result.version, first.result.version]);
-    expect(await store.head(bodyObjectKey("pub-changed", first.result.version!))).not.toBeNull();
+    expect(await store.head(pageObjectKey("pub-changed", first.result.version!, 1))).not.toBeNull();
   });
 
   it("gives the build the current version as ctx.previous", async () => {
@@ -179,7 +193,7 @@ describe("runDataset", () => {
     values = [1];
     const { result } = await run(definition);
     expect(result).toMatchObject({ outcome: "rejected", code: "gate-rejected", rows: 1, version: null });
-    expect(result.reason).toMatch(/^gate: 1 rows is a 75\.0% drop from 4/);
+    expect(result.reason).toMatch(/^gate: 1 rows is a 75\.0% drop from 4, the most rows among the last 5 versions/);
     expect((await readManifest(store, "pub-gated"))!.manifest.current).toBe(first.result.version);
     expect(await listKeys(store, "datasets/pub-gated/")).toEqual(keysBefore);
   });
@@ -280,21 +294,17 @@ describe("concurrent publishers", () => {
     expect(manifest.versions).toHaveLength(1);
     const prefixes = new Set((await listKeys(store, "datasets/race-same/versions/")).map((key) => key.split("/")[3]));
     expect([...prefixes]).toEqual([manifest.current]);
-    expect(await store.head(bodyObjectKey("race-same", manifest.current!))).not.toBeNull();
+    expect(await store.head(pageObjectKey("race-same", manifest.current!, 1))).not.toBeNull();
   });
 
   it("a publisher holding a stale manifest retries on top of the newer one instead of overwriting it", async () => {
-    const frame = (value: number) => serializeSnapshot(pl.DataFrame({ id: ["x"], v: [value] }));
-    const publish = (value: number, manifest?: Awaited<ReturnType<typeof readManifest>>, attempts?: number) => {
-      const { body, rows, columns } = frame(value);
-      return publishSnapshot(
-        store,
-        { dataset: "race-stale", body, hash: sha256Hex(body), rows, columns, key: "id", generatedAt: new Date(Date.now() + value) },
-        { manifest, attempts },
-      );
+    const rowsDir = await makeTempDir("race-stale");
+    const publish = async (value: number, manifest?: Awaited<ReturnType<typeof readVersioned>>, attempts?: number) => {
+      const { plan, columns } = await serializeFrame(pl.DataFrame({ id: ["x"], v: [value] }), { keep: `${rowsDir.dir}/${value}` });
+      return publishVersion(store, { dataset: "race-stale", plan, columns, key: null, generatedAt: new Date(Date.now() + value) }, { manifest, attempts });
     };
     const v1 = await publish(1);
-    const stale = await readManifest(store, "race-stale");
+    const stale = await readVersioned(store, "race-stale");
     const v2 = await publish(2);
     const v3 = await publish(3, stale);
     expect(v3.outcome).toBe("ok");
@@ -307,6 +317,7 @@ describe("concurrent publishers", () => {
     await expect(publish(4, stale, 1)).rejects.toMatchObject({ code: "conflict", exitCode: 7 });
     expect((await store.head(manifestObjectKey("race-stale")))!.etag).toBe(etagBefore);
     expect(await listKeys(store, "datasets/race-stale/")).toEqual(keysBefore);
+    await rowsDir.remove();
   });
 });
 

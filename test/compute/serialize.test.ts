@@ -1,87 +1,177 @@
+/**
+ * The serialization rules and the page plan, on real polars frames through the real path: facts,
+ * rules, polars' NDJSON writer, pages, and the body joined from the pages as the edge joins it.
+ */
+import { createHash } from "node:crypto";
 import pl from "nodejs-polars";
 import { describe, expect, it } from "vitest";
-import { serializeSnapshot } from "../../compute/run/serialize.ts";
+import { findItem, shardOf } from "../../contract/index.ts";
+import { serializeFrame } from "./helpers.ts";
 
-const decode = (body: Uint8Array) => new TextDecoder().decode(body);
-const records = (df: pl.DataFrame) => JSON.parse(decode(serializeSnapshot(df).body)) as Record<string, unknown>[];
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+const records = async (df: pl.DataFrame) => JSON.parse((await serializeFrame(df)).body) as Record<string, unknown>[];
 
-describe("serializeSnapshot", () => {
-  it("writes a JSON array of records with keys in column order", () => {
+describe("serialization rules", () => {
+  it("writes a JSON array of records with keys in column order", async () => {
     const df = pl.DataFrame({ b: ["x", "y"], a: [1, 2], ok: [true, null] }).withColumns(pl.col("a").cast(pl.Int32));
-    const text = decode(serializeSnapshot(df).body);
-    expect(text).toBe('[{"b":"x","a":1,"ok":true},{"b":"y","a":2,"ok":null}]');
+    expect((await serializeFrame(df)).body).toBe('[{"b":"x","a":1,"ok":true},{"b":"y","a":2,"ok":null}]');
   });
 
-  it("writes an empty frame as an empty array", () => {
-    const df = pl.DataFrame({ a: [1, 2] }).head(0);
-    expect(decode(serializeSnapshot(df).body)).toBe("[]");
+  it("writes an empty frame as an empty array of one empty page", async () => {
+    const result = await serializeFrame(pl.DataFrame({ a: [1, 2] }).head(0));
+    expect(result.body).toBe("[]");
+    expect(result.pages).toEqual(["[]"]);
+    expect(result.plan).toMatchObject({ rows: 0, bytes: 2, hash: sha256("[]") });
   });
 
-  it("writes Date columns as YYYY-MM-DD strings", () => {
+  it("writes Date columns as YYYY-MM-DD strings", async () => {
     const df = pl.DataFrame({ d: [new Date("2001-01-31T12:00:00Z"), null] }).withColumns(pl.col("d").cast(pl.Date));
     expect(df.dtypes[0]!.variant).toBe("Date");
-    expect(records(df)).toEqual([{ d: "2001-01-31" }, { d: null }]);
+    expect(await records(df)).toEqual([{ d: "2001-01-31" }, { d: null }]);
   });
 
-  it("writes naive Datetime columns as ISO-8601 UTC with milliseconds and Z", () => {
+  it("writes naive Datetime columns as ISO-8601 UTC with milliseconds and Z", async () => {
     const df = pl.DataFrame({ t: [new Date("2001-01-01T00:01:00.250Z")] }).withColumns(pl.col("t").cast(pl.Datetime("us")));
-    expect(records(df)).toEqual([{ t: "2001-01-01T00:01:00.250Z" }]);
+    expect(await records(df)).toEqual([{ t: "2001-01-01T00:01:00.250Z" }]);
   });
 
-  it("converts zoned Datetime columns to UTC", () => {
+  it("converts zoned Datetime columns to UTC", async () => {
     const df = pl
       .DataFrame({ t: [new Date("2020-01-02T03:04:05.678Z")] })
       .withColumns(pl.col("t").cast(pl.Datetime("ms", "UTC")).dt.convertTimeZone("America/New_York"));
     // The frame shows New York wall time (22:04 the day before); the JSON must be the UTC instant.
-    expect(records(df)).toEqual([{ t: "2020-01-02T03:04:05.678Z" }]);
-    expect(new Date(records(df)[0]!.t as string).getTime()).toBe(Date.parse("2020-01-02T03:04:05.678Z"));
+    const [row] = await records(df);
+    expect(row).toEqual({ t: "2020-01-02T03:04:05.678Z" });
   });
 
-  it("writes NaN, Infinity and -Infinity as null in Float64 and Float32 columns", () => {
+  it("writes NaN, Infinity and -Infinity as null in Float64 and Float32 columns, and marks them nullable", async () => {
     const df = pl
       .DataFrame({ f: [1.5, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, null] })
       .withColumns(pl.col("f").cast(pl.Float32).alias("g"));
-    expect(records(df).map((r) => [r.f, r.g])).toEqual([[1.5, 1.5], [null, null], [null, null], [null, null], [null, null]]);
+    expect((await records(df)).map((r) => [r.f, r.g])).toEqual([[1.5, 1.5], [null, null], [null, null], [null, null], [null, null]]);
+    const finite = await serializeFrame(pl.DataFrame({ f: [Number.NaN, 2.5] }));
+    expect(finite.columns).toEqual([{ name: "f", type: "Float64", nullable: true }]);
   });
 
-  it("writes an Int64 column with a value beyond 2^53-1 entirely as strings", () => {
+  it("writes an Int64 column with a value beyond 2^53-1 entirely as strings", async () => {
     const big = pl.Series("id", ["1", "-3", "9007199254740993"]).cast(pl.Int64);
     const small = pl.Series("n", ["1", "2", "9007199254740991"]).cast(pl.Int64);
-    const result = serializeSnapshot(pl.DataFrame([big, small]));
-    expect(JSON.parse(decode(result.body))).toEqual([
+    const result = await serializeFrame(pl.DataFrame([big, small]));
+    expect(JSON.parse(result.body)).toEqual([
       { id: "1", n: 1 },
       { id: "-3", n: 2 },
       { id: "9007199254740993", n: 9007199254740991 },
     ]);
     expect(result.columns).toEqual([
-      { name: "id", type: "String" },
-      { name: "n", type: "Int64" },
+      { name: "id", type: "String", nullable: false },
+      { name: "n", type: "Int64", nullable: false },
     ]);
   });
 
-  it("writes an Int64 column with a value below -(2^53-1) as strings", () => {
+  it("writes an Int64 column with a value below -(2^53-1) as strings", async () => {
     const df = pl.DataFrame([pl.Series("x", ["5", "-9007199254740993"]).cast(pl.Int64)]);
-    expect(records(df)).toEqual([{ x: "5" }, { x: "-9007199254740993" }]);
+    expect(await records(df)).toEqual([{ x: "5" }, { x: "-9007199254740993" }]);
   });
 
-  it("writes a UInt64 column beyond 2^53-1 as strings", () => {
+  it("writes a UInt64 column beyond 2^53-1 as strings", async () => {
     const df = pl.DataFrame([pl.Series("u", ["18446744073709551615", "7"]).cast(pl.UInt64)]);
-    expect(records(df)).toEqual([{ u: "18446744073709551615" }, { u: "7" }]);
+    expect(await records(df)).toEqual([{ u: "18446744073709551615" }, { u: "7" }]);
   });
 
-  it("reports each column's polars type in the manifest column list", () => {
+  it("reports each column's polars type and nullability in the manifest column list", async () => {
     const df = pl
-      .DataFrame({ name: ["a"], when: [new Date("2001-01-01T00:00:00Z")], x: [1.5] })
+      .DataFrame({ name: ["a", null], when: [new Date("2001-01-01T00:00:00Z"), new Date("2001-01-02T00:00:00Z")], x: [1.5, 2] })
       .withColumns(pl.col("when").cast(pl.Date));
-    expect(serializeSnapshot(df).columns).toEqual([
-      { name: "name", type: "String" },
-      { name: "when", type: "Date" },
-      { name: "x", type: "Float64" },
+    expect((await serializeFrame(df)).columns).toEqual([
+      { name: "name", type: "String", nullable: true },
+      { name: "when", type: "Date", nullable: false },
+      { name: "x", type: "Float64", nullable: false },
     ]);
   });
 
-  it("gives byte-identical bodies for equal frames", () => {
+  it("gives byte-identical bodies for equal frames, lazy or not", async () => {
     const make = () => pl.DataFrame({ a: [1, 2, 3], b: ["x", "y", "z"], c: [0.1, 0.2, Number.NaN] });
-    expect(decode(serializeSnapshot(make()).body)).toBe(decode(serializeSnapshot(make()).body));
+    const eager = await serializeFrame(make());
+    expect((await serializeFrame(make())).body).toBe(eager.body);
+    expect((await serializeFrame(make().lazy())).body).toBe(eager.body);
+  });
+
+  it("writes non-ASCII text byte for byte, and the hash is the sha256 of the UTF-8 body", async () => {
+    const df = pl.DataFrame({ s: ["é", "✈ Zürich", "日本語", "emoji 😀", 'quote " and \\ backslash'] });
+    const result = await serializeFrame(df, { pageBytes: 30 });
+    expect(JSON.parse(result.body)).toEqual(df.toRecords());
+    expect(result.plan.hash).toBe(sha256(result.body));
+    expect(result.plan.bytes).toBe(Buffer.byteLength(result.body));
+  });
+});
+
+describe("pages", () => {
+  const numbers = (n: number) => pl.DataFrame({ i: Array.from({ length: n }, (_, i) => i), s: Array.from({ length: n }, (_, i) => "x".repeat(i % 17)) });
+
+  it("join back into the body polars writes for the whole frame, byte for byte; its sha256 is the version hash", async () => {
+    const result = await serializeFrame(numbers(500), { pageBytes: 1_000 });
+    expect(result.pages.length).toBeGreaterThan(10);
+    expect(result.body).toBe(numbers(500).writeJSON({ format: "json" }).toString());
+    expect(result.plan.hash).toBe(sha256(result.body));
+  });
+
+  it("are JSON arrays of whole rows, within the target, each with its sha256, rows and first row", async () => {
+    const result = await serializeFrame(numbers(300), { pageBytes: 700 });
+    let next = 0;
+    for (const [index, text] of result.pages.entries()) {
+      const page = result.plan.pages[index]!;
+      const rows = JSON.parse(text) as unknown[];
+      expect(page.first_row).toBe(next);
+      expect(page.rows).toBe(rows.length);
+      expect(page.bytes).toBe(Buffer.byteLength(text));
+      expect(page.bytes).toBeLessThanOrEqual(700);
+      expect(page.sha256).toBe(sha256(text));
+      next += rows.length;
+    }
+    expect(next).toBe(300);
+  });
+
+  it("ends a page exactly at the end of a row when the row fills it to the byte", async () => {
+    // Rows `{"s":"xxxx"}` are 12 bytes: "[" + row + "," + row + "]" is 27 bytes, so a target of 27
+    // fits exactly two rows and a third starts the next page.
+    const df = pl.DataFrame({ s: ["xxxx", "yyyy", "zzzz", "wwww"] });
+    const result = await serializeFrame(df, { pageBytes: 27 });
+    expect(result.pages).toEqual(['[{"s":"xxxx"},{"s":"yyyy"}]', '[{"s":"zzzz"},{"s":"wwww"}]']);
+  });
+
+  it("gives a single row larger than the target a page of its own", async () => {
+    const df = pl.DataFrame({ s: ["a", "b".repeat(5_000), "c"] });
+    const result = await serializeFrame(df, { pageBytes: 100 });
+    expect(result.pages.map((page) => (JSON.parse(page) as unknown[]).length)).toEqual([1, 1, 1]);
+    expect(result.plan.pages[1]!.bytes).toBeGreaterThan(5_000);
+    expect(JSON.parse(result.body)).toEqual(df.toRecords());
+  });
+});
+
+describe("item shards", () => {
+  it("hold each record's bytes exactly as they are in the body (-1.0 stays -1.0)", async () => {
+    const df = pl.DataFrame({ id: ["a", "b", "c"], x: [-1.0, 2.5, 1e21] });
+    const result = await serializeFrame(df, { key: "id" });
+    expect(result.body).toContain('"x":-1.0');
+    for (const key of ["a", "b", "c"]) {
+      const item = findItem(result.shards[shardOf(key, result.shards.length)]!, key);
+      expect(item).not.toBeNull();
+      expect(result.body).toContain(item!);
+      expect(JSON.parse(item!)).toEqual(df.toRecords().find((r) => r.id === key));
+    }
+    expect(findItem(result.shards[shardOf("a", result.shards.length)]!, "a")).toBe('{"id":"a","x":-1.0}');
+  });
+
+  it("spread a large keyed frame over many shards, every key in the shard its hash names", async () => {
+    const n = 20_000;
+    const df = pl.DataFrame({ id: Array.from({ length: n }, (_, i) => `key-${i}`), payload: Array.from({ length: n }, (_, i) => "p".repeat(20 + (i % 50))) });
+    const result = await serializeFrame(df, { key: "id" });
+    expect(result.shards.length).toBeGreaterThan(1);
+    for (const i of [0, 1, 777, 12_345, n - 1]) {
+      const key = `key-${i}`;
+      expect(JSON.parse(findItem(result.shards[shardOf(key, result.shards.length)]!, key)!)).toEqual({ id: key, payload: "p".repeat(20 + (i % 50)) });
+    }
+    const lines = result.shards.reduce((total, shard) => total + shard.split("\n").filter(Boolean).length, 0);
+    expect(lines).toBe(n);
   });
 });

@@ -14,7 +14,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bodyObjectKey, manifestObjectKey } from "../../contract/keys.ts";
+import { manifestObjectKey, pageObjectKey } from "../../contract/keys.ts";
 import { parseManifest } from "../../contract/manifest.ts";
 import { PUBLISH_NOTICE_PATH } from "../../compute/edge-client/notice.ts";
 import { openS3Store } from "../../compute/storage/s3.ts";
@@ -126,7 +126,7 @@ describe("the container entrypoint as a plain process", () => {
         expect(manifestObject).not.toBeNull();
         const manifest = parseManifest(await manifestObject!.text());
         expect(manifest.current).toBe(notice.body.version);
-        const body = await store.get(bodyObjectKey("stations", notice.body.version));
+        const body = await store.get(pageObjectKey("stations", notice.body.version, 1));
         expect(JSON.parse(await body!.text())).toEqual([
           { id: "ams", city: "Amsterdam", elevation_m: -3 },
           { id: "ber", city: "Berlin", elevation_m: 34 },

@@ -5,11 +5,9 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import {
-  bodyKvKey,
-  bodyObjectKey,
   makeRunId,
-  manifestKvKey,
   manifestObjectKey,
+  pageObjectKey,
   parseManifest,
   requestObjectKey,
   requestPointerKey,
@@ -20,7 +18,8 @@ import {
   type RunRecord,
   type RunsPage,
 } from "../../contract/index.ts";
-import { CLAIM_LEASE_MS, claimRequest } from "../../edge/admin/requests.ts";
+import { CLAIM_LEASE_MS, claimRequest } from "../../contract/protocol/requests.ts";
+import { openR2Store } from "../../edge/storage/r2.ts";
 import { BASE, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
 
 const AUTH = { Authorization: "Bearer test-token" };
@@ -164,7 +163,7 @@ describe("rebuild requests", () => {
     await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
     const { request_id } = await json<RebuildAccepted>(await rebuild(dataset));
     // A scheduler claimed it longer ago than the lease and then died.
-    await claimRequest(env, request_id, null, new Date(Date.now() - CLAIM_LEASE_MS - 60_000));
+    await claimRequest(openR2Store(env), request_id, null, new Date(Date.now() - CLAIM_LEASE_MS - 60_000));
     const offered = (await json<{ requests: RebuildRequest[] }>(await admin("/requests/pending"))).requests.map((r) => r.id);
     expect(offered).toContain(request_id);
     const reclaimed = await admin(`/requests/${request_id}/claim`, { body: {} });
@@ -265,7 +264,7 @@ describe("rollback, pin, prune", () => {
     const r2 = parseManifest(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text());
     expect(r2).toMatchObject({ current: v1.info.version, pinned: true });
     expect(r2.versions.map((v) => v.version)).toEqual([v2.info.version, v1.info.version]);
-    expect(parseManifest((await env.SNAPSHOT_KV.get(manifestKvKey(dataset)))!).current).toBe(v1.info.version);
+    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, v1.info.version, 1))).toBe(v1.body);
     const served = await SELF.fetch(`${BASE}/v1/datasets/${dataset}`);
     expect(served.headers.get("x-edgesnap-version")).toBe(v1.info.version);
     expect(await served.json()).toEqual([{ v: 1 }]);
@@ -304,7 +303,7 @@ describe("rollback, pin, prune", () => {
     const [v0, v1, v2, v3, v4] = versions.map((v) => v.info.version) as [string, string, string, string, string];
     // Roll back to the oldest so it must survive even though it is beyond `keep`.
     await admin(`/datasets/${dataset}/rollback`, { body: { version: v0 } });
-    expect(await env.SNAPSHOT_KV.get(bodyKvKey(dataset, v0))).not.toBeNull();
+    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, v0, 1))).not.toBeNull();
 
     const dry = await json<{ dry_run: boolean; datasets: { dataset: string; versions: string[]; objects: number }[] }>(
       await admin("/prune", { body: { keep: 2, dry_run: true } }),
@@ -313,16 +312,16 @@ describe("rollback, pin, prune", () => {
     expect(dry.dry_run).toBe(true);
     expect(planned.versions.sort()).toEqual([v1, v2].sort());
     expect(planned.objects).toBe(2);
-    expect(await env.SNAPSHOTS.head(bodyObjectKey(dataset, v1))).not.toBeNull();
+    expect(await env.SNAPSHOTS.head(pageObjectKey(dataset, v1, 1))).not.toBeNull();
 
     const real = await json<{ datasets: { dataset: string; versions: string[] }[] }>(await admin("/prune", { body: { keep: 2 } }));
     expect(real.datasets.find((d) => d.dataset === dataset)!.versions.sort()).toEqual([v1, v2].sort());
     const manifest = parseManifest(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text());
     expect(manifest.versions.map((v) => v.version)).toEqual([v4, v3, v0]);
     expect(manifest.current).toBe(v0);
-    expect(await env.SNAPSHOTS.head(bodyObjectKey(dataset, v1))).toBeNull();
-    expect(await env.SNAPSHOTS.head(bodyObjectKey(dataset, v2))).toBeNull();
-    expect(await env.SNAPSHOTS.head(bodyObjectKey(dataset, v0))).not.toBeNull();
+    expect(await env.SNAPSHOTS.head(pageObjectKey(dataset, v1, 1))).toBeNull();
+    expect(await env.SNAPSHOTS.head(pageObjectKey(dataset, v2, 1))).toBeNull();
+    expect(await env.SNAPSHOTS.head(pageObjectKey(dataset, v0, 1))).not.toBeNull();
     expect((await SELF.fetch(`${BASE}/v1/datasets/${dataset}/versions/${v1}`)).status).toBe(404);
     expect((await SELF.fetch(`${BASE}/v1/datasets/${dataset}`)).headers.get("x-edgesnap-version")).toBe(v0);
     expect((await admin("/prune", { body: { keep: 0 } })).status).toBe(400);

@@ -8,8 +8,12 @@ import { bearerToken, tokensEqual } from "../../edge/http/bearer.ts";
 import { cacheControlFor, notModifiedResponse, representationHeaders } from "../../edge/http/cache-headers.ts";
 import { ifNoneMatchMatches, isNotModified, notModifiedSince } from "../../edge/http/conditional.ts";
 import { errorBody, errorCodeFor } from "../../edge/http/errors.ts";
-import { catalogEntries } from "../../edge/snapshots/catalog.ts";
-import { withPublishedVersion, type VersionInfo } from "../../contract/index.ts";
+import { withPublishedVersion, type CatalogEntry, type SnapshotManifest, type VersionInfo } from "../../contract/index.ts";
+import { catalogEntry, catalogText } from "../../contract/protocol/catalog.ts";
+
+function catalogEntries(manifests: SnapshotManifest[]): CatalogEntry[] {
+  return (JSON.parse(catalogText(manifests.map(catalogEntry).filter((e): e is CatalogEntry => e !== null))) as { datasets: CatalogEntry[] }).datasets;
+}
 
 describe("ifNoneMatchMatches (RFC 9110 §13.1.2)", () => {
   const etag = '"abc"';
@@ -101,6 +105,8 @@ describe("catalogEntries", () => {
       columns: [],
       key: "iata",
       shards: 1,
+      pages: [{ first_row: 0, rows: 3, bytes: 42, sha256: "a".repeat(64) }],
+      formats: {},
     });
     const now = new Date("2026-11-23T12:00:01.000Z");
     const b = withPublishedVersion(null, "b-set", info("20261123T120000000Z-aaaaaaaa"), now);
@@ -113,6 +119,7 @@ describe("catalogEntries", () => {
       generated_at: "2026-11-23T12:00:00.000Z",
       rows: 3,
       bytes: 42,
+      pages: 1,
       key: "iata",
       url: "/v1/datasets/a-set",
     });

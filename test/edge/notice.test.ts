@@ -1,11 +1,15 @@
 /**
- * The publish notice and the cron reconcile: both bring KV's hot copies in line with R2.
+ * The publish notice and the cron reconcile: both make the current version's hot copies in KV
+ * (immutable pages and shards only) and rebuild the stored catalog, so a lost notice heals.
  */
 import { createExecutionContext, createScheduledController, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { bodyKvKey, CATALOG_KV_KEY, manifestKvKey, shardKvKey } from "../../contract/index.ts";
+import { CATALOG_OBJECT_KEY, hotCopiesDoneKey, pageObjectKey, shardObjectKey, versionPrefix } from "../../contract/index.ts";
 import { createApp } from "../../edge/app.ts";
+import { openEdgeStorage } from "../../edge/env.ts";
 import worker from "../../edge/index.ts";
+import { HOT_COPY_LIMIT_BYTES, HOT_COPY_MARKER_TTL_SECONDS, HOT_COPY_TTL_SECONDS } from "../../edge/storage/kv.ts";
+import { reconcileAll } from "../../edge/sync/refresh.ts";
 import { airportRecords, BASE, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
 
 const NOTICE_URL = `${BASE}/internal/v1/publish-notice`;
@@ -28,31 +32,41 @@ async function runScheduled(): Promise<void> {
   await waitOnExecutionContext(ctx);
 }
 
+async function storedCatalog(): Promise<{ name: string; version: string }[]> {
+  return (JSON.parse(await (await env.SNAPSHOTS.get(CATALOG_OBJECT_KEY))!.text()) as { datasets: { name: string; version: string }[] }).datasets;
+}
+
 describe("POST /internal/v1/publish-notice", () => {
-  it("copies the manifest, body and every shard into KV and rebuilds the catalog", async () => {
+  it("copies every page and shard of the current version into KV and rebuilds the stored catalog", async () => {
     const dataset = uniqueDataset("notice");
-    const { info, body, manifest } = await publishFakeVersion(env, { dataset, records: airportRecords(30), key: "iata", shards: 4 });
+    const { info, pages } = await publishFakeVersion(env, { dataset, records: airportRecords(30), key: "iata", shards: 4, pageBytes: 400 });
+    expect(pages.length).toBeGreaterThan(1);
     const res = await notice({ dataset, version: info.version });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true, dataset, current: info.version });
-    expect(JSON.parse((await env.SNAPSHOT_KV.get(manifestKvKey(dataset)))!)).toEqual(manifest);
-    expect(await env.SNAPSHOT_KV.get(bodyKvKey(dataset, info.version))).toBe(body);
-    for (let s = 0; s < 4; s++) expect(await env.SNAPSHOT_KV.get(shardKvKey(dataset, info.version, s))).not.toBeNull();
-    const catalog = JSON.parse((await env.SNAPSHOT_KV.get(CATALOG_KV_KEY))!) as { datasets: { name: string; version: string }[] };
-    expect(catalog.datasets.find((d) => d.name === dataset)?.version).toBe(info.version);
+    for (const [index, page] of pages.entries()) expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, info.version, index + 1))).toBe(page);
+    for (let s = 0; s < 4; s++) expect(await env.SNAPSHOT_KV.get(shardObjectKey(dataset, info.version, s))).not.toBeNull();
+    expect((await storedCatalog()).find((d) => d.name === dataset)?.version).toBe(info.version);
   });
 
-  it("keeps a body above KV's value limit out of KV and streams it from R2", async () => {
-    const { KV_VALUE_LIMIT_BYTES } = await import("../../contract/index.ts");
-    const dataset = uniqueDataset("large");
-    const filler = "x".repeat(1000);
-    const count = Math.ceil(KV_VALUE_LIMIT_BYTES / 1000) + 10;
-    const records = Array.from({ length: count }, (_, i) => ({ i, filler }));
-    const { info } = await publishFakeVersion(env, { dataset, records });
-    expect(info.bytes).toBeGreaterThan(KV_VALUE_LIMIT_BYTES);
+  it("gives hot copies an expiry, and their marker an earlier one, so retired versions' copies go by themselves", async () => {
+    const dataset = uniqueDataset("ttl");
+    const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
+    const before = Date.now() / 1000;
     expect((await notice({ dataset, version: info.version })).status).toBe(200);
-    expect(await env.SNAPSHOT_KV.get(bodyKvKey(dataset, info.version))).toBeNull();
-    expect(await env.SNAPSHOT_KV.get(manifestKvKey(dataset))).not.toBeNull();
+    const { keys } = await env.SNAPSHOT_KV.list({ prefix: versionPrefix(dataset, info.version) });
+    const expiry = (name: string) => keys.find((k) => k.name === name)?.expiration ?? 0;
+    expect(expiry(pageObjectKey(dataset, info.version, 1)) - before).toBeGreaterThan(HOT_COPY_TTL_SECONDS - 60);
+    expect(expiry(hotCopiesDoneKey(dataset, info.version)) - before).toBeGreaterThan(HOT_COPY_MARKER_TTL_SECONDS - 60);
+    expect(expiry(hotCopiesDoneKey(dataset, info.version))).toBeLessThan(expiry(pageObjectKey(dataset, info.version, 1)));
+  });
+
+  it("keeps a page above KV's value limit out of KV and streams it from R2", async () => {
+    const dataset = uniqueDataset("large");
+    const { info } = await publishFakeVersion(env, { dataset, records: [{ i: 0, filler: "x".repeat(HOT_COPY_LIMIT_BYTES + 10) }, { i: 1 }] });
+    expect(info.pages[0]!.bytes).toBeGreaterThan(HOT_COPY_LIMIT_BYTES);
+    expect((await notice({ dataset, version: info.version })).status).toBe(200);
+    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, info.version, 1))).toBeNull();
     const res = await SELF.fetch(`${BASE}/v1/datasets/${dataset}`);
     expect(res.status).toBe(200);
     expect(Number(res.headers.get("Content-Length"))).toBe(info.bytes);
@@ -61,28 +75,14 @@ describe("POST /internal/v1/publish-notice", () => {
     expect(received).toBe(info.bytes);
   });
 
-  it("drops the KV copies of versions the manifest no longer retains", async () => {
-    const dataset = uniqueDataset("retire");
-    const first = await publishFakeVersion(env, { dataset, records: [{ v: 1 }] });
-    await notice({ dataset, version: first.info.version });
-    expect(await env.SNAPSHOT_KV.get(bodyKvKey(dataset, first.info.version))).not.toBeNull();
-    // Rewrite the manifest so only a new version is retained (what retention does after 20 publishes).
-    const second = await publishFakeVersion(env, { dataset, records: [{ v: 2 }] });
-    const { manifestObjectKey } = await import("../../contract/index.ts");
-    await env.SNAPSHOTS.put(manifestObjectKey(dataset), JSON.stringify({ ...second.manifest, versions: [second.info] }));
-    expect((await notice({ dataset, version: second.info.version })).status).toBe(200);
-    expect(await env.SNAPSHOT_KV.get(bodyKvKey(dataset, first.info.version))).toBeNull();
-    expect(await env.SNAPSHOT_KV.get(bodyKvKey(dataset, second.info.version))).not.toBeNull();
-  });
-
-  it("writes nothing to KV for a repeated notice of the same manifest", async () => {
+  it("copies nothing again for a repeated notice of the same version", async () => {
     const dataset = uniqueDataset("repeat");
     const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
     expect((await notice({ dataset, version: info.version })).status).toBe(200);
-    const value = (await env.SNAPSHOT_KV.get(manifestKvKey(dataset)))!;
-    await env.SNAPSHOT_KV.put(manifestKvKey(dataset), value, { metadata: { marker: 1 } });
+    const key = pageObjectKey(dataset, info.version, 1);
+    await env.SNAPSHOT_KV.put(key, (await env.SNAPSHOT_KV.get(key))!, { metadata: { marker: 1 } });
     expect((await notice({ dataset, version: info.version })).status).toBe(200);
-    expect((await env.SNAPSHOT_KV.getWithMetadata(manifestKvKey(dataset))).metadata).toEqual({ marker: 1 });
+    expect((await env.SNAPSHOT_KV.getWithMetadata(key)).metadata).toEqual({ marker: 1 });
   });
 
   it("rejects a missing or wrong token with 401 and changes nothing", async () => {
@@ -93,10 +93,10 @@ describe("POST /internal/v1/publish-notice", () => {
       expect(res.status).toBe(401);
       expect(await errorCode(res)).toBe("unauthorized");
     }
-    expect(await env.SNAPSHOT_KV.get(manifestKvKey(dataset))).toBeNull();
+    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, info.version, 1))).toBeNull();
   });
 
-  it("answers 400 to a malformed body and 404 to an unknown dataset or version", async () => {
+  it("answers 400 to a malformed body, 415 to a body that is not JSON and 404 to an unknown dataset or version", async () => {
     const dataset = uniqueDataset("bad-notice");
     const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
     const notJson = await notice("{not json");
@@ -104,6 +104,9 @@ describe("POST /internal/v1/publish-notice", () => {
     expect(await errorCode(notJson)).toBe("bad_request");
     expect((await notice({ dataset: "Bad Name", version: info.version })).status).toBe(400);
     expect((await notice({ dataset })).status).toBe(400);
+    const form = await notice("dataset=x", { Authorization: "Bearer test-token", "Content-Type": "application/x-www-form-urlencoded" });
+    expect(form.status).toBe(415);
+    expect(await errorCode(form)).toBe("unsupported_media_type");
     const unknownDataset = await notice({ dataset: "never-published", version: info.version });
     expect(unknownDataset.status).toBe(404);
     expect(await errorCode(unknownDataset)).toBe("not_found");
@@ -133,57 +136,61 @@ describe("POST /internal/v1/publish-notice", () => {
 });
 
 describe("scheduled reconcile", () => {
-  it("heals a stale KV copy left by a lost notice, so the current URL serves the new version", async () => {
+  it("makes the hot copies a lost notice did not, and the catalog names the new version", async () => {
     const dataset = uniqueDataset("heal");
     const first = await publishFakeVersion(env, { dataset, records: airportRecords(4), key: "iata" });
     expect((await notice({ dataset, version: first.info.version })).status).toBe(200);
     const changed = airportRecords(4).map((r) => ({ ...r, flights: 7 }));
     const second = await publishFakeVersion(env, { dataset, records: changed, key: "iata" }); // notice lost
-    expect(JSON.parse((await env.SNAPSHOT_KV.get(manifestKvKey(dataset)))!).current).toBe(first.info.version);
-
-    await runScheduled();
-
-    expect(JSON.parse((await env.SNAPSHOT_KV.get(manifestKvKey(dataset)))!).current).toBe(second.info.version);
-    expect(await env.SNAPSHOT_KV.get(bodyKvKey(dataset, second.info.version))).toBe(second.body);
+    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, second.info.version, 1))).toBeNull();
+    // The current URL serves the new version at once anyway: it is resolved from R2.
     const item = await SELF.fetch(`${BASE}/v1/datasets/${dataset}/items/A001`);
     expect(((await item.json()) as { flights: number }).flights).toBe(7);
-    const catalog = JSON.parse((await env.SNAPSHOT_KV.get(CATALOG_KV_KEY))!) as { datasets: { name: string; version: string }[] };
-    expect(catalog.datasets.find((d) => d.name === dataset)?.version).toBe(second.info.version);
+
+    await runScheduled();
+
+    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, second.info.version, 1))).toBe(second.body);
+    expect(await env.SNAPSHOT_KV.get(shardObjectKey(dataset, second.info.version, 0))).not.toBeNull();
+    expect((await storedCatalog()).find((d) => d.name === dataset)?.version).toBe(second.info.version);
   });
 
-  it("repairs a corrupted KV manifest and leaves an up-to-date one untouched", async () => {
-    const dataset = uniqueDataset("corrupt");
+  it("re-copies a current version whose marker expired and leaves a marked one alone", async () => {
+    const dataset = uniqueDataset("marker");
     const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
-    await env.SNAPSHOT_KV.put(manifestKvKey(dataset), "{garbage");
-    // Reads still work while the KV copy is corrupt (they fall back to R2).
-    expect((await SELF.fetch(`${BASE}/v1/datasets/${dataset}/versions/${info.version}`)).status).toBe(200);
     await runScheduled();
-    const { value, metadata } = await env.SNAPSHOT_KV.getWithMetadata(manifestKvKey(dataset));
-    expect(JSON.parse(value!).current).toBe(info.version);
-    // Mark the value: an unchanged reconcile must not rewrite it (KV allows one write/s per key).
-    await env.SNAPSHOT_KV.put(manifestKvKey(dataset), value!, { metadata: { marker: 1 } });
+    const key = pageObjectKey(dataset, info.version, 1);
+    await env.SNAPSHOT_KV.put(key, "[\"stale copy\"]");
     await runScheduled();
-    expect((await env.SNAPSHOT_KV.getWithMetadata(manifestKvKey(dataset))).metadata).toEqual({ marker: 1 });
-    expect(metadata).toBeNull();
+    expect(await env.SNAPSHOT_KV.get(key)).toBe("[\"stale copy\"]");
+    await env.SNAPSHOT_KV.delete(hotCopiesDoneKey(dataset, info.version));
+    await runScheduled();
+    expect(await env.SNAPSHOT_KV.get(key)).toBe(JSON.stringify([{ a: 1 }]));
   });
 });
 
 describe("reconcileAll", () => {
   it("keeps reconciling other datasets when one has a missing object, and keeps it in the catalog", async () => {
-    const { reconcileAll } = await import("../../edge/snapshots/reconcile.ts");
-    const { shardObjectKey } = await import("../../contract/index.ts");
     const broken = uniqueDataset("a-broken");
     const healthy = uniqueDataset("z-healthy");
     const b = await publishFakeVersion(env, { dataset: broken, records: airportRecords(3), key: "iata", shards: 1 });
     await env.SNAPSHOTS.delete(shardObjectKey(broken, b.info.version, 0));
     const h = await publishFakeVersion(env, { dataset: healthy, records: [{ a: 1 }] });
-    const report = await reconcileAll(env);
+    const report = await reconcileAll(openEdgeStorage(env));
     expect(report.errors.map((e) => e.dataset)).toContain(broken);
-    expect(report.errors.find((e) => e.dataset === broken)?.error).toMatch(/shard 0 .* missing/);
-    expect(JSON.parse((await env.SNAPSHOT_KV.get(manifestKvKey(healthy)))!).current).toBe(h.info.version);
-    expect(await env.SNAPSHOT_KV.get(manifestKvKey(broken))).toBeNull();
-    const catalog = JSON.parse((await env.SNAPSHOT_KV.get(CATALOG_KV_KEY))!) as { datasets: { name: string }[] };
-    expect(catalog.datasets.map((d) => d.name)).toEqual(expect.arrayContaining([broken, healthy]));
+    expect(report.errors.find((e) => e.dataset === broken)?.error).toMatch(/items\/0\.tsv is named by the manifest but missing/);
+    expect(await env.SNAPSHOT_KV.get(pageObjectKey(healthy, h.info.version, 1))).not.toBeNull();
+    expect(await env.SNAPSHOT_KV.get(hotCopiesDoneKey(broken, b.info.version))).toBeNull();
+    expect((await storedCatalog()).map((d) => d.name)).toEqual(expect.arrayContaining([broken, healthy]));
+  });
+
+  it("writes the stored catalog only when it changes", async () => {
+    const dataset = uniqueDataset("catalog-write");
+    await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
+    await reconcileAll(openEdgeStorage(env));
+    const first = (await env.SNAPSHOTS.head(CATALOG_OBJECT_KEY))!;
+    await reconcileAll(openEdgeStorage(env));
+    expect((await env.SNAPSHOTS.head(CATALOG_OBJECT_KEY))!.etag).toBe(first.etag);
+    expect((await env.SNAPSHOTS.head(CATALOG_OBJECT_KEY))!.uploaded.getTime()).toBe(first.uploaded.getTime());
   });
 });
 

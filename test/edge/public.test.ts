@@ -3,7 +3,7 @@
  */
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { bodyKvKey, manifestKvKey, shardKvKey } from "../../contract/index.ts";
+import { pageObjectKey, shardObjectKey } from "../../contract/index.ts";
 import { airportRecords, BASE, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
 
 function get(path: string, init?: RequestInit): Promise<Response> {
@@ -35,14 +35,16 @@ describe("GET /v1/datasets/:name (current)", () => {
   it("falls back to R2 when KV has no copy, and serves the KV copy when there is one", async () => {
     const dataset = uniqueDataset("kvmiss");
     const { info, body } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
-    expect(await env.SNAPSHOT_KV.get(manifestKvKey(dataset))).toBeNull();
+    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, info.version, 1))).toBeNull();
     expect(await (await get(`/v1/datasets/${dataset}/versions/${info.version}`)).text()).toBe(body);
 
     // Prove the KV tier is read: a KV copy that differs from R2 wins for a version not yet cached.
     const other = await publishFakeVersion(env, { dataset, records: [{ a: 2 }] });
     expect((await notify(dataset, other.info.version)).status).toBe(200);
-    await env.SNAPSHOT_KV.put(bodyKvKey(dataset, other.info.version), "[\"from-kv\"]");
-    expect(await (await get(`/v1/datasets/${dataset}/versions/${other.info.version}`)).text()).toBe("[\"from-kv\"]");
+    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, other.info.version, 1))).toBe(other.body);
+    // (A copy of the same length: the answer's Content-Length comes from the manifest.)
+    await env.SNAPSHOT_KV.put(pageObjectKey(dataset, other.info.version, 1), "[{\"a\":9}]");
+    expect(await (await get(`/v1/datasets/${dataset}/versions/${other.info.version}`)).text()).toBe("[{\"a\":9}]");
   });
 
   it("answers 304 to a matching If-None-Match (strong, weak, list or *) and 200 to a stale one", async () => {
@@ -126,9 +128,8 @@ describe("GET /v1/datasets/:name/versions/:version", () => {
     const { info, body } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }, { a: 2 }] });
     const url = `/v1/datasets/${dataset}/versions/${info.version}`;
     expect(await (await get(url)).text()).toBe(body);
-    // Remove the R2 body: from now on only the Cache API can answer.
-    const { bodyObjectKey } = await import("../../contract/index.ts");
-    await env.SNAPSHOTS.delete(bodyObjectKey(dataset, info.version));
+    // Remove the R2 page: from now on only the Cache API can answer.
+    await env.SNAPSHOTS.delete(pageObjectKey(dataset, info.version, 1));
     const head = await get(url, { method: "HEAD" });
     expect(head.status).toBe(200);
     expect(head.headers.get("ETag")).toBe(`"${info.hash}"`);
@@ -148,11 +149,11 @@ describe("GET /v1/datasets/:name/versions/:version", () => {
     expect((await get(`/v1/datasets/${dataset}/versions/latest`)).status).toBe(400);
   });
 
-  it("finds a version missing from a stale KV manifest in R2", async () => {
-    const dataset = uniqueDataset("stale-kv");
+  it("serves a version published without a notice: the manifest is always read from R2", async () => {
+    const dataset = uniqueDataset("no-notice");
     const first = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
     expect((await notify(dataset, first.info.version)).status).toBe(200);
-    const second = await publishFakeVersion(env, { dataset, records: [{ a: 2 }] }); // no notice: KV is stale
+    const second = await publishFakeVersion(env, { dataset, records: [{ a: 2 }] }); // no notice
     const res = await get(`/v1/datasets/${dataset}/versions/${second.info.version}`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual([{ a: 2 }]);
@@ -182,7 +183,7 @@ describe("GET /v1/datasets/:name/items/:key", () => {
     // Corrupt every shard copy but the one holding A003: the lookup must still succeed.
     const { shardOf } = await import("../../contract/index.ts");
     const wanted = shardOf("A003", 8);
-    for (let s = 0; s < 8; s++) if (s !== wanted) await env.SNAPSHOT_KV.put(shardKvKey(dataset, info.version, s), "not json");
+    for (let s = 0; s < 8; s++) if (s !== wanted) await env.SNAPSHOT_KV.put(shardObjectKey(dataset, info.version, s), "not a shard");
     const res = await get(`/v1/datasets/${dataset}/items/A003`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual(records[3]);
@@ -249,6 +250,7 @@ describe("GET /v1/datasets (catalog)", () => {
       generated_at: info.generated_at,
       rows: 2,
       bytes: info.bytes,
+      pages: 1,
       key: null,
       url: `/v1/datasets/${dataset}`,
     });
@@ -275,7 +277,7 @@ describe("CORS", () => {
       // Twice: the second answer comes from the Cache API and must carry CORS headers too.
       const res = await get(`/v1/datasets/${dataset}`, { headers: { Origin: "https://app.example" } });
       expect(res.headers.get("Access-Control-Allow-Origin")).toBe("*");
-      expect(res.headers.get("Access-Control-Expose-Headers")).toBe("ETag,X-Edgesnap-Version,Last-Modified");
+      expect(res.headers.get("Access-Control-Expose-Headers")).toBe("ETag,X-Edgesnap-Version,Last-Modified,Link");
       await res.text();
     }
   });
@@ -293,8 +295,7 @@ describe("misc routes", () => {
   it("turns an unexpected failure into a 500 without internals", async () => {
     const dataset = uniqueDataset("broken");
     const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
-    const { bodyObjectKey } = await import("../../contract/index.ts");
-    await env.SNAPSHOTS.delete(bodyObjectKey(dataset, info.version));
+    await env.SNAPSHOTS.delete(pageObjectKey(dataset, info.version, 1));
     const res = await get(`/v1/datasets/${dataset}`);
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({ error: { code: "internal", message: "internal error" } });

@@ -1,6 +1,6 @@
 /** Backoff and retry decisions for storage requests (pure functions). */
 import { describe, expect, test } from "vitest";
-import { backoffDelayMs, isRetryableStatus, retryAfterMs, type RetryPolicy } from "../../compute/storage/retry.ts";
+import { backoffDelayMs, isRetryableStatus, retryAfterMs, type RetryPolicy } from "../../contract/retry.ts";
 
 const policy: RetryPolicy = { attempts: 5, baseDelayMs: 100, maxDelayMs: 1_000 };
 

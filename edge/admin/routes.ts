@@ -1,0 +1,180 @@
+/**
+ * The admin API (`/admin/v1/...`), for the CLI, the status page and the scheduler. Every route
+ * needs `Authorization: Bearer <EDGESNAP_TOKEN>` and answers `Cache-Control: no-store`. Rebuild
+ * requests and run records live in R2; rollback, pin and prune change the manifest by
+ * compare-and-swap (contract/protocol/), then run the same after-change step as a publish notice.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import {
+  ClaimRequestBodySchema,
+  CompleteRequestBodySchema,
+  datasetOfRequestId,
+  DEFAULT_RUNS_PAGE,
+  isDatasetName,
+  MAX_RUNS_PAGE,
+  PruneBodySchema,
+  RollbackBodySchema,
+  RunRecordSchema,
+  type ManifestChange as ManifestChangeAnswer,
+  type PruneResult,
+  type RebuildAccepted,
+} from "../../contract/index.ts";
+import { listFolders } from "../../contract/storage.ts";
+import { DATASETS_PREFIX } from "../../contract/keys.ts";
+import { ProtocolError } from "../../contract/protocol/errors.ts";
+import { pruneDataset, rollback, setPinned, type ManifestChangeResult } from "../../contract/protocol/manifests.ts";
+import { claimRequest, completeRequest, createRebuildRequest, listPendingRequests, readRequest } from "../../contract/protocol/requests.ts";
+import { listRunRecords, readRunRecord, storeRunRecord } from "../../contract/protocol/runs.ts";
+import type { AppContext, AppEnv, EdgeStorage } from "../env.ts";
+import { noStore, requireBearerToken } from "../http/auth.ts";
+import { quoted } from "../http/errors.ts";
+import { jsonBody } from "../http/json-body.ts";
+import { refreshAfterManifestChange } from "../sync/refresh.ts";
+import { describeDataset, describeDatasets, isKnownDataset } from "./overview.ts";
+
+function datasetParam(c: AppContext): string {
+  const name = c.req.param("name") ?? "";
+  if (!isDatasetName(name)) throw new HTTPException(400, { message: `malformed dataset name ${quoted(name)}` });
+  return name;
+}
+
+async function knownDataset(c: AppContext): Promise<string> {
+  const name = datasetParam(c);
+  if (!(await isKnownDataset(c.var.store, name))) throw new HTTPException(404, { message: `unknown dataset ${name}` });
+  return name;
+}
+
+function flag(value: string | undefined): boolean {
+  return value !== undefined && value !== "0" && value !== "false";
+}
+
+function storage(c: AppContext): EdgeStorage {
+  return { store: c.var.store, hot: c.var.hot };
+}
+
+/** Runs the after-change step when a manifest change happened, and answers what changed. */
+export async function afterOperatorChange(storage: EdgeStorage, dataset: string, change: ManifestChangeResult): Promise<ManifestChangeAnswer> {
+  if (change.changed) await refreshAfterManifestChange(storage, dataset, { before: change.before, after: change.after });
+  return { dataset, current: change.after.current, previous: change.before.current, pinned: change.after.pinned };
+}
+
+/** The admin API, mounted at /admin/v1 by the app. */
+export function adminApiRoutes(): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  routes.use("*", noStore());
+  routes.use("*", requireBearerToken());
+
+  routes.get("/datasets", async (c) => {
+    const { rows, warnings } = await describeDatasets(c.var.store);
+    return c.json({ datasets: rows.map((row) => row.dataset), ...(warnings.length > 0 ? { warnings } : {}) });
+  });
+
+  routes.get("/datasets/:name", async (c) => {
+    const row = await describeDataset(c.var.store, datasetParam(c));
+    if (row === null) throw new HTTPException(404, { message: `unknown dataset ${c.req.param("name")}` });
+    return c.json(row.dataset);
+  });
+
+  routes.post("/datasets/:name/rebuild", async (c) => {
+    const dataset = await knownDataset(c);
+    const { request, coalesced } = await createRebuildRequest(c.var.store, dataset, { force: flag(c.req.query("force")) });
+    const body: RebuildAccepted = { request_id: request.id, coalesced, request };
+    return c.json(body, 202);
+  });
+
+  routes.get("/datasets/:name/runs", async (c) => {
+    const dataset = await knownDataset(c);
+    const raw = c.req.query("limit");
+    const limit = raw === undefined ? DEFAULT_RUNS_PAGE : Number(raw);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RUNS_PAGE) {
+      throw new HTTPException(400, { message: `limit must be an integer from 1 to ${MAX_RUNS_PAGE}` });
+    }
+    return c.json(await listRunRecords(c.var.store, dataset, limit, c.req.query("cursor") || undefined));
+  });
+
+  routes.get("/datasets/:name/runs/:id", async (c) => {
+    const dataset = datasetParam(c);
+    const record = await readRunRecord(c.var.store, dataset, c.req.param("id"));
+    if (record === null) throw new HTTPException(404, { message: `unknown run ${quoted(c.req.param("id"))} of ${dataset}` });
+    return c.json(record);
+  });
+
+  routes.post("/datasets/:name/rollback", jsonBody(RollbackBodySchema), async (c) => {
+    const dataset = datasetParam(c);
+    const body = c.req.valid("json");
+    return c.json(await afterOperatorChange(storage(c), dataset, await rollback(c.var.store, dataset, body.version, { pin: body.pin ?? true })));
+  });
+
+  routes.post("/datasets/:name/pin", async (c) => {
+    const dataset = datasetParam(c);
+    return c.json(await afterOperatorChange(storage(c), dataset, await setPinned(c.var.store, dataset, true)));
+  });
+
+  routes.post("/datasets/:name/unpin", async (c) => {
+    const dataset = datasetParam(c);
+    return c.json(await afterOperatorChange(storage(c), dataset, await setPinned(c.var.store, dataset, false)));
+  });
+
+  routes.post("/prune", jsonBody(PruneBodySchema), async (c) => {
+    const { keep, dry_run: dryRun = false } = c.req.valid("json");
+    const result: PruneResult = { dry_run: dryRun, keep, datasets: [] };
+    const warnings: string[] = [];
+    for (const dataset of await listFolders(c.var.store, DATASETS_PREFIX)) {
+      let pruned;
+      try {
+        pruned = await pruneDataset(c.var.store, dataset, { keep, dryRun });
+      } catch (error) {
+        // One junk manifest must not stop the prune of every other dataset.
+        if (!(error instanceof ProtocolError && error.code === "corrupt")) throw error;
+        warnings.push(error.message);
+        continue;
+      }
+      if (pruned === null) continue;
+      const gone = [...pruned.dropped.map((v) => v.version), ...pruned.orphans];
+      if (gone.length === 0) continue;
+      if (!dryRun && pruned.dropped.length > 0) {
+        await refreshAfterManifestChange(storage(c), dataset, { before: pruned.before, after: pruned.manifest });
+      }
+      result.datasets.push({ dataset, versions: gone, objects: pruned.objects });
+    }
+    return c.json({ ...result, ...(warnings.length > 0 ? { warnings } : {}) });
+  });
+
+  routes.get("/requests/pending", async (c) => {
+    const { requests, warnings } = await listPendingRequests(c.var.store);
+    return c.json({ requests, ...(warnings.length > 0 ? { warnings } : {}) });
+  });
+
+  routes.get("/requests/:id", async (c) => {
+    const stored = await readRequest(c.var.store, c.req.param("id"));
+    if (stored === null) throw new HTTPException(404, { message: `unknown request ${quoted(c.req.param("id"))}` });
+    return c.json(stored.value);
+  });
+
+  routes.post("/requests/:id/claim", jsonBody(ClaimRequestBodySchema), async (c) => {
+    return c.json(await claimRequest(c.var.store, c.req.param("id"), c.req.valid("json").run_id ?? null));
+  });
+
+  routes.post("/requests/:id/complete", jsonBody(CompleteRequestBodySchema), async (c) => {
+    return c.json(await completeRequest(c.var.store, c.req.param("id"), c.req.valid("json")));
+  });
+
+  routes.post("/runs", jsonBody(RunRecordSchema), async (c) => {
+    const record = c.req.valid("json");
+    if (!isDatasetName(record.dataset)) throw new HTTPException(400, { message: `malformed dataset name ${quoted(record.dataset)}` });
+    const key = await storeRunRecord(c.var.store, record);
+    // The record links back to the operator's request: complete it here too, so a lost
+    // "complete" call from the scheduler still leaves the request with its outcome.
+    if (record.request_id !== null && datasetOfRequestId(record.request_id) === record.dataset) {
+      await completeRequest(c.var.store, record.request_id, { outcome: record.outcome, version: record.version, run_id: record.id, reason: record.reason }).catch(
+        (error: unknown) => {
+          if (!(error instanceof ProtocolError)) throw error;
+        },
+      );
+    }
+    return c.json({ ok: true as const, key }, 201);
+  });
+
+  return routes;
+}

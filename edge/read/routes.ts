@@ -1,0 +1,92 @@
+/**
+ * Public reads under /v1: the catalog, current and versioned snapshot bodies, their pages, and
+ * single items. Read order: this location's edge cache, then KV hot copies of immutable objects,
+ * then R2; the current version is always resolved from the R2 manifest. HEAD is served by the GET
+ * routes (same headers, no body); a dataset whose manifest is unreadable answers 503 on its own
+ * routes and leaves every other dataset alone.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { isDatasetName, isVersionId, itemKeyProblem } from "../../contract/names.ts";
+import type { AppContext, AppEnv } from "../env.ts";
+import { methodNotAllowed, quoted } from "../http/errors.ts";
+import { pageNumber, requireCurrent, requireVersion, serveBody, servePage } from "./bodies.ts";
+import { edgeCache } from "./cache.ts";
+import { serveCatalog } from "./catalog.ts";
+import { serveItem } from "./items.ts";
+
+const READ_METHODS = "GET, HEAD";
+
+function datasetParam(c: AppContext): string {
+  const name = c.req.param("name") ?? "";
+  if (!isDatasetName(name)) throw new HTTPException(400, { message: `malformed dataset name ${quoted(name)}` });
+  return name;
+}
+
+function versionParam(c: AppContext): string {
+  const version = c.req.param("version") ?? "";
+  if (!isVersionId(version)) throw new HTTPException(400, { message: `malformed version id ${quoted(version)}` });
+  return version;
+}
+
+function keyParam(c: AppContext): string {
+  const key = c.req.param("key") ?? "";
+  const problem = itemKeyProblem(key);
+  if (problem !== null) throw new HTTPException(400, { message: `malformed item key: it ${problem}` });
+  return key;
+}
+
+/** The public read routes, mounted at /v1 by the app. */
+export function publicRoutes(): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+
+  routes.get("/datasets", edgeCache(), (c) => serveCatalog(c));
+
+  routes.get("/datasets/:name", edgeCache(), async (c) => {
+    const dataset = datasetParam(c);
+    return serveBody(c, dataset, await requireCurrent(c, dataset), "current");
+  });
+
+  routes.get("/datasets/:name/versions/:version", edgeCache(), async (c) => {
+    const dataset = datasetParam(c);
+    return serveBody(c, dataset, await requireVersion(c, dataset, versionParam(c)), "versioned");
+  });
+
+  routes.get("/datasets/:name/pages/:page", async (c) => {
+    const dataset = datasetParam(c);
+    const page = pageNumber(c.req.param("page"));
+    return servePage(c, dataset, await requireCurrent(c, dataset), page, "current");
+  });
+
+  routes.get("/datasets/:name/versions/:version/pages/:page", edgeCache(), async (c) => {
+    const dataset = datasetParam(c);
+    const page = pageNumber(c.req.param("page"));
+    return servePage(c, dataset, await requireVersion(c, dataset, versionParam(c)), page, "versioned");
+  });
+
+  routes.get("/datasets/:name/items/:key", async (c) => {
+    const dataset = datasetParam(c);
+    const key = keyParam(c);
+    return serveItem(c, dataset, await requireCurrent(c, dataset), key, "current");
+  });
+
+  routes.get("/datasets/:name/versions/:version/items/:key", edgeCache(), async (c) => {
+    const dataset = datasetParam(c);
+    const version = versionParam(c);
+    const key = keyParam(c);
+    return serveItem(c, dataset, await requireVersion(c, dataset, version), key, "versioned");
+  });
+
+  for (const path of [
+    "/datasets",
+    "/datasets/:name",
+    "/datasets/:name/versions/:version",
+    "/datasets/:name/pages/:page",
+    "/datasets/:name/versions/:version/pages/:page",
+    "/datasets/:name/items/:key",
+    "/datasets/:name/versions/:version/items/:key",
+  ]) {
+    routes.all(path, methodNotAllowed(READ_METHODS));
+  }
+  return routes;
+}
