@@ -71,10 +71,9 @@ async function holdOpen(method: string, key: string, body: string, options: Omit
   const url = objectUrl(key, options.query);
   const signed = await signer.sign(url, { method, headers: options.headers });
   const from = server.requests.length;
-  const request = http.request(url, {
-    method,
-    headers: { ...Object.fromEntries(signed.headers), "content-length": String(Buffer.byteLength(body)) },
-  });
+  const headers: Record<string, string> = { "content-length": String(Buffer.byteLength(body)) };
+  signed.headers.forEach((value, name) => (headers[name] = value));
+  const request = http.request(url, { method, headers });
   const answer = new Promise<Answer>((resolve, reject) => {
     request.on("error", reject);
     request.on("response", (response) => {
