@@ -18,7 +18,7 @@
 import { createHash } from "node:crypto";
 import { AwsClient } from "aws4fetch";
 import { EdgesnapError } from "../errors.ts";
-import { DEFAULT_RETRY_POLICY, backoffDelayMs, isRetryableStatus, retryAfterMs, type RetryPolicy } from "../../contract/retry.ts";
+import { DEFAULT_RETRY_POLICY, isRetryableStatus, retryAfterMs, withRetry, type RetryPolicy } from "../../contract/retry.ts";
 import {
   completeMultipartXml,
   deleteObjectsXml,
@@ -57,6 +57,8 @@ export interface S3StoreOptions {
   retry?: Partial<RetryPolicy>;
   /** Time allowed until response headers arrive, per attempt (a body may stream longer). Default 60 s. */
   requestTimeoutMs?: number;
+  /** Called before each retry (for logs): the request, the attempt that failed, the delay chosen. */
+  onRetry?: (retry: { method: string; key: string | null; attempt: number; delayMs: number; status: number | null }) => void;
 }
 
 /**
@@ -87,6 +89,7 @@ class S3Store implements ObjectStore {
   readonly #partSize: number;
   readonly #retry: RetryPolicy;
   readonly #timeoutMs: number;
+  readonly #onRetry: S3StoreOptions["onRetry"];
 
   constructor(options: S3StoreOptions) {
     let endpoint: URL;
@@ -105,6 +108,7 @@ class S3Store implements ObjectStore {
     this.#threshold = options.multipartThresholdBytes ?? DEFAULT_MULTIPART_THRESHOLD_BYTES;
     this.#retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.#timeoutMs = options.requestTimeoutMs ?? 60_000;
+    this.#onRetry = options.onRetry;
     this.#base = `${endpoint.origin}${endpoint.pathname.replace(/\/+$/, "")}/${encodePathSegment(options.bucket)}`;
     this.#client = new AwsClient({
       accessKeyId: options.accessKeyId,
@@ -264,6 +268,8 @@ class S3Store implements ObjectStore {
     }
     const etags: Array<{ partNumber: number; etag: string }> = [];
     let size = 0;
+    // Some S3-compatible servers (s3rver) give a multipart object the MD5 of its whole body as ETag.
+    const wholeMd5 = createHash("md5");
     try {
       let partNumber = 0;
       // One part at a time: the next is read only once the previous one is uploaded.
@@ -271,13 +277,14 @@ class S3Store implements ObjectStore {
         partNumber += 1;
         if (partNumber > MAX_PARTS) throw new EdgesnapError("storage", `put ${key}: more than ${MAX_PARTS} parts; raise the part size`);
         size += part.byteLength;
+        wholeMd5.update(part);
         const response = await this.#request("PUT", key, { query: [["partNumber", String(partNumber)], ["uploadId", uploadId]], body: part });
         if (!response.ok) throw await failure(`upload part ${partNumber} of`, key, response);
         await discard(response);
         etags.push({ partNumber, etag: unquoteEtag(response.headers.get("etag") ?? "") });
       }
       if (options.sha256 && hash) verifySha256(key, hash.digest("hex"), options.sha256);
-      const etag = await this.#completeMultipartUpload(key, uploadId, etags, options);
+      const etag = await this.#completeMultipartUpload(key, uploadId, etags, options, { size, etags: [multipartEtag(etags), wholeMd5.digest("hex")] });
       return { key, etag, size, uploaded: new Date(), customMetadata: { ...options.customMetadata } };
     } catch (error) {
       await parts.return(undefined);
@@ -301,13 +308,26 @@ class S3Store implements ObjectStore {
     uploadId: string,
     parts: Array<{ partNumber: number; etag: string }>,
     options: PutOptions,
+    ours: { size: number; etags: string[] },
   ): Promise<string> {
-    const response = await this.#request("POST", key, {
-      query: [["uploadId", uploadId]],
-      headers: { "content-type": "application/xml", ...conditionalHeaders(options) },
-      body: completeMultipartXml(parts),
-    });
-    if (!response.ok) throw await failure("complete multipart upload of", key, response, options);
+    const log: AttemptLog = { ambiguous: false };
+    const response = await this.#request(
+      "POST",
+      key,
+      { query: [["uploadId", uploadId]], headers: { "content-type": "application/xml", ...conditionalHeaders(options) }, body: completeMultipartXml(parts) },
+      log,
+    );
+    if (!response.ok) {
+      const error = await failure("complete multipart upload of", key, response, options);
+      // A retry after a lost answer finds the upload gone (NoSuchUpload) because our earlier
+      // attempt completed it: the object is ours when it has our size and ETag (S3 and R2 compute a
+      // multipart ETag from the parts' MD5s; some servers use the MD5 of the whole body).
+      if (log.ambiguous && response.status === 404 && error.message.includes("NoSuchUpload")) {
+        const current = await this.head(key);
+        if (current && current.size === ours.size && ours.etags.includes(current.etag)) return current.etag;
+      }
+      throw error;
+    }
     // S3 may answer 200 and still report an error in the body.
     // See https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html
     const xml = await response.text();
@@ -343,35 +363,55 @@ class S3Store implements ObjectStore {
       ? `?${init.query.map(([name, value]) => (value === "" && name !== "prefix" ? encodeRfc3986(name) : `${encodeRfc3986(name)}=${encodeRfc3986(value)}`)).join("&")}`
       : "";
     const url = `${this.#base}${key === null ? "" : `/${key.split("/").map(encodePathSegment).join("/")}`}${query}`;
-    for (let attempt = 0; ; attempt += 1) {
-      let response: Response | undefined;
-      let networkError: unknown;
+    const attempt = async (): Promise<Response> => {
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(new Error(`no response within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+      let response: Response;
       try {
         // Sign headers only: the payload is declared UNSIGNED-PAYLOAD (aws4fetch's default for
         // s3), so the body is sent as is, and integrity comes from x-amz-checksum-sha256.
         const signed = await this.#client.sign(url, { method, headers: init.headers });
         response = await fetch(signed.url, { method, headers: signed.headers, body: init.body as Uint8Array<ArrayBuffer> | string | undefined, signal: controller.signal });
-      } catch (error) {
-        networkError = error;
       } finally {
         clearTimeout(timer);
       }
-      if (response && !isRetryableStatus(response.status)) return response;
-      if (attempt + 1 >= this.#retry.attempts) {
-        if (response) return response;
-        const reason = networkError instanceof Error ? (networkError.cause instanceof Error ? networkError.cause.message : networkError.message) : String(networkError);
-        throw new EdgesnapError("storage", `${method} ${key ?? this.#base}: ${reason} (after ${attempt + 1} attempts)`, { cause: networkError });
-      }
-      if (log && method !== "GET" && method !== "HEAD") log.ambiguous = true;
-      let delay = backoffDelayMs(attempt, this.#retry);
-      if (response) {
-        delay = Math.max(delay, Math.min(this.#retry.maxDelayMs, retryAfterMs(response.headers.get("retry-after")) ?? 0));
-        await discard(response);
-      }
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (isRetryableStatus(response.status)) throw new RetryableAnswer(response);
+      return response;
+    };
+    try {
+      return await withRetry(attempt, {
+        ...this.#retry,
+        delayFor: (error) => (error instanceof RetryableAnswer ? retryAfterMs(error.response.headers.get("retry-after")) : undefined),
+        onRetry: (error, attemptNumber, delayMs) => {
+          if (log && method !== "GET" && method !== "HEAD") log.ambiguous = true;
+          if (error instanceof RetryableAnswer) void discard(error.response);
+          this.#onRetry?.({ method, key, attempt: attemptNumber, delayMs, status: error instanceof RetryableAnswer ? error.response.status : null });
+        },
+      });
+    } catch (error) {
+      // Out of attempts: the last answer is returned whatever its status (callers map it).
+      if (error instanceof RetryableAnswer) return error.response;
+      const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+      throw new EdgesnapError("storage", `${method} ${key ?? this.#base}: ${reason} (after ${this.#retry.attempts} attempts)`, { cause: error });
     }
+  }
+}
+
+/**
+ * The ETag S3 and R2 give a multipart object: the MD5 of the parts' binary MD5s, then "-" and the
+ * part count. https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
+ */
+function multipartEtag(parts: ReadonlyArray<{ etag: string }>): string {
+  const digests = Buffer.concat(parts.map((part) => Buffer.from(part.etag, "hex")));
+  return `${createHash("md5").update(digests).digest("hex")}-${parts.length}`;
+}
+
+/** A 5xx or 429 answer, thrown so the retry helper retries it. */
+class RetryableAnswer extends Error {
+  readonly response: Response;
+  constructor(response: Response) {
+    super(`answered ${response.status}`);
+    this.response = response;
   }
 }
 

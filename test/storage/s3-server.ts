@@ -58,6 +58,8 @@ export interface FaultRule {
   respond: number | "reset" | "forward-then-reset";
   /** How many matching requests to hit. Default: unlimited. */
   times?: number;
+  /** Extra headers on an injected status answer (e.g. Retry-After). */
+  headers?: Record<string, string>;
 }
 
 export interface S3TestServer {
@@ -331,7 +333,7 @@ class ConditionalWriteProxy {
     const exchange: Exchange = { req, res, log, url, key: objectKey(url), dropAnswer: fault?.respond === "forward-then-reset" };
     if (typeof fault?.respond === "number") {
       req.resume();
-      this.#answer(exchange, injected(fault.respond));
+      this.#answer(exchange, injected(fault.respond), fault.headers);
       return;
     }
     this.#dispatch(exchange).catch((error: unknown) => {
@@ -496,7 +498,7 @@ class ConditionalWriteProxy {
     });
   }
 
-  #answer(exchange: Exchange, error: S3ErrorAnswer): void {
+  #answer(exchange: Exchange, error: S3ErrorAnswer, extraHeaders: Record<string, string> = {}): void {
     const { res, log } = exchange;
     if (exchange.dropAnswer) {
       log.status = "reset";
@@ -507,7 +509,7 @@ class ConditionalWriteProxy {
     const headers = requestIdHeaders();
     const resource = safeDecode(exchange.url.pathname);
     const body = s3ErrorXml(error, resource, headers["x-amz-request-id"], headers["x-amz-id-2"]);
-    res.writeHead(error.status, { ...headers, "content-type": "application/xml", "content-length": Buffer.byteLength(body) });
+    res.writeHead(error.status, { ...headers, ...extraHeaders, "content-type": "application/xml", "content-length": Buffer.byteLength(body) });
     res.end(body);
   }
 

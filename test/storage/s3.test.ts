@@ -265,6 +265,28 @@ describe("s3 driver", () => {
       expect(info.etag).toBe((await store.head(key))!.etag);
     });
 
+    test("a multipart upload whose completion answer was lost is recognized as ours on retry", async () => {
+      const key = freshKey("large.json");
+      const from = server.requests.length;
+      server.inject({ match: ({ method, url }) => method === "POST" && url.includes(key) && url.includes("uploadId="), respond: "forward-then-reset", times: 1 });
+      const body = patternBytes(PART + 6);
+      const info = (await store.put(key, streamOf(body)))!;
+      const completes = requestsFor(key, from).filter((request) => request.method === "POST" && request.url.includes("uploadId="));
+      expect(completes.map((request) => request.status)).toEqual(["reset", 404]);
+      expect(info.etag).toBe((await store.head(key))!.etag);
+      expect((await store.head(key))!.size).toBe(body.byteLength);
+    });
+
+    test("a Retry-After on a 503 sets the delay before the retry", async () => {
+      const retries: { delayMs: number; status: number | null }[] = [];
+      const patient = await openS3Store(storeOptions({ retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5_000 }, onRetry: (retry) => retries.push(retry) }));
+      const key = freshKey("data.json");
+      server.inject({ match: ({ url }) => url.includes(key), respond: 503, times: 1, headers: { "retry-after": "1" } });
+      await patient.put(key, "after a Retry-After");
+      expect(retries).toEqual([{ method: "PUT", key, attempt: 1, delayMs: 1_000, status: 503 }]);
+      expect(await (await patient.get(key))!.text()).toBe("after a Retry-After");
+    });
+
     test("a create-only PUT that lost to another writer's body still answers null after a retry", async () => {
       const key = freshKey("manifest.json");
       await store.put(key, "theirs");
