@@ -2,7 +2,7 @@
  * The operator's view of the datasets: what is current, how old, how big, how the last run went and
  * whether a rebuild is waiting. Read from R2 (the source of truth), not from KV's copies.
  */
-import { currentVersion, type AdminDataset } from "../../contract/index.ts";
+import { currentVersion, type AdminDataset, type RunsPage } from "../../contract/index.ts";
 import { listDatasetNames } from "../snapshots/catalog.ts";
 import { readManifestFromR2 } from "../snapshots/read.ts";
 import { latestRequest } from "./requests.ts";
@@ -21,11 +21,15 @@ export async function isKnownDataset(env: Env, dataset: string): Promise<boolean
   return runs.objects.length > 0;
 }
 
-/** One dataset's overview row, or null when the edge does not know it. */
-export async function describeDataset(env: Env, dataset: string, now = new Date()): Promise<AdminDataset | null> {
+/**
+ * One dataset's overview row, or null when the edge does not know it. A caller that lists the
+ * dataset's runs anyway passes that listing as `runsRead` (newest first), and last_run is its newest
+ * instead of a second listing.
+ */
+export async function describeDataset(env: Env, dataset: string, now = new Date(), runsRead?: Promise<RunsPage>): Promise<AdminDataset | null> {
   const [manifest, runs, request] = await Promise.all([
     readManifestFromR2(env, dataset).catch(() => null),
-    listRunRecords(env, dataset, 1),
+    runsRead ?? listRunRecords(env, dataset, 1),
     latestRequest(env, dataset).catch(() => null),
   ]);
   if (manifest === null && runs.runs.length === 0) return null;

@@ -1,37 +1,53 @@
 /** @jsxImportSource hono/jsx */
 /**
  * The status page at /admin: server-rendered, never cached. Signing in posts the token once; the
- * Worker checks it in constant time and sets an HttpOnly, SameSite=Strict session cookie derived
- * from it (edge/http/auth.ts), so page script never sees the token. The buttons are plain forms
- * posting to /admin/datasets/...; a cross-site form post carries no SameSite=Strict cookie, and a
- * foreign Origin header is refused as well.
+ * Worker checks it in constant time and sets an HttpOnly, SameSite=Strict session cookie signed
+ * with it that expires after ADMIN_SESSION_HOURS (edge/http/auth.ts), so page script never sees
+ * the token. The buttons are plain forms posting to /admin/datasets/...; every post must come from
+ * the page's own origin and every post that acts must carry the session's CSRF token
+ * (edge/pages/form-guard.ts).
  */
 import { Hono, type Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
-import { isDatasetName, VERSION_ID_PATTERN } from "../../contract/index.ts";
+import { isDatasetName, VERSION_ID_PATTERN, type AdminDataset, type RunRecord } from "../../contract/index.ts";
 import { rollbackDataset, setPinned } from "../admin/manifests.ts";
-import { describeDatasets, isKnownDataset } from "../admin/overview.ts";
+import { describeDataset, isKnownDataset, listKnownDatasets } from "../admin/overview.ts";
 import { createRebuildRequest } from "../admin/requests.ts";
 import { listRunRecords } from "../admin/runs.ts";
-import { configuredToken, hasValidSession, noStore, SESSION_COOKIE, sessionValueFor } from "../http/auth.ts";
+import { configuredToken, createSessionValue, csrfTokenFor, noStore, readSession, SESSION_COOKIE, sessionLifetimeSeconds } from "../http/auth.ts";
 import { tokensEqual } from "../http/bearer.ts";
 import { LoginPage, StatusPage } from "./components.tsx";
+import { formBodyLimit, requireSessionForm, sameOriginOnly } from "./form-guard.ts";
 
 type PageContext = Context<{ Bindings: Env }>;
 
 /** Runs shown per dataset on the page. */
 const RUNS_ON_PAGE = 20;
-/** While a rebuild is pending or running, the page reloads itself this often. */
-const REFRESH_WHILE_BUSY_S = 2;
-
-function sameOrigin(c: PageContext): boolean {
-  const origin = c.req.header("Origin");
-  return origin === undefined || origin === "null" || origin === new URL(c.req.url).origin;
-}
+/**
+ * While a rebuild is pending or running, the page reloads itself this often. Each load reads every
+ * dataset's manifest, request and shown runs from R2, so an open tab must not poll faster.
+ */
+const REFRESH_WHILE_BUSY_S = 5;
 
 function back(c: PageContext, message: string, dataset?: string): Response {
   return c.redirect(`/admin?msg=${encodeURIComponent(message)}${dataset ? `#ds-${dataset}` : ""}`, 303);
+}
+
+/**
+ * Every known dataset with its newest runs. Each dataset's runs are listed once: the overview's
+ * last_run is the newest of the same listing.
+ */
+async function readStatus(env: Env, now = new Date()): Promise<{ dataset: AdminDataset; runs: RunRecord[] }[]> {
+  const names = await listKnownDatasets(env);
+  const rows = await Promise.all(
+    names.map(async (name) => {
+      const runs = listRunRecords(env, name, RUNS_ON_PAGE);
+      const dataset = await describeDataset(env, name, now, runs);
+      return dataset === null ? null : { dataset, runs: (await runs).runs };
+    }),
+  );
+  return rows.filter((row) => row !== null);
 }
 
 /** The status page routes, mounted at /admin by the app. */
@@ -40,39 +56,39 @@ export function statusPageRoutes(): Hono<{ Bindings: Env }> {
   routes.use("*", noStore());
 
   routes.get("/", async (c) => {
-    if (!(await hasValidSession(c))) return c.html(<LoginPage />);
-    const datasets = await describeDatasets(c.env);
-    const withRuns = await Promise.all(datasets.map(async (dataset) => ({ dataset, runs: (await listRunRecords(c.env, dataset.name, RUNS_ON_PAGE)).runs })));
-    const busy = datasets.some((d) => d.pending_request !== null);
+    const session = await readSession(c);
+    if (session === null) return c.html(<LoginPage />);
+    const [rows, csrf] = await Promise.all([readStatus(c.env), csrfTokenFor(configuredToken(c.env), session)]);
+    const busy = rows.some(({ dataset }) => dataset.pending_request !== null);
     const flash = c.req.query("msg") ?? undefined;
-    return c.html(<StatusPage datasets={withRuns} flash={flash} refreshSeconds={busy ? REFRESH_WHILE_BUSY_S : undefined} />);
+    return c.html(<StatusPage datasets={rows} csrf={csrf} flash={flash} refreshSeconds={busy ? REFRESH_WHILE_BUSY_S : undefined} />);
   });
 
-  routes.post("/login", async (c) => {
-    if (!sameOrigin(c)) throw new HTTPException(403, { message: "cross-origin sign-in refused" });
+  // Sign-in has no session yet, so no CSRF token: the Origin check and the token itself guard it.
+  routes.post("/login", sameOriginOnly(), formBodyLimit(), async (c) => {
     const expected = configuredToken(c.env);
+    const lifetime = sessionLifetimeSeconds(c.env);
     const form = await c.req.parseBody();
     const presented = typeof form.token === "string" ? form.token : "";
     if (presented === "" || !(await tokensEqual(presented, expected))) {
       return c.html(<LoginPage error="That token is not right." />, 401);
     }
-    setCookie(c, SESSION_COOKIE, await sessionValueFor(expected), {
+    setCookie(c, SESSION_COOKIE, await createSessionValue(expected), {
       httpOnly: true,
       sameSite: "Strict",
       secure: new URL(c.req.url).protocol === "https:",
       path: "/admin",
+      maxAge: lifetime,
     });
     return c.redirect("/admin", 303);
   });
 
-  routes.post("/logout", (c) => {
+  routes.post("/logout", sameOriginOnly(), formBodyLimit(), requireSessionForm(), (c) => {
     deleteCookie(c, SESSION_COOKIE, { path: "/admin" });
     return c.redirect("/admin", 303);
   });
 
-  routes.post("/datasets/:name/:action", async (c) => {
-    if (!sameOrigin(c)) throw new HTTPException(403, { message: "cross-origin request refused" });
-    if (!(await hasValidSession(c))) return c.redirect("/admin", 303);
+  routes.post("/datasets/:name/:action", sameOriginOnly(), formBodyLimit(), requireSessionForm(), async (c) => {
     const name = c.req.param("name");
     if (!isDatasetName(name) || !(await isKnownDataset(c.env, name))) return back(c, `unknown dataset ${name}`);
     const action = c.req.param("action");
