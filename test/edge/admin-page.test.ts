@@ -340,6 +340,7 @@ describe("status page: sessions", () => {
     const tooLong = await fetchWith({ ADMIN_SESSION_HOURS: "10000" }, "/admin/login", { method: "POST", headers: { "Content-Type": FORM, Origin: BASE }, body: "token=test-token" });
     expect(tooLong.status).toBe(500);
     expect(tooLong.headers.get("set-cookie")).toBeNull();
+    expect(await tooLong.json()).toMatchObject({ error: { message: expect.stringContaining('up to 9600, not "10000"') } });
   });
 });
 
