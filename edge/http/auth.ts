@@ -29,8 +29,6 @@ const CLOCK_SKEW_S = 60;
 export interface AdminSession {
   /** `<issued at, epoch seconds>.<random hex>`: unique per sign-in, the CSRF token is derived from it. */
   id: string;
-  /** When the session was issued, in epoch seconds. */
-  issuedAt: number;
 }
 
 /** The configured token, or a 503 when the secret is missing (the admin surface is then off). */
@@ -91,10 +89,9 @@ export async function readSession(c: Context<{ Bindings: Env }>, now = Date.now(
   const [, issued = "", nonce = "", mac = ""] = match;
   const id = `${issued}.${nonce}`;
   if (!(await tokensEqual(mac, await sessionMac(configuredToken(c.env), id)))) return null;
-  const issuedAt = Number(issued);
-  const age = now / 1000 - issuedAt;
+  const age = now / 1000 - Number(issued);
   if (age >= sessionLifetimeSeconds(c.env) || age < -CLOCK_SKEW_S) return null;
-  return { id, issuedAt };
+  return { id };
 }
 
 /**

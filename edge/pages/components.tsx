@@ -7,6 +7,7 @@
 import type { FC, PropsWithChildren } from "hono/jsx";
 import type { AdminDataset, RunRecord } from "../../contract/index.ts";
 import { formatAge, formatBytes, formatDuration } from "../../contract/format.ts";
+import { CSRF_FIELD } from "./form-guard.ts";
 
 const STYLE = `
 :root{color-scheme:light dark;--ok:#1a7f37;--bad:#cf222e;--muted:#6e7781;--line:#d0d7de}
@@ -39,7 +40,7 @@ export const Layout: FC<PropsWithChildren<{ title: string; refreshSeconds?: numb
 );
 
 /** The hidden field that carries the session's CSRF token back with a form (edge/pages/form-guard.ts). */
-export const CsrfField: FC<{ token: string }> = ({ token }) => <input type="hidden" name="csrf" value={token} />;
+export const CsrfField: FC<{ token: string }> = ({ token }) => <input type="hidden" name={CSRF_FIELD} value={token} />;
 
 export const LoginPage: FC<{ error?: string }> = ({ error }) => (
   <Layout title="edgesnap: sign in">
