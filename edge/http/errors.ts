@@ -12,6 +12,7 @@ import { ProtocolError, type ProtocolErrorCode } from "../../contract/protocol/e
 export const ERROR_CODES: Record<number, string> = {
   400: "bad_request",
   401: "unauthorized",
+  403: "forbidden",
   404: "not_found",
   405: "method_not_allowed",
   409: "conflict",

@@ -1,12 +1,13 @@
 /** @jsxImportSource hono/jsx */
 /**
  * The status page's markup (hono/jsx, rendered on the server; no front-end build). Plain forms do
- * the actions, so the page works without script, and a small viewport-aware stylesheet keeps it
- * usable on a phone.
+ * the actions, so the page works without script, each with the session's CSRF token in a hidden
+ * field, and a small viewport-aware stylesheet keeps it usable on a phone.
  */
 import type { FC, PropsWithChildren } from "hono/jsx";
 import type { AdminDataset, RunRecord } from "../../contract/index.ts";
 import { formatAge, formatBytes, formatDuration } from "../../contract/format.ts";
+import { CSRF_FIELD } from "./form-guard.ts";
 
 const STYLE = `
 :root{color-scheme:light dark;--ok:#1a7f37;--bad:#cf222e;--muted:#6e7781;--line:#d0d7de}
@@ -37,6 +38,9 @@ export const Layout: FC<PropsWithChildren<{ title: string; refreshSeconds?: numb
     <body>{children}</body>
   </html>
 );
+
+/** The hidden field that carries the session's CSRF token back with a form (edge/pages/form-guard.ts). */
+export const CsrfField: FC<{ token: string }> = ({ token }) => <input type="hidden" name={CSRF_FIELD} value={token} />;
 
 export const LoginPage: FC<{ error?: string }> = ({ error }) => (
   <Layout title="edgesnap: sign in">
@@ -94,7 +98,7 @@ export const RunChart: FC<{ runs: readonly RunRecord[] }> = ({ runs }) => {
   );
 };
 
-export const DatasetSection: FC<{ dataset: AdminDataset; runs: readonly RunRecord[] }> = ({ dataset, runs }) => {
+export const DatasetSection: FC<{ dataset: AdminDataset; runs: readonly RunRecord[]; csrf: string }> = ({ dataset, runs, csrf }) => {
   const others = dataset.versions.filter((v) => v !== dataset.current);
   const request = dataset.pending_request;
   return (
@@ -107,13 +111,16 @@ export const DatasetSection: FC<{ dataset: AdminDataset; runs: readonly RunRecor
       </p>
       <div class="actions">
         <form method="post" action={`/admin/datasets/${dataset.name}/rebuild`}>
+          <CsrfField token={csrf} />
           <button type="submit" data-action="rebuild">Rebuild</button>
         </form>
         <form method="post" action={`/admin/datasets/${dataset.name}/${dataset.pinned ? "unpin" : "pin"}`}>
+          <CsrfField token={csrf} />
           <button type="submit" data-action={dataset.pinned ? "unpin" : "pin"}>{dataset.pinned ? "Unpin" : "Pin"}</button>
         </form>
         {others.length > 0 ? (
           <form method="post" action={`/admin/datasets/${dataset.name}/rollback`}>
+            <CsrfField token={csrf} />
             <select name="version" aria-label="version to roll back to">
               {others.map((v) => (
                 <option value={v}>{v}</option>
@@ -164,8 +171,9 @@ export const DatasetSection: FC<{ dataset: AdminDataset; runs: readonly RunRecor
   );
 };
 
-export const StatusPage: FC<{ datasets: readonly { dataset: AdminDataset; runs: readonly RunRecord[] }[]; flash?: string; refreshSeconds?: number }> = ({
+export const StatusPage: FC<{ datasets: readonly { dataset: AdminDataset; runs: readonly RunRecord[] }[]; csrf: string; flash?: string; refreshSeconds?: number }> = ({
   datasets,
+  csrf,
   flash,
   refreshSeconds,
 }) => (
@@ -173,7 +181,8 @@ export const StatusPage: FC<{ datasets: readonly { dataset: AdminDataset; runs: 
     <header>
       <h1>edgesnap</h1>
       <form method="post" action="/admin/logout">
-        <button type="submit">Sign out</button>
+        <CsrfField token={csrf} />
+        <button type="submit" data-action="sign-out">Sign out</button>
       </form>
     </header>
     {flash ? (
@@ -214,7 +223,7 @@ export const StatusPage: FC<{ datasets: readonly { dataset: AdminDataset; runs: 
     </div>
     {datasets.length === 0 ? <p class="muted">no datasets yet</p> : null}
     {datasets.map(({ dataset, runs }) => (
-      <DatasetSection dataset={dataset} runs={runs} />
+      <DatasetSection dataset={dataset} runs={runs} csrf={csrf} />
     ))}
   </Layout>
 );

@@ -1,39 +1,49 @@
 /** @jsxImportSource hono/jsx */
 /**
  * The status page at /admin: server-rendered, never cached. Signing in posts the token once; the
- * Worker checks it in constant time and sets an HttpOnly, SameSite=Strict session cookie derived
- * from it (edge/http/auth.ts), so page script never sees the token. The buttons are plain forms
- * posting to /admin/datasets/...; a cross-site form post carries no SameSite=Strict cookie, and a
- * foreign Origin header is refused as well.
+ * Worker checks it in constant time and sets an HttpOnly, SameSite=Strict session cookie signed
+ * with it that expires after ADMIN_SESSION_HOURS (edge/http/auth.ts), so page script never sees
+ * the token. The buttons are plain forms posting to /admin/datasets/...; every post must come from
+ * the page's own origin and every post that acts must carry the session's CSRF token
+ * (edge/pages/form-guard.ts).
  */
 import { Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
-import { isDatasetName, VERSION_ID_PATTERN } from "../../contract/index.ts";
+import { isDatasetName, VERSION_ID_PATTERN, type AdminDataset, type RunRecord } from "../../contract/index.ts";
 import { ProtocolError } from "../../contract/protocol/errors.ts";
 import { rollback, setPinned } from "../../contract/protocol/manifests.ts";
 import { createRebuildRequest } from "../../contract/protocol/requests.ts";
+import type { ObjectStore } from "../../contract/storage.ts";
 import { afterOperatorChange } from "../admin/routes.ts";
 import { describeDatasets, isKnownDataset } from "../admin/overview.ts";
 import type { AppContext, AppEnv } from "../env.ts";
-import { configuredToken, hasValidSession, noStore, SESSION_COOKIE, sessionValueFor } from "../http/auth.ts";
+import { configuredToken, createSessionValue, csrfTokenFor, noStore, readSession, SESSION_COOKIE, sessionLifetimeSeconds } from "../http/auth.ts";
 import { tokensEqual } from "../http/bearer.ts";
 import { LoginPage, StatusPage } from "./components.tsx";
+import { formBodyLimit, requireSessionForm, sameOriginOnly } from "./form-guard.ts";
 
 type PageContext = AppContext;
 
 /** Runs shown per dataset on the page. */
 const RUNS_ON_PAGE = 20;
-/** While a rebuild is pending or running, the page reloads itself this often. */
-const REFRESH_WHILE_BUSY_S = 2;
-
-function sameOrigin(c: PageContext): boolean {
-  const origin = c.req.header("Origin");
-  return origin === undefined || origin === "null" || origin === new URL(c.req.url).origin;
-}
+/**
+ * While a rebuild is pending or running, the page reloads itself this often. Each load reads every
+ * dataset's manifest, request and shown runs from R2, so an open tab must not poll faster.
+ */
+const REFRESH_WHILE_BUSY_S = 5;
 
 function back(c: PageContext, message: string, dataset?: string): Response {
   return c.redirect(`/admin?msg=${encodeURIComponent(message)}${dataset ? `#ds-${dataset}` : ""}`, 303);
+}
+
+/**
+ * Every known dataset with its newest runs. Each dataset's runs are listed once: the overview's
+ * last_run is the newest of the same listing.
+ */
+async function readStatus(store: ObjectStore, now = new Date()): Promise<{ dataset: AdminDataset; runs: RunRecord[] }[]> {
+  const { rows } = await describeDatasets(store, { runs: RUNS_ON_PAGE, now });
+  return rows.map((row) => ({ dataset: row.dataset, runs: row.runs }));
 }
 
 /** The status page routes, mounted at /admin by the app. */
@@ -42,40 +52,39 @@ export function statusPageRoutes(): Hono<AppEnv> {
   routes.use("*", noStore());
 
   routes.get("/", async (c) => {
-    if (!(await hasValidSession(c))) return c.html(<LoginPage />);
-    // One read of each dataset's runs serves both its row (the last run) and its section.
-    const { rows } = await describeDatasets(c.var.store, { runs: RUNS_ON_PAGE });
-    const withRuns = rows.map((row) => ({ dataset: row.dataset, runs: row.runs }));
-    const busy = rows.some((row) => row.dataset.pending_request !== null);
+    const session = await readSession(c);
+    if (session === null) return c.html(<LoginPage />);
+    const [rows, csrf] = await Promise.all([readStatus(c.var.store), csrfTokenFor(configuredToken(c.env), session)]);
+    const busy = rows.some(({ dataset }) => dataset.pending_request !== null);
     const flash = c.req.query("msg") ?? undefined;
-    return c.html(<StatusPage datasets={withRuns} flash={flash} refreshSeconds={busy ? REFRESH_WHILE_BUSY_S : undefined} />);
+    return c.html(<StatusPage datasets={rows} csrf={csrf} flash={flash} refreshSeconds={busy ? REFRESH_WHILE_BUSY_S : undefined} />);
   });
 
-  routes.post("/login", async (c) => {
-    if (!sameOrigin(c)) throw new HTTPException(403, { message: "cross-origin sign-in refused" });
+  // Sign-in has no session yet, so no CSRF token: the Origin check and the token itself guard it.
+  routes.post("/login", sameOriginOnly(), formBodyLimit(), async (c) => {
     const expected = configuredToken(c.env);
+    const lifetime = sessionLifetimeSeconds(c.env);
     const form = await c.req.parseBody();
     const presented = typeof form.token === "string" ? form.token : "";
     if (presented === "" || !(await tokensEqual(presented, expected))) {
       return c.html(<LoginPage error="That token is not right." />, 401);
     }
-    setCookie(c, SESSION_COOKIE, await sessionValueFor(expected), {
+    setCookie(c, SESSION_COOKIE, await createSessionValue(expected), {
       httpOnly: true,
       sameSite: "Strict",
       secure: new URL(c.req.url).protocol === "https:",
       path: "/admin",
+      maxAge: lifetime,
     });
     return c.redirect("/admin", 303);
   });
 
-  routes.post("/logout", (c) => {
+  routes.post("/logout", sameOriginOnly(), formBodyLimit(), requireSessionForm(), (c) => {
     deleteCookie(c, SESSION_COOKIE, { path: "/admin" });
     return c.redirect("/admin", 303);
   });
 
-  routes.post("/datasets/:name/:action", async (c) => {
-    if (!sameOrigin(c)) throw new HTTPException(403, { message: "cross-origin request refused" });
-    if (!(await hasValidSession(c))) return c.redirect("/admin", 303);
+  routes.post("/datasets/:name/:action", sameOriginOnly(), formBodyLimit(), requireSessionForm(), async (c) => {
     const name = c.req.param("name");
     if (!isDatasetName(name) || !(await isKnownDataset(c.var.store, name))) return back(c, `unknown dataset ${name.slice(0, 100)}`);
     const action = c.req.param("action");

@@ -1,14 +1,18 @@
 /**
  * The status page in real headless Chromium, against the whole system started the way the README
- * starts it (`npm start`: wrangler dev plus the scheduler): sign in with the token, press Rebuild
- * and watch the run appear and finish with a new version, roll back and see the previous version
- * served at the public URL. Then end to end from the CLI: a rebuild requested with
- * `edgesnap rebuild --wait` is executed by the running scheduler and its version is served.
+ * starts it (`npm start`: wrangler dev plus the scheduler): a page on another port of the same host
+ * (same site, so the SameSite=Strict cookie is sent) that auto-posts Pin and Rebuild changes
+ * nothing; sign in with the token, press Rebuild and watch the run appear and finish with a new
+ * version, roll back and see the previous version served at the public URL, unpin, sign out. Then
+ * end to end from the CLI: a rebuild requested with `edgesnap rebuild --wait` is executed by the
+ * running scheduler and its version is served.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser, type Frame, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../compute/cli/main.ts";
 import { startNpmStart, type NpmStart } from "../support/npm-start.ts";
@@ -16,6 +20,28 @@ import { waitFor } from "../support/processes.ts";
 
 const TOKEN = "browser-test-token-51c9";
 const DATASET = "ops-greetings";
+
+/**
+ * A page that, once opened, posts Pin and Rebuild for DATASET to `base` from hidden frames. Its
+ * no-referrer policy makes Chromium send `Origin: null`.
+ */
+function forgeryPage(base: string): string {
+  return `<!doctype html>
+<html><head><meta name="referrer" content="no-referrer"><title>cute cats</title></head>
+<body>
+<iframe name="pin"></iframe><iframe name="rebuild"></iframe>
+<form name="pin" method="post" target="pin" action="${base}/admin/datasets/${DATASET}/pin"></form>
+<form name="rebuild" method="post" target="rebuild" action="${base}/admin/datasets/${DATASET}/rebuild"></form>
+<script>document.forms.pin.submit(); document.forms.rebuild.submit();</script>
+</body></html>`;
+}
+
+/** Serves `html` on a free port of 127.0.0.1: another origin of the same site as the Worker. */
+async function serveOnOtherPort(html: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((_req, res) => res.writeHead(200, { "Content-Type": "text/html" }).end(html));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
+}
 
 describe("status page in Chromium, on npm start", () => {
   let work: string;
@@ -73,6 +99,59 @@ describe("status page in Chromium, on npm start", () => {
     await rm(work, { recursive: true, force: true });
   }, 40_000);
 
+  /** The admin API's view of the dataset, and whether any rebuild request ever ran for it. */
+  async function adminView(): Promise<{ pinned: boolean; pending: unknown; rebuildRuns: number }> {
+    const headers = { Authorization: `Bearer ${TOKEN}` };
+    const row = (await (await fetch(`${base}/admin/v1/datasets/${DATASET}`, { headers })).json()) as { pinned: boolean; pending_request: unknown };
+    const runs = (await (await fetch(`${base}/admin/v1/datasets/${DATASET}/runs?limit=100`, { headers })).json()) as { runs: { trigger: string }[] };
+    return { pinned: row.pinned, pending: row.pending_request, rebuildRuns: runs.runs.filter((r) => r.trigger === "rebuild-request").length };
+  }
+
+  it("a page on another port of the same host that auto-posts Pin and Rebuild with Origin: null changes nothing", async () => {
+    expect(await adminView()).toEqual({ pinned: false, pending: null, rebuildRuns: 0 });
+    const context = await browser.newContext();
+    const attacker = await serveOnOtherPort(forgeryPage(base));
+    try {
+      const victim = await context.newPage();
+      await victim.goto(`${base}/admin`);
+      await victim.fill('input[name="token"]', TOKEN);
+      await victim.click('button[type="submit"]');
+      await victim.locator(`section[data-dataset="${DATASET}"]`).waitFor({ timeout: 10_000 });
+      // The session cookie is one the browser would send to a same-site page's posts.
+      expect((await context.cookies(`${base}/admin`)).map((c) => [c.name, c.sameSite])).toEqual([["edgesnap_session", "Strict"]]);
+
+      const page = await context.newPage();
+      const posts: Promise<[string, string | undefined, boolean]>[] = [];
+      page.on("request", (r) => {
+        if (r.method() !== "POST") return;
+        posts.push(r.allHeaders().then((h) => [new URL(r.url()).pathname, h.origin, h.cookie?.includes("edgesnap_session=") ?? false]));
+      });
+      await page.goto(attacker.url);
+      const answered = async (name: string): Promise<Frame> =>
+        waitFor(`the forged ${name} post to be answered`, async () => {
+          const frame = page.frame({ name });
+          if (!frame?.url().startsWith(base)) return undefined;
+          await frame.waitForLoadState("load");
+          return frame;
+        }, 20_000, 100);
+      for (const name of ["pin", "rebuild"]) {
+        const frame = await answered(name);
+        const text = (await frame.locator("body").textContent()) ?? "";
+        expect(text, `what the forged ${name} post got`).toContain("refused");
+        expect(text).not.toContain(DATASET);
+      }
+      // Chromium did send both posts with Origin: null and the session cookie: only the Worker refused them.
+      expect((await Promise.all(posts)).sort()).toEqual([
+        [`/admin/datasets/${DATASET}/pin`, "null", true],
+        [`/admin/datasets/${DATASET}/rebuild`, "null", true],
+      ]);
+      expect(await adminView()).toEqual({ pinned: false, pending: null, rebuildRuns: 0 });
+    } finally {
+      await context.close();
+      await new Promise((resolve) => attacker.server.close(resolve));
+    }
+  }, 60_000);
+
   it("signs in with the token, presses Rebuild, sees the run finish with a new version, rolls back and the public URL serves the previous version", async () => {
     const first = await servedVersion();
     await page.goto(`${base}/admin`);
@@ -117,6 +196,16 @@ describe("status page in Chromium, on npm start", () => {
     const rolledBack = await servedVersion();
     expect(rolledBack.version).toBe(first.version);
     expect(rolledBack.body).toEqual(first.body);
+
+    // Unpin and pin again with the page's button, then sign out.
+    await section.locator('button[data-action="unpin"]').click();
+    expect(await page.locator('[data-field="flash"]').textContent()).toContain(`${DATASET}: unpinned`);
+    expect(await section.locator('[data-field="pinned"]').count()).toBe(0);
+    await section.locator('button[data-action="pin"]').click();
+    expect(await page.locator('[data-field="flash"]').textContent()).toContain(`${DATASET}: pinned`);
+    await page.click('button[data-action="sign-out"]');
+    expect(await page.locator('input[name="token"]').count()).toBe(1);
+    expect(await page.context().cookies(`${base}/admin`)).toEqual([]);
   }, 120_000);
 
   it("end to end: a rebuild requested through the CLI is executed by the running scheduler and the new version is served", async () => {
