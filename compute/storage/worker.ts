@@ -23,7 +23,10 @@ export interface WorkerStoreOptions {
   timeoutMs?: number;
 }
 
-/** Nothing answered at the Worker's URL (as opposed to a Worker that answered badly). */
+/**
+ * No storage API to write through: nothing answers at the Worker's URL, or the Worker there has its
+ * storage API off (a plain `wrangler dev`, not `npm start`). As opposed to a Worker that refused.
+ */
 export class WorkerUnreachable extends EdgesnapError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("storage", message, options);
@@ -48,7 +51,7 @@ async function failure(operation: string, response: Response): Promise<EdgesnapE
 
 /**
  * Opens the driver and checks that the Worker's storage API answers.
- * @throws {WorkerUnreachable} when nothing answers at `edgeUrl`
+ * @throws {WorkerUnreachable} when nothing answers at `edgeUrl`, or its storage API is off
  * @throws {EdgesnapError} "storage" when the API is off; "unauthorized" when the Worker refuses the token
  */
 export async function openWorkerStore(options: WorkerStoreOptions): Promise<ObjectStore> {
@@ -135,6 +138,12 @@ export async function openWorkerStore(options: WorkerStoreOptions): Promise<Obje
       // Nothing to release: fetch's connection pool closes idle sockets by itself.
     },
   };
-  await store.list("__probe__/", { limit: 1 });
+  const probe = await call(`${STORAGE_API_PREFIX}/list?prefix=__probe__%2F&limit=1`);
+  if (probe.status === 404) {
+    await probe.body?.cancel();
+    throw new WorkerUnreachable(`the Worker at ${base} has its storage API off`);
+  }
+  if (!probe.ok) throw await failure("open the storage API", probe);
+  await probe.body?.cancel();
   return store;
 }

@@ -46,4 +46,15 @@ describe("opening the local Worker's storage API", () => {
     const error = await openWorkerStore({ edgeUrl: `http://127.0.0.1:${await freePort()}`, token: TOKEN }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkerUnreachable);
   });
+
+  test("tells a Worker with its storage API off apart too (a plain wrangler dev)", async () => {
+    const plain = await startWranglerDev({ port: await freePort(), persistTo: path.join(work, "plain"), vars: { EDGESNAP_TOKEN: TOKEN }, onLine: () => {} });
+    try {
+      const error = await openWorkerStore({ edgeUrl: plain.url, token: TOKEN }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkerUnreachable);
+      expect((error as Error).message).toMatch(/storage API off/);
+    } finally {
+      await plain.stop();
+    }
+  }, 120_000);
 });

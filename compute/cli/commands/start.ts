@@ -39,7 +39,7 @@ export default defineCommand({
         port,
         persistTo: config.store.persistTo,
         configPath: config.store.wranglerConfig,
-        vars: { EDGESNAP_TOKEN: token },
+        vars: { EDGESNAP_TOKEN: token, EDGESNAP_STORAGE_API: "on" },
         signal: starting.signal,
       }).finally(() => {
         process.off("SIGINT", abortStart);
