@@ -8,7 +8,8 @@ export default defineConfig({
     projects: [
       {
         plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { EDGESNAP_TOKEN: "test-token" } } })],
-        test: { name: "edge", include: ["test/edge/**/*.test.ts"] },
+        // A shared CI machine can be slow: a test that streams tens of MiB through workerd must not time out.
+        test: { name: "edge", include: ["test/edge/**/*.test.ts"], testTimeout: 30_000 },
       },
       {
         test: {

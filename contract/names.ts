@@ -32,6 +32,7 @@ export function isVersionId(value: string): boolean {
  * key; the Worker answers 400 for one.
  */
 export function itemKeyProblem(value: string): string | null {
+  if (isPlainAsciiKey(value)) return null;
   if (value.length === 0) return "is empty";
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) return "contains a control character";
@@ -43,6 +44,19 @@ export function itemKeyProblem(value: string): string | null {
   }
   if (new TextEncoder().encode(value).byteLength > MAX_ITEM_KEY_BYTES) return `is longer than ${MAX_ITEM_KEY_BYTES} bytes`;
   return null;
+}
+
+/**
+ * The common case, checked without encoding: printable ASCII, not a dot-segment, short enough
+ * (a publisher checks millions of keys).
+ */
+function isPlainAsciiKey(value: string): boolean {
+  if (value.length === 0 || value.length > MAX_ITEM_KEY_BYTES || value === "." || value === "..") return false;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e) return false;
+  }
+  return true;
 }
 
 /** Whether `value` can be an item key (see itemKeyProblem). */

@@ -7,8 +7,12 @@
  * here: 32-bit FNV-1a over the key's UTF-8 bytes.
  */
 
-/** Target size of one shard; the publisher picks the shard count so shards stay near this. */
-export const TARGET_SHARD_BYTES = 256 * 1024;
+/**
+ * Target size of one shard; the publisher picks the shard count so shards stay near this. An item
+ * lookup reads one shard (from KV or R2) and scans it for its key, which takes about a millisecond
+ * at this size; smaller shards would mean more objects per version (each an upload at publish time).
+ */
+export const TARGET_SHARD_BYTES = 1024 * 1024;
 
 /** Upper bound on shards per version (keeps the object count of one version bounded). */
 export const MAX_SHARDS = 4096;
@@ -49,6 +53,13 @@ export function fnv1a32(key: string): number {
     }
     mix(0x80 | (code & 0x3f));
   }
+  return hash >>> 0;
+}
+
+/** FNV-1a 32-bit hash of bytes[start, end): fnv1a32Bytes(utf8(key)) === fnv1a32(key). */
+export function fnv1a32Bytes(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let hash = 0x811c9dc5;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
   return hash >>> 0;
 }
 

@@ -10,21 +10,16 @@
  * single rows, which keeps a 3-million-row pass to about a second.
  */
 import { createHash, type Hash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { appendFile, mkdir, open, stat } from "node:fs/promises";
-import path from "node:path";
+import { mkdir, open, stat } from "node:fs/promises";
 import { PagePlanner } from "../../contract/pages.ts";
 import type { Page } from "../../contract/manifest.ts";
-import { itemKeyProblem } from "../../contract/names.ts";
-import { shardCountFor, shardOf } from "../../contract/shards.ts";
-import { EdgesnapError } from "../errors.ts";
+import { shardCountFor } from "../../contract/shards.ts";
+import { KeyReader, lineChunks, lineStarts, ShardSpill } from "./shards.ts";
 
 const NEWLINE = 0x0a;
 const COMMA = 0x2c;
 /** Bytes read from the row file at a time. */
 const CHUNK_BYTES = 1024 * 1024;
-/** A shard's buffered lines go to its file once they pass this. */
-const SHARD_FLUSH_BYTES = 32 * 1024;
 
 /** A page, with where its rows are in the row file. */
 export interface PlannedPage extends Page {
@@ -62,115 +57,6 @@ export interface PlanOptions {
   chunkBytes?: number;
 }
 
-/** Yields the file in chunks that end at a line end (the last may lack one), with their offsets. */
-async function* lineChunks(file: string, chunkBytes = CHUNK_BYTES): AsyncGenerator<{ chunk: Buffer; offset: number }> {
-  let carry: Buffer | undefined;
-  let offset = 0;
-  for await (const data of createReadStream(file, { highWaterMark: chunkBytes }) as AsyncIterable<Buffer>) {
-    const joined: Buffer = carry ? Buffer.concat([carry, data]) : data;
-    const cut = joined.lastIndexOf(NEWLINE) + 1;
-    if (cut === 0) {
-      carry = joined;
-      continue;
-    }
-    yield { chunk: joined.subarray(0, cut), offset };
-    offset += cut;
-    carry = cut < joined.length ? joined.subarray(cut) : undefined;
-  }
-  if (carry) yield { chunk: carry, offset };
-}
-
-/** Reads the key of each row, in order, from the key column's NDJSON. */
-class KeyReader {
-  readonly #chunks: AsyncGenerator<{ chunk: Buffer; offset: number }>;
-  readonly #prefix: Buffer;
-  #lines: Buffer[] = [];
-  #next = 0;
-
-  constructor(file: string, keyName: string, chunkBytes?: number) {
-    this.#chunks = lineChunks(file, chunkBytes);
-    this.#prefix = Buffer.from(`{${JSON.stringify(keyName)}:`);
-  }
-
-  /** The next `count` keys as item-key strings (String() of the JSON value, as a client sees it). */
-  async take(count: number): Promise<string[]> {
-    const keys: string[] = [];
-    while (keys.length < count) {
-      if (this.#next >= this.#lines.length) {
-        const { value, done } = await this.#chunks.next();
-        if (done) throw new EdgesnapError("internal", "the key column has fewer rows than the body");
-        this.#lines = splitLines(value.chunk);
-        this.#next = 0;
-      }
-      keys.push(this.#keyOf(this.#lines[this.#next++]!));
-    }
-    return keys;
-  }
-
-  #keyOf(line: Buffer): string {
-    if (!line.subarray(0, this.#prefix.length).equals(this.#prefix) || line[line.length - 1] !== 0x7d) {
-      throw new EdgesnapError("internal", `unexpected key line ${JSON.stringify(line.subarray(0, 80).toString())}`);
-    }
-    const token = line.subarray(this.#prefix.length, line.length - 1).toString("utf8");
-    // Fast paths for the common keys; JSON.parse for the rest (escapes, floats, booleans).
-    if (token.charCodeAt(0) === 0x22 && !token.includes("\\")) return token.slice(1, -1);
-    if (/^-?[1-9]\d{0,14}$|^0$/.test(token)) return token;
-    const value: unknown = JSON.parse(token);
-    if (value === null) throw new EdgesnapError("gate-rejected", "gate: the key column holds a null (or NaN) value");
-    if (typeof value === "object") throw new EdgesnapError("gate-rejected", "gate: the key column holds lists or structs; keys must be strings or numbers");
-    return String(value);
-  }
-
-  async close(): Promise<void> {
-    await this.#chunks.return(undefined);
-  }
-}
-
-/** The lines of a chunk that ends at a line end, without their newlines. */
-function splitLines(chunk: Buffer): Buffer[] {
-  const lines: Buffer[] = [];
-  let start = 0;
-  for (let nl = chunk.indexOf(NEWLINE); nl >= 0; nl = chunk.indexOf(NEWLINE, start)) {
-    lines.push(chunk.subarray(start, nl));
-    start = nl + 1;
-  }
-  if (start < chunk.length) lines.push(chunk.subarray(start));
-  return lines;
-}
-
-/**
- * Item shards being written: each shard's lines are gathered as text (a record's UTF-8 bytes round-
- * trip exactly through a string) and appended to its file once they pass SHARD_FLUSH_BYTES, so
- * memory stays near shards x SHARD_FLUSH_BYTES however many rows there are.
- */
-class ShardSpill {
-  readonly files: string[];
-  readonly #texts: string[];
-
-  constructor(dir: string, count: number) {
-    this.files = Array.from({ length: count }, (_, shard) => path.join(dir, `${shard}.tsv`));
-    this.#texts = new Array<string>(count).fill("");
-  }
-
-  /** Adds a record; returns a flush to await when the shard's buffer is full, else undefined. */
-  add(shard: number, key: string, record: Buffer): Promise<void> | undefined {
-    const text = `${this.#texts[shard]!}${key}\t${record.toString("utf8")}\n`;
-    this.#texts[shard] = text;
-    return text.length >= SHARD_FLUSH_BYTES ? this.#flush(shard) : undefined;
-  }
-
-  async #flush(shard: number): Promise<void> {
-    const text = this.#texts[shard]!;
-    this.#texts[shard] = "";
-    await appendFile(this.files[shard]!, text);
-  }
-
-  async finish(): Promise<void> {
-    // Every shard gets a file, an empty one included: the edge reads shard i for any key of shard i.
-    for (let shard = 0; shard < this.files.length; shard++) await this.#flush(shard);
-  }
-}
-
 /**
  * Plans a version: pages, hashes, row count and (keyed) shard files.
  * @throws {EdgesnapError} "gate-rejected" for a key that is not a valid item key
@@ -185,7 +71,7 @@ export async function planVersion(options: PlanOptions): Promise<VersionPlan> {
   let lastLineEnd = 0;
 
   const keyed = options.keysFile !== undefined && options.keyName !== undefined;
-  const keys = keyed ? new KeyReader(options.keysFile!, options.keyName!, options.chunkBytes) : undefined;
+  const keys = keyed ? new KeyReader(options.keysFile!, options.keyName!, options.chunkBytes ?? CHUNK_BYTES) : undefined;
   // The shard count must be known before the first record is placed: estimate the body size.
   const shards = keyed ? shardCountFor(fileBytes) : 0;
   let spill: ShardSpill | undefined;
@@ -201,17 +87,20 @@ export async function planVersion(options: PlanOptions): Promise<VersionPlan> {
   // Whether the previous chunk ended with a newline that separates two rows of the current page:
   // its comma goes into the page's hash only once the next row is known to stay on the page.
   let pendingComma = false;
+  const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
   try {
-    for await (const { chunk, offset } of lineChunks(options.rowsFile, options.chunkBytes)) {
-      const lines = splitLines(chunk);
-      const chunkKeys = keys ? await keys.take(lines.length) : undefined;
+    for await (const { chunk, offset } of lineChunks(options.rowsFile, chunkBytes)) {
+      const starts = lineStarts(chunk);
+      const lines = starts.length - 1;
+      const chunkKeys = keys ? await keys.take(lines) : undefined;
       // The chunk as body bytes: every newline a comma. Pages and the body hash take slices of it.
       const converted = Buffer.from(chunk);
       let pieceStart = 0;
-      let lineStart = 0;
-      for (const [index, line] of lines.entries()) {
-        if (lineStart + line.length < converted.length) converted[lineStart + line.length] = COMMA;
-        const closed = planner.add(line.length);
+      for (let index = 0; index < lines; index++) {
+        const lineStart = starts[index]!;
+        const lineEnd = starts[index + 1]! - 1;
+        if (lineEnd < converted.length) converted[lineEnd] = COMMA;
+        const closed = planner.add(lineEnd - lineStart);
         if (closed) {
           // This row starts a new page; the previous one ends before the comma in front of it.
           if (lineStart > 0) page.hash.update(converted.subarray(pieceStart, lineStart - 1));
@@ -223,15 +112,11 @@ export async function planVersion(options: PlanOptions): Promise<VersionPlan> {
         }
         pendingComma = false;
         if (chunkKeys) {
-          const key = chunkKeys[index]!;
-          const problem = itemKeyProblem(key);
-          if (problem !== null) throw new EdgesnapError("gate-rejected", `gate: item key ${JSON.stringify(key.slice(0, 80))} ${problem}`);
-          const flush = spill!.add(shardOf(key, shards), key, line);
+          const flush = spill!.add(chunkKeys, index, chunk, lineStart, Math.min(lineEnd, chunk.length));
           if (flush) await flush;
         }
-        rows += 1;
-        lineStart += line.length + 1;
       }
+      rows += lines;
       const endsWithNewline = chunk[chunk.length - 1] === NEWLINE;
       const lastChunk = offset + chunk.length >= fileBytes;
       const contentEnd = endsWithNewline ? chunk.length - 1 : chunk.length;

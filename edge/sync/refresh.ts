@@ -21,8 +21,19 @@ import { HOT_COPY_LIMIT_BYTES } from "../storage/kv.ts";
 /** How many copies are made at once (Workers allow 6 simultaneous open connections). */
 const COPY_CONCURRENCY = 6;
 
-/** The immutable objects of a version worth a hot copy: pages that fit in a KV value, and shards. */
+/**
+ * Versions up to this size get hot copies; larger ones are read from R2 (and the edge cache). KV
+ * is for the small, hot objects most reads hit; copying hundreds of MiB per publish would cost a
+ * KV write per page for little gain, and would hold the publish notice for seconds.
+ */
+export const HOT_COPY_VERSION_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The immutable objects of a version worth a hot copy: its pages that fit in a KV value and its
+ * item shards, for a version up to HOT_COPY_VERSION_LIMIT_BYTES; none for a larger one.
+ */
 export function hotCopyKeys(dataset: string, info: VersionInfo): string[] {
+  if (info.bytes > HOT_COPY_VERSION_LIMIT_BYTES) return [];
   const keys: string[] = [];
   info.pages.forEach((page, index) => {
     if (page.bytes <= HOT_COPY_LIMIT_BYTES) keys.push(pageObjectKey(dataset, info.version, index + 1));

@@ -4,7 +4,7 @@
  */
 import pl from "nodejs-polars";
 import { describe, expect, it } from "vitest";
-import { findItem, itemKeyProblem, shardOf, type VersionInfo } from "../../contract/index.ts";
+import { findItem, fnv1a32, fnv1a32Bytes, itemKeyProblem, shardOf, type VersionInfo } from "../../contract/index.ts";
 import { defineDataset } from "../../compute/dataset/define.ts";
 import { checkGates, referenceRows, ROW_DROP_WINDOW } from "../../compute/run/gates.ts";
 import { inspectFrame, type FrameFacts } from "../../compute/run/serialize.ts";
@@ -119,6 +119,20 @@ describe("item keys", () => {
       await serializeFrame(pl.DataFrame({ id: ["ok", "bad\nkey"] }), { key: "id" });
     });
     expect(error.message).toMatch(/control character/);
+  });
+
+  it("hash the same from a string as from its UTF-8 bytes, so the publisher and the edge agree", () => {
+    const reference = (key: string) => {
+      let hash = 0x811c9dc5;
+      for (const byte of new TextEncoder().encode(key)) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+      return hash >>> 0;
+    };
+    const keys = ["", "ORD", "é", "✈", "𝄞 clef", "日本語", "\u07ff\u0800\uffff", "x".repeat(300), "lone \ud800 surrogate"];
+    for (let i = 0; i < 500; i++) keys.push(String.fromCodePoint(...Array.from({ length: 4 }, (_, j) => (i * 7919 + j * 104_729) % 0x10ffff)).replace(/[\ud800-\udfff]/g, "x"));
+    for (const key of keys) {
+      expect(fnv1a32(key), key).toBe(reference(key));
+      expect(fnv1a32Bytes(new TextEncoder().encode(key)), key).toBe(reference(key));
+    }
   });
 
   it("puts every record in the shard the edge will look in, keyed by String(value)", async () => {

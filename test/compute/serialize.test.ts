@@ -162,8 +162,27 @@ describe("item shards", () => {
     expect(findItem(result.shards[shardOf("a", result.shards.length)]!, "a")).toBe('{"id":"a","x":-1.0}');
   });
 
+  it("find keys that need decoding (non-ASCII, escaped quotes, floats) under the string a client sends", async () => {
+    const df = pl.DataFrame({ id: ["é", "✈ Zürich", 'say "hi"', "back\\slash", "plain"], n: [1, 2, 3, 4, 5] });
+    const result = await serializeFrame(df, { key: "id" });
+    for (const [index, key] of ["é", "✈ Zürich", 'say "hi"', "back\\slash", "plain"].entries()) {
+      expect(JSON.parse(findItem(result.shards[shardOf(key, result.shards.length)]!, key)!)).toEqual({ id: key, n: index + 1 });
+    }
+    const floats = await serializeFrame(pl.DataFrame({ id: [1.5, -2.25, 1e21], n: [1, 2, 3] }), { key: "id" });
+    for (const key of ["1.5", "-2.25", "1e+21"]) expect(findItem(floats.shards.join(""), key)).not.toBeNull();
+  });
+
+  it("keep a record larger than a shard's write buffer whole", async () => {
+    const df = pl.DataFrame({ id: ["small", "huge", "other"], payload: ["a", "h".repeat(200_000), "b"] });
+    const result = await serializeFrame(df, { key: "id" });
+    const shard = result.shards.join("");
+    expect(JSON.parse(findItem(shard, "huge")!)).toEqual({ id: "huge", payload: "h".repeat(200_000) });
+    expect(JSON.parse(findItem(shard, "small")!)).toEqual({ id: "small", payload: "a" });
+    expect(JSON.parse(findItem(shard, "other")!)).toEqual({ id: "other", payload: "b" });
+  });
+
   it("spread a large keyed frame over many shards, every key in the shard its hash names", async () => {
-    const n = 20_000;
+    const n = 60_000;
     const df = pl.DataFrame({ id: Array.from({ length: n }, (_, i) => `key-${i}`), payload: Array.from({ length: n }, (_, i) => "p".repeat(20 + (i % 50))) });
     const result = await serializeFrame(df, { key: "id" });
     expect(result.shards.length).toBeGreaterThan(1);

@@ -9,7 +9,7 @@ import { createApp } from "../../edge/app.ts";
 import { openEdgeStorage } from "../../edge/env.ts";
 import worker from "../../edge/index.ts";
 import { HOT_COPY_LIMIT_BYTES, HOT_COPY_MARKER_TTL_SECONDS, HOT_COPY_TTL_SECONDS } from "../../edge/storage/kv.ts";
-import { reconcileAll } from "../../edge/sync/refresh.ts";
+import { HOT_COPY_VERSION_LIMIT_BYTES, hotCopyKeys, reconcileAll } from "../../edge/sync/refresh.ts";
 import { airportRecords, BASE, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
 
 const NOTICE_URL = `${BASE}/internal/v1/publish-notice`;
@@ -73,6 +73,13 @@ describe("POST /internal/v1/publish-notice", () => {
     let received = 0;
     for await (const chunk of res.body!) received += chunk.byteLength;
     expect(received).toBe(info.bytes);
+  });
+
+  it("makes no hot copies of a version above the size limit (R2 and the edge cache serve it)", async () => {
+    const dataset = uniqueDataset("big");
+    const { info } = await publishFakeVersion(env, { dataset, records: airportRecords(20), key: "iata", shards: 2, pageBytes: 300 });
+    expect(hotCopyKeys(dataset, info).length).toBe(info.pages.length + 2);
+    expect(hotCopyKeys(dataset, { ...info, bytes: HOT_COPY_VERSION_LIMIT_BYTES + 1 })).toEqual([]);
   });
 
   it("copies nothing again for a repeated notice of the same version", async () => {

@@ -1,0 +1,209 @@
+/**
+ * Item shards of a keyed snapshot, written while the rows are planned: each row's key is read from
+ * the key column's NDJSON (polars wrote it beside the rows, in the same order), hashed to its shard,
+ * and `<key>\t<record>\n` is appended to that shard's file. A keyed snapshot has millions of rows,
+ * so the common keys (ASCII strings without escapes, integers) are handled as bytes from start to
+ * end: no string, no object per row, which keeps the garbage collector out of the way.
+ */
+import { appendFile } from "node:fs/promises";
+import path from "node:path";
+import { itemKeyProblem, MAX_ITEM_KEY_BYTES } from "../../contract/names.ts";
+import { fnv1a32Bytes, shardOf } from "../../contract/shards.ts";
+import { EdgesnapError } from "../errors.ts";
+
+const NEWLINE = 0x0a;
+const TAB = 0x09;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+/** Each shard's buffer: its lines go to the shard's file whenever it is full. */
+const SHARD_FLUSH_BYTES = 64 * 1024;
+
+/** Yields a file in chunks that end at a line end (the last may lack one), with their offsets. */
+export async function* lineChunks(file: string, chunkBytes: number): AsyncGenerator<{ chunk: Buffer; offset: number }> {
+  const { createReadStream } = await import("node:fs");
+  let carry: Buffer | undefined;
+  let offset = 0;
+  for await (const data of createReadStream(file, { highWaterMark: chunkBytes }) as AsyncIterable<Buffer>) {
+    const joined: Buffer = carry ? Buffer.concat([carry, data]) : data;
+    const cut = joined.lastIndexOf(NEWLINE) + 1;
+    if (cut === 0) {
+      carry = joined;
+      continue;
+    }
+    yield { chunk: joined.subarray(0, cut), offset };
+    offset += cut;
+    carry = cut < joined.length ? joined.subarray(cut) : undefined;
+  }
+  if (carry) yield { chunk: carry, offset };
+}
+
+/** The start of every line of a chunk that ends at a line end, and one more entry: the chunk's end. */
+export function lineStarts(chunk: Buffer): number[] {
+  const starts = [0];
+  for (let nl = chunk.indexOf(NEWLINE); nl >= 0 && nl + 1 < chunk.length; nl = chunk.indexOf(NEWLINE, nl + 1)) starts.push(nl + 1);
+  starts.push(chunk[chunk.length - 1] === NEWLINE ? chunk.length : chunk.length + 1);
+  return starts;
+}
+
+/**
+ * A batch of keys, one per row. Row i's key is either the bytes `buffers[i][starts[i], ends[i])`
+ * (a plain key: printable ASCII, as the client sends it) or, when `strings[i]` is set, that string.
+ */
+export interface KeyBatch {
+  buffers: Buffer[];
+  starts: number[];
+  ends: number[];
+  strings: (string | undefined)[];
+}
+
+/** Reads the key of each row, in order, from the key column's NDJSON (`{"<key>":value}` lines). */
+export class KeyReader {
+  readonly #chunks: AsyncGenerator<{ chunk: Buffer; offset: number }>;
+  readonly #prefix: Buffer;
+  #chunk: Buffer = Buffer.alloc(0);
+  #starts: number[] = [0];
+  #next = 0;
+
+  constructor(file: string, keyName: string, chunkBytes: number) {
+    this.#chunks = lineChunks(file, chunkBytes);
+    this.#prefix = Buffer.from(`{${JSON.stringify(keyName)}:`);
+  }
+
+  /** The keys of the next `count` rows. */
+  async take(count: number): Promise<KeyBatch> {
+    const batch: KeyBatch = { buffers: [], starts: [], ends: [], strings: [] };
+    while (batch.buffers.length < count) {
+      if (this.#next >= this.#starts.length - 1) {
+        const { value, done } = await this.#chunks.next();
+        if (done) throw new EdgesnapError("internal", "the key column has fewer rows than the body");
+        this.#chunk = value.chunk;
+        this.#starts = lineStarts(value.chunk);
+        this.#next = 0;
+      }
+      const lineStart = this.#starts[this.#next]!;
+      const lineEnd = this.#starts[this.#next + 1]! - 1;
+      this.#next += 1;
+      this.#readKey(batch, lineStart, lineEnd);
+    }
+    return batch;
+  }
+
+  #readKey(batch: KeyBatch, lineStart: number, lineEnd: number): void {
+    const line = this.#chunk;
+    const prefix = this.#prefix;
+    if (lineEnd - lineStart < prefix.length + 2 || line.compare(prefix, 0, prefix.length, lineStart, lineStart + prefix.length) !== 0 || line[lineEnd - 1] !== 0x7d) {
+      throw new EdgesnapError("internal", `unexpected key line ${JSON.stringify(line.toString("utf8", lineStart, Math.min(lineEnd, lineStart + 80)))}`);
+    }
+    let start = lineStart + prefix.length;
+    let end = lineEnd - 1;
+    if (line[start] === QUOTE && line[end - 1] === QUOTE) {
+      start += 1;
+      end -= 1;
+    } else if (!isPlainInteger(line, start, end)) {
+      end = -1;
+    }
+    batch.buffers.push(line);
+    if (end >= 0 && isPlainKey(line, start, end)) {
+      batch.starts.push(start);
+      batch.ends.push(end);
+      batch.strings.push(undefined);
+      return;
+    }
+    batch.starts.push(0);
+    batch.ends.push(0);
+    batch.strings.push(keyString(line.toString("utf8", lineStart + prefix.length, lineEnd - 1)));
+  }
+
+  async close(): Promise<void> {
+    await this.#chunks.return(undefined);
+  }
+}
+
+/** An integer token as JSON writes it (no sign but "-", no leading zero), short enough to be exact. */
+function isPlainInteger(bytes: Buffer, start: number, end: number): boolean {
+  let i = start;
+  if (bytes[i] === 0x2d) i++;
+  if (i >= end || end - i > 15 || (bytes[i] === 0x30 && end - i > 1)) return false;
+  for (; i < end; i++) if (bytes[i]! < 0x30 || bytes[i]! > 0x39) return false;
+  return true;
+}
+
+/** A key that needs no decoding and passes the item-key rule: printable ASCII, no escape, not a dot-segment. */
+function isPlainKey(bytes: Buffer, start: number, end: number): boolean {
+  const length = end - start;
+  if (length === 0 || length > MAX_ITEM_KEY_BYTES) return false;
+  if (bytes[start] === 0x2e && (length === 1 || (length === 2 && bytes[start + 1] === 0x2e))) return false;
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i]!;
+    if (byte < 0x20 || byte > 0x7e || byte === BACKSLASH) return false;
+  }
+  return true;
+}
+
+/** The item key of any other JSON value: String() of it, as a client sees it. */
+function keyString(token: string): string {
+  const value: unknown = JSON.parse(token);
+  if (value === null) throw new EdgesnapError("gate-rejected", "gate: the key column holds a null (or NaN) value");
+  if (typeof value === "object") throw new EdgesnapError("gate-rejected", "gate: the key column holds lists or structs; keys must be strings or numbers");
+  const key = String(value);
+  const problem = itemKeyProblem(key);
+  if (problem !== null) throw new EdgesnapError("gate-rejected", `gate: item key ${JSON.stringify(key.slice(0, 80))} ${problem}`);
+  return key;
+}
+
+/**
+ * Item shards being written: each shard's lines are copied into a fixed buffer of its own and
+ * appended to its file when the buffer is full, so memory stays at shards x SHARD_FLUSH_BYTES.
+ */
+export class ShardSpill {
+  readonly files: string[];
+  readonly count: number;
+  readonly #buffers: Buffer[];
+  readonly #filled: number[];
+
+  constructor(dir: string, count: number) {
+    this.count = count;
+    this.files = Array.from({ length: count }, (_, shard) => path.join(dir, `${shard}.tsv`));
+    this.#buffers = Array.from({ length: count }, () => Buffer.allocUnsafe(SHARD_FLUSH_BYTES));
+    this.#filled = new Array<number>(count).fill(0);
+  }
+
+  /**
+   * Adds row `record[recordStart, recordEnd)` under key i of `keys`; returns a flush to await when
+   * its shard's buffer was full.
+   */
+  add(keys: KeyBatch, i: number, record: Buffer, recordStart: number, recordEnd: number): Promise<void> | undefined {
+    const string = keys.strings[i];
+    const keyBuffer = string === undefined ? keys.buffers[i]! : Buffer.from(string);
+    const keyStart = string === undefined ? keys.starts[i]! : 0;
+    const keyEnd = string === undefined ? keys.ends[i]! : keyBuffer.length;
+    const shard = string === undefined ? fnv1a32Bytes(keyBuffer, keyStart, keyEnd) % this.count : shardOf(string, this.count);
+    const size = keyEnd - keyStart + (recordEnd - recordStart) + 2;
+    const buffer = this.#buffers[shard]!;
+    if (size > buffer.length) {
+      // A line longer than the buffer goes to the file on its own, after what is buffered.
+      const line = Buffer.concat([keyBuffer.subarray(keyStart, keyEnd), Buffer.from([TAB]), record.subarray(recordStart, recordEnd), Buffer.from([NEWLINE])]);
+      return this.#flush(shard).then(() => appendFile(this.files[shard]!, line));
+    }
+    const flushed = this.#filled[shard]! + size > buffer.length ? this.#flush(shard) : undefined;
+    let at = this.#filled[shard]!;
+    at += keyBuffer.copy(buffer, at, keyStart, keyEnd);
+    buffer[at++] = TAB;
+    at += record.copy(buffer, at, recordStart, recordEnd);
+    buffer[at++] = NEWLINE;
+    this.#filled[shard] = at;
+    return flushed;
+  }
+
+  #flush(shard: number): Promise<void> {
+    // A copy, so the buffer can take new lines while the write is in flight.
+    const bytes = Buffer.from(this.#buffers[shard]!.subarray(0, this.#filled[shard]!));
+    this.#filled[shard] = 0;
+    return appendFile(this.files[shard]!, bytes);
+  }
+
+  async finish(): Promise<void> {
+    // Every shard gets a file, an empty one included: the edge reads shard i for any key of shard i.
+    for (let shard = 0; shard < this.count; shard++) await this.#flush(shard);
+  }
+}
