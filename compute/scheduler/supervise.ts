@@ -1,14 +1,20 @@
 /**
  * Runs one child process for one dataset and makes sure it leaves nothing behind, whichever way it
  * ends: a private run dir that is always removed, a timeout (SIGTERM, grace, SIGKILL of the whole
- * process group), a resident-memory ceiling sampled from /proc over the child and its descendants,
- * and a validated result message. Nothing the child does can throw out of `superviseRun`.
+ * process group and of the run's cgroup where there is one), a resident-memory ceiling sampled
+ * from /proc over the child and its descendants, and a validated result message. Nothing the child
+ * does can throw out of `superviseRun`. The scheduler and a one-shot `edgesnap run` both use it.
+ *
+ * If this process dies (even by SIGKILL) the child's result channel closes and the child kills its
+ * own run (compute/run/child.ts), so no run outlives its supervisor.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import type { RunOutcome } from "../../contract/run-record.ts";
+import { ERROR_CODES, type ErrorCode } from "../errors.ts";
+import { createRunCgroup, type RunCgroup } from "./cgroup.ts";
 import {
   findRunProcesses,
   isRunAlive,
@@ -18,6 +24,9 @@ import {
   signalRun,
   type ProcStat,
 } from "./proc.ts";
+import { createRunDir } from "./temp-root.ts";
+
+const ERROR_CODE_NAMES = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]];
 
 /** The one IPC message a run child sends: `{ type: "result", result: {...} }`. Untrusted input. */
 export const ChildMessageSchema = z.object({
@@ -30,12 +39,11 @@ export const ChildMessageSchema = z.object({
     version: z.string().max(200).nullish(),
     hash: z.string().max(200).nullish(),
     durationMs: z.number().nonnegative().nullish(),
+    /** The error behind a failed or rejected run; an unknown code counts as none. */
+    code: z.enum(ERROR_CODE_NAMES).nullish().catch(null),
   }),
 });
 export type ChildMessage = z.infer<typeof ChildMessageSchema>;
-
-/** Prefix of every run dir under the temp root; the start-up sweep removes only these. */
-export const RUN_DIR_PREFIX = "run-";
 
 /** Longest reason kept in a record: reasons come from the child and must stay one short line. */
 const MAX_REASON_CHARS = 500;
@@ -80,6 +88,8 @@ export interface SupervisedRun {
   bytes: number | null;
   version: string | null;
   hash: string | null;
+  /** The child's error code for a failed or rejected run (its exit code is ERROR_CODES[code]). */
+  code: ErrorCode | null;
   /** Spawn to exit, measured by the scheduler. */
   durationMs: number;
   /** Highest resident memory of the run's processes seen, null if the child never started. */
@@ -91,6 +101,8 @@ export interface SupervisedRun {
   spawnToFirstOutputMs: number | null;
   /** Every process seen in the run (pid and start time), for callers that check for orphans. */
   processes: ProcStat[];
+  /** True when the run had its own cgroup (a double fork could not escape it). */
+  cgroup: boolean;
   /** Output lines not forwarded because of `maxOutputLines`. */
   droppedOutputLines: number;
 }
@@ -102,15 +114,17 @@ const MIB = 1024 * 1024;
  * does; throws only if the run dir cannot be created (the temp root is missing or full).
  */
 export async function superviseRun(options: SuperviseOptions): Promise<SupervisedRun> {
-  const runDir = await fs.mkdtemp(path.join(options.tempRoot, `${RUN_DIR_PREFIX}${options.dataset}-`));
+  const runDir = await createRunDir(options.tempRoot, options.dataset);
+  const cgroup = createRunCgroup(path.basename(runDir));
   try {
-    return await watchChild(options, runDir);
+    return await watchChild(options, runDir, cgroup);
   } finally {
     await fs.rm(runDir, { recursive: true, force: true, maxRetries: 3 });
+    cgroup?.remove();
   }
 }
 
-async function watchChild(options: SuperviseOptions, runDir: string): Promise<SupervisedRun> {
+async function watchChild(options: SuperviseOptions, runDir: string, cgroup: RunCgroup | null): Promise<SupervisedRun> {
   // The V8 heap gets three quarters of the ceiling: the rest is for Node itself and native memory
   // (polars), which only the RSS sampler can see.
   const heapMb = Math.max(16, Math.floor((options.memoryBytes * 0.75) / MIB));
@@ -161,6 +175,9 @@ async function watchChild(options: SuperviseOptions, runDir: string): Promise<Su
     const { error } = await exited;
     return failedToStart(error, started);
   }
+  // At once, before the event loop turns: the child is still starting Node and has forked nothing,
+  // so everything it ever forks is born in the cgroup.
+  const inCgroup = cgroup?.add(pid) ?? false;
   const self = readProcStat(pid);
   if (self) known.set(pid, self);
   options.onSpawn?.(pid, runDir);
@@ -211,15 +228,27 @@ async function watchChild(options: SuperviseOptions, runDir: string): Promise<Su
     if (stopReason) return;
     stopReason = { outcome, reason };
     if (immediately) {
-      signalRun(pid, known.values(), "SIGKILL");
+      killAll();
       return;
     }
     signalRun(pid, known.values(), "SIGTERM");
-    timers.push(setTimeout(() => signalRun(pid, known.values(), "SIGKILL"), options.killGraceMs));
+    timers.push(setTimeout(killAll, options.killGraceMs));
+  };
+  const killAll = () => {
+    if (inCgroup) cgroup!.kill();
+    signalRun(pid, known.values(), "SIGKILL");
   };
 
   const sample = () => {
     const processes = findRunProcesses(pid, pid);
+    // A process that double-forked out of the tree is still in the cgroup.
+    if (inCgroup) {
+      const seen = new Set(processes.map((p) => p.pid));
+      for (const member of cgroup!.pids()) {
+        const stat = seen.has(member) ? null : readProcStat(member);
+        if (stat && stat.state !== "Z") processes.push(stat);
+      }
+    }
     let total = 0;
     for (const p of processes) {
       if (!known.has(p.pid)) known.set(p.pid, p);
@@ -250,8 +279,9 @@ async function watchChild(options: SuperviseOptions, runDir: string): Promise<Su
   options.signal?.removeEventListener("abort", onAbort);
   // The result message can trail the exit event by a tick; the channel closes right after it.
   await Promise.race([disconnected, delay(1000)]);
-  // Whatever the run started and left behind dies with it: the group and any descendant seen.
-  await killLeftovers(pid, known.values());
+  // Whatever the run started and left behind dies with it: the group, any descendant seen and
+  // everything in its cgroup.
+  await killLeftovers(pid, known.values(), inCgroup ? cgroup : null);
   child.stdout?.destroy();
   child.stderr?.destroy();
   channel.destroy();
@@ -265,8 +295,9 @@ async function watchChild(options: SuperviseOptions, runDir: string): Promise<Su
     spawnToFirstOutputMs: firstOutputAt === null ? null : firstOutputAt - started,
     processes: [...known.values()],
     droppedOutputLines: dropped,
+    cgroup: inCgroup,
   };
-  const empty = { rows: null, bytes: null, version: null, hash: null };
+  const empty = { rows: null, bytes: null, version: null, hash: null, code: null };
   const stopped = stopReason as { outcome: RunOutcome; reason: string } | null;
   if (stopped) return { ...base, ...empty, outcome: stopped.outcome, reason: stopped.reason };
   if (heapExhausted) {
@@ -280,7 +311,7 @@ async function watchChild(options: SuperviseOptions, runDir: string): Promise<Su
     return { ...base, ...empty, outcome: "failed", reason: cap(`${why} (${how})${lastStderrLine ? `: ${lastStderrLine}` : ""}`) };
   }
   const r = got.result;
-  const fields = { rows: r.rows ?? null, bytes: r.bytes ?? null, version: r.version ?? null, hash: r.hash ?? null };
+  const fields = { rows: r.rows ?? null, bytes: r.bytes ?? null, version: r.version ?? null, hash: r.hash ?? null, code: r.code ?? null };
   if ((r.outcome === "ok" || r.outcome === "unchanged") && exit.code !== 0) {
     return { ...base, ...fields, outcome: "failed", reason: cap(`reported ${r.outcome} but ${how}`) };
   }
@@ -289,10 +320,12 @@ async function watchChild(options: SuperviseOptions, runDir: string): Promise<Su
 }
 
 /** Kills what is left of a run and waits (up to 2 s) until it is gone, so its run dir can go. */
-async function killLeftovers(pgid: number, known: Iterable<ProcStat>): Promise<void> {
+async function killLeftovers(pgid: number, known: Iterable<ProcStat>, cgroup: RunCgroup | null): Promise<void> {
   const list = [...known];
+  cgroup?.kill();
   signalRun(pgid, list, "SIGKILL");
-  for (let waited = 0; waited < 2000 && isRunAlive(pgid, list); waited += 20) await delay(20);
+  const alive = () => isRunAlive(pgid, list) || (cgroup?.populated() ?? false);
+  for (let waited = 0; waited < 2000 && alive(); waited += 20) await delay(20);
 }
 
 /**
@@ -343,6 +376,7 @@ export function failedRun(reason: string, durationMs: number): SupervisedRun {
     bytes: null,
     version: null,
     hash: null,
+    code: null,
     durationMs,
     peakRssBytes: null,
     exitCode: null,
@@ -351,6 +385,7 @@ export function failedRun(reason: string, durationMs: number): SupervisedRun {
     spawnToFirstOutputMs: null,
     processes: [],
     droppedOutputLines: 0,
+    cgroup: false,
   };
 }
 
