@@ -141,7 +141,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   });
   const stop = makeStop(child, exited, secretsFile);
   try {
-    await waitUntilReady(url, options, () => exitedHow);
+    await waitForWorker(url, { adminToken: options.adminToken, timeoutMs: options.readyTimeoutMs, signal: options.signal, exited: () => exitedHow });
   } catch (error) {
     await stop();
     throw error;
@@ -149,12 +149,21 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   return { url, pid: child.pid!, exited, stop };
 }
 
-async function waitUntilReady(url: string, options: WranglerDevOptions, exited: () => string | null): Promise<void> {
-  const timeoutMs = options.readyTimeoutMs ?? 60_000;
+/**
+ * Waits until the Worker at `url` answers `GET /healthz` and, with `adminToken`, accepts that token
+ * on an admin call: a Worker that answers but refuses it is someone else's.
+ * @throws {EdgesnapError} "edge" when another Worker answers, `exited` reports an exit, `signal`
+ *   aborts, or nothing is ready within `timeoutMs` (default 60 s)
+ */
+export async function waitForWorker(
+  url: string,
+  options: { adminToken?: string; timeoutMs?: number; signal?: AbortSignal; exited?: () => string | null } = {},
+): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (options.signal?.aborted) throw new EdgesnapError("edge", "stopped while wrangler dev was starting");
-    const how = exited();
+    const how = options.exited?.();
     if (how) throw new EdgesnapError("edge", `wrangler dev exited before it was ready (${how})`);
     try {
       const health = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
