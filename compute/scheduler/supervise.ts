@@ -101,8 +101,6 @@ export interface SupervisedRun {
   spawnToFirstOutputMs: number | null;
   /** Every process seen in the run (pid and start time), for callers that check for orphans. */
   processes: ProcStat[];
-  /** True when the run had its own cgroup (a double fork could not escape it). */
-  cgroup: boolean;
   /** Output lines not forwarded because of `maxOutputLines`. */
   droppedOutputLines: number;
 }
@@ -128,27 +126,10 @@ async function watchChild(options: SuperviseOptions, runDir: string, cgroup: Run
   // The V8 heap gets three quarters of the ceiling: the rest is for Node itself and native memory
   // (polars), which only the RSS sampler can see.
   const heapMb = Math.max(16, Math.floor((options.memoryBytes * 0.75) / MIB));
-  const args = [...(options.execArgv ?? []), `--max-old-space-size=${heapMb}`, options.childEntry, options.dataset];
   const started = performance.now();
   let child: ChildProcess;
   try {
-    // detached: the child leads its own process group, so the group can be signalled as one.
-    // The IPC channel is a plain pipe on fd 3 that the child's Node opens as its `process.send`
-    // channel (NODE_CHANNEL_FD, as `stdio: "ipc"` would set). We parse it ourselves: with Node's
-    // own "ipc" a child that writes a malformed line on fd 3 crashes the parent with a SyntaxError
-    // thrown from inside Node's channel reader, which nothing can catch.
-    child = spawn(options.nodePath ?? process.execPath, args, {
-      cwd: options.cwd,
-      env: {
-        ...process.env,
-        ...options.env,
-        EDGESNAP_RUN_DIR: runDir,
-        NODE_CHANNEL_FD: "3",
-        NODE_CHANNEL_SERIALIZATION_MODE: "json",
-      },
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe", "pipe"],
-    });
+    child = spawnChild(options, runDir, heapMb);
   } catch (error) {
     return failedToStart(error, started);
   }
@@ -156,14 +137,6 @@ async function watchChild(options: SuperviseOptions, runDir: string, cgroup: Run
   const known = new Map<number, ProcStat>();
   let peakRss: number | null = null;
   let stopReason: { outcome: RunOutcome; reason: string } | null = null;
-  let message: ChildMessage | null = null;
-  let invalidMessage = false;
-  let lastStderrLine = "";
-  let heapExhausted = false;
-  let firstOutputAt: number | null = null;
-  let forwarded = 0;
-  let dropped = 0;
-  const maxLines = options.maxOutputLines ?? 100;
   const timers: NodeJS.Timeout[] = [];
 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
@@ -183,46 +156,9 @@ async function watchChild(options: SuperviseOptions, runDir: string, cgroup: Run
   options.onSpawn?.(pid, runDir);
 
   const channel = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
-  readLines(
-    channel,
-    (line) => {
-      if (message) return;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(line);
-      } catch {
-        invalidMessage = true;
-        return;
-      }
-      const parsed = ChildMessageSchema.safeParse(raw);
-      if (parsed.success) message = parsed.data;
-      else invalidMessage = true;
-    },
-    undefined,
-    MAX_MESSAGE_CHARS,
-  );
-  const disconnected = new Promise<void>((resolve) => {
-    channel.once("close", () => resolve());
-    channel.once("end", () => resolve());
-  });
+  const result = readResultChannel(channel);
 
-  const onLine = (stream: "stdout" | "stderr", line: string) => {
-    if (stream === "stderr") {
-      // Keep the line that says what went wrong: not a stack frame, not Node's version footer.
-      const trimmed = line.trim();
-      if (trimmed && !trimmed.startsWith("at ") && !/^Node\.js v\d/.test(trimmed) && trimmed !== "^") lastStderrLine = trimmed;
-      if (line.includes("heap out of memory") || line.includes("Reached heap limit")) heapExhausted = true;
-    }
-    if (forwarded < maxLines) {
-      forwarded++;
-      options.onOutput?.(stream, line);
-    } else dropped++;
-  };
-  const onFirstOutput = () => {
-    firstOutputAt ??= performance.now();
-  };
-  readLines(child.stdout!, (line) => onLine("stdout", line), onFirstOutput);
-  readLines(child.stderr!, (line) => onLine("stderr", line), onFirstOutput);
+  const output = watchOutput(child, options);
 
   const stop = (outcome: RunOutcome, reason: string, immediately: boolean) => {
     if (stopReason) return;
@@ -240,15 +176,7 @@ async function watchChild(options: SuperviseOptions, runDir: string, cgroup: Run
   };
 
   const sample = () => {
-    const processes = findRunProcesses(pid, pid);
-    // A process that double-forked out of the tree is still in the cgroup.
-    if (inCgroup) {
-      const seen = new Set(processes.map((p) => p.pid));
-      for (const member of cgroup!.pids()) {
-        const stat = seen.has(member) ? null : readProcStat(member);
-        if (stat && stat.state !== "Z") processes.push(stat);
-      }
-    }
+    const processes = runProcesses(pid, inCgroup ? cgroup : null);
     let total = 0;
     for (const p of processes) {
       if (!known.has(p.pid)) known.set(p.pid, p);
@@ -278,7 +206,7 @@ async function watchChild(options: SuperviseOptions, runDir: string, cgroup: Run
   for (const timer of timers) clearTimeout(timer);
   options.signal?.removeEventListener("abort", onAbort);
   // The result message can trail the exit event by a tick; the channel closes right after it.
-  await Promise.race([disconnected, delay(1000)]);
+  await Promise.race([result.closed, delay(1000)]);
   // Whatever the run started and left behind dies with it: the group, any descendant seen and
   // everything in its cgroup.
   await killLeftovers(pid, known.values(), inCgroup ? cgroup : null);
@@ -292,31 +220,142 @@ async function watchChild(options: SuperviseOptions, runDir: string, cgroup: Run
     exitCode: exit.code,
     exitSignal: exit.signal,
     pid,
-    spawnToFirstOutputMs: firstOutputAt === null ? null : firstOutputAt - started,
+    spawnToFirstOutputMs: output.firstAt === null ? null : output.firstAt - started,
     processes: [...known.values()],
-    droppedOutputLines: dropped,
-    cgroup: inCgroup,
+    droppedOutputLines: output.dropped,
   };
-  const empty = { rows: null, bytes: null, version: null, hash: null, code: null };
   const stopped = stopReason as { outcome: RunOutcome; reason: string } | null;
-  if (stopped) return { ...base, ...empty, outcome: stopped.outcome, reason: stopped.reason };
-  if (heapExhausted) {
-    return { ...base, ...empty, outcome: "memory-killed", reason: `V8 heap limit reached (--max-old-space-size=${heapMb})` };
+  if (stopped) return { ...base, ...UNKNOWN_FIGURES, outcome: stopped.outcome, reason: stopped.reason };
+  if (output.heapExhausted) {
+    return { ...base, ...UNKNOWN_FIGURES, outcome: "memory-killed", reason: `V8 heap limit reached (--max-old-space-size=${heapMb})` };
   }
-  if (exit.error) return { ...base, ...empty, outcome: "failed", reason: cap(`could not start: ${exit.error.message}`) };
+  return { ...base, ...judgeResult(exit, result.message(), result.invalid(), output.lastStderrLine) };
+}
+
+/**
+ * Spawns `node [execArgv] --max-old-space-size=<heapMb> <entry> <dataset>`. detached: the child
+ * leads its own process group, so the group can be signalled as one. The IPC channel is a plain
+ * pipe on fd 3 that the child's Node opens as its `process.send` channel (NODE_CHANNEL_FD, as
+ * `stdio: "ipc"` would set). We parse it ourselves: with Node's own "ipc" a child that writes a
+ * malformed line on fd 3 crashes the parent with a SyntaxError thrown from inside Node's channel
+ * reader, which nothing can catch.
+ */
+function spawnChild(options: SuperviseOptions, runDir: string, heapMb: number): ChildProcess {
+  const args = [...(options.execArgv ?? []), `--max-old-space-size=${heapMb}`, options.childEntry, options.dataset];
+  return spawn(options.nodePath ?? process.execPath, args, {
+    cwd: options.cwd,
+    env: {
+      ...process.env,
+      ...options.env,
+      EDGESNAP_RUN_DIR: runDir,
+      NODE_CHANNEL_FD: "3",
+      NODE_CHANNEL_SERIALIZATION_MODE: "json",
+    },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
+  });
+}
+
+/** What the supervisor learns from a child's stdout and stderr while forwarding capped lines. */
+interface OutputWatch {
+  /** The last stderr line that says what went wrong (not a stack frame, not Node's footer). */
+  lastStderrLine: string;
+  heapExhausted: boolean;
+  /** When the first byte arrived (performance.now()), null before. */
+  firstAt: number | null;
+  /** Lines not forwarded because of `maxOutputLines`. */
+  dropped: number;
+}
+
+function watchOutput(child: ChildProcess, options: SuperviseOptions): OutputWatch {
+  const watch: OutputWatch = { lastStderrLine: "", heapExhausted: false, firstAt: null, dropped: 0 };
+  const maxLines = options.maxOutputLines ?? 100;
+  let forwarded = 0;
+  const onLine = (stream: "stdout" | "stderr", line: string) => {
+    if (stream === "stderr") {
+      const trimmed = line.trim();
+      if (trimmed && !trimmed.startsWith("at ") && !/^Node\.js v\d/.test(trimmed) && trimmed !== "^") watch.lastStderrLine = trimmed;
+      if (line.includes("heap out of memory") || line.includes("Reached heap limit")) watch.heapExhausted = true;
+    }
+    if (forwarded < maxLines) {
+      forwarded++;
+      options.onOutput?.(stream, line);
+    } else watch.dropped++;
+  };
+  const onFirstOutput = () => {
+    watch.firstAt ??= performance.now();
+  };
+  readLines(child.stdout!, (line) => onLine("stdout", line), onFirstOutput);
+  readLines(child.stderr!, (line) => onLine("stderr", line), onFirstOutput);
+  return watch;
+}
+
+const UNKNOWN_FIGURES = { rows: null, bytes: null, version: null, hash: null, code: null };
+
+/** The run's outcome from how the child exited and what it reported (nothing stopped it). */
+function judgeResult(
+  exit: { code: number | null; signal: NodeJS.Signals | null; error?: Error },
+  message: ChildMessage | null,
+  invalidMessage: boolean,
+  lastStderrLine: string,
+): Pick<SupervisedRun, "outcome" | "reason" | "rows" | "bytes" | "version" | "hash" | "code"> {
+  if (exit.error) return { ...UNKNOWN_FIGURES, outcome: "failed", reason: cap(`could not start: ${exit.error.message}`) };
   const how = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
-  const got = message as ChildMessage | null;
-  if (!got) {
+  if (!message) {
     const why = invalidMessage ? "sent an invalid result message" : "exited without a result";
-    return { ...base, ...empty, outcome: "failed", reason: cap(`${why} (${how})${lastStderrLine ? `: ${lastStderrLine}` : ""}`) };
+    return { ...UNKNOWN_FIGURES, outcome: "failed", reason: cap(`${why} (${how})${lastStderrLine ? `: ${lastStderrLine}` : ""}`) };
   }
-  const r = got.result;
+  const r = message.result;
   const fields = { rows: r.rows ?? null, bytes: r.bytes ?? null, version: r.version ?? null, hash: r.hash ?? null, code: r.code ?? null };
   if ((r.outcome === "ok" || r.outcome === "unchanged") && exit.code !== 0) {
-    return { ...base, ...fields, outcome: "failed", reason: cap(`reported ${r.outcome} but ${how}`) };
+    return { ...fields, outcome: "failed", reason: cap(`reported ${r.outcome} but ${how}`) };
   }
   const reason = r.reason ? cap(r.reason) : r.outcome === "ok" ? null : `${r.outcome} (${how})`;
-  return { ...base, ...fields, outcome: r.outcome, reason };
+  return { ...fields, outcome: r.outcome, reason };
+}
+
+/**
+ * Reads the child's result channel: the first valid message wins, anything unparsable is only
+ * remembered (a child must not be able to throw in here).
+ */
+function readResultChannel(channel: NodeJS.ReadableStream): { message(): ChildMessage | null; invalid(): boolean; closed: Promise<void> } {
+  let message: ChildMessage | null = null;
+  let invalid = false;
+  readLines(
+    channel,
+    (line) => {
+      if (message) return;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(line);
+      } catch {
+        invalid = true;
+        return;
+      }
+      const parsed = ChildMessageSchema.safeParse(raw);
+      if (parsed.success) message = parsed.data;
+      else invalid = true;
+    },
+    undefined,
+    MAX_MESSAGE_CHARS,
+  );
+  const closed = new Promise<void>((resolve) => {
+    channel.once("close", () => resolve());
+    channel.once("end", () => resolve());
+  });
+  return { message: () => message, invalid: () => invalid, closed };
+}
+
+/** The run's live processes: its group, its descendants, and (a double fork escapes neither) its cgroup. */
+function runProcesses(pid: number, cgroup: RunCgroup | null): ProcStat[] {
+  const processes = findRunProcesses(pid, pid);
+  if (!cgroup) return processes;
+  const seen = new Set(processes.map((p) => p.pid));
+  for (const member of cgroup.pids()) {
+    const stat = seen.has(member) ? null : readProcStat(member);
+    if (stat && stat.state !== "Z") processes.push(stat);
+  }
+  return processes;
 }
 
 /** Kills what is left of a run and waits (up to 2 s) until it is gone, so its run dir can go. */
@@ -385,7 +424,6 @@ export function failedRun(reason: string, durationMs: number): SupervisedRun {
     spawnToFirstOutputMs: null,
     processes: [],
     droppedOutputLines: 0,
-    cgroup: false,
   };
 }
 

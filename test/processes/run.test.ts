@@ -84,11 +84,11 @@ describe("edgesnap run <dataset>, one-shot", () => {
   }, 90_000);
 
   it("exits with its code when the store hangs mid-publish: the dataset's timeout bounds it (exit 4)", async () => {
-    const { cli, tree, workerd } = await startWaitingRun("release-hang", { PROC_WAIT_TIMEOUT_MS: "20000" });
+    const { cli, tree, workerd } = await startWaitingRun("release-hang", { PROC_WAIT_TIMEOUT_MS: "15000" });
     for (const pid of workerd) process.kill(pid, "SIGSTOP");
     await writeFile(path.join(work, "release-hang"), "");
     expect((await cli.exit).code).toBe(4);
-    expect(cli.stdout()).toMatch(/^proc-wait: timed-out: exceeded the timeout of 20 s\n$/);
+    expect(cli.stdout()).toMatch(/^proc-wait: timed-out: exceeded the timeout of 15 s\n$/);
     await allGone(tree);
     expect(await readdir(runs)).toEqual([]);
   }, 90_000);
