@@ -4,12 +4,14 @@
  * runs. The lock names its holder by pid AND start time (/proc/<pid>/stat), so a lock left by a
  * start that was SIGKILLed is recognised as stale even once its pid has been reused.
  *
- * Crash-safe by construction: the lock file appears complete or not at all (written to a private
- * file, then hard-linked into place, which fails if a lock exists: an atomic create-if-absent like
- * O_EXCL, with the content already in it). A stale lock is taken over by renaming it aside and
+ * Crash-safe by construction: the lock file appears complete or not at all. It is written to a
+ * fresh private file (O_EXCL) and then hard-linked into place: link(2) fails with EEXIST when a
+ * lock exists, an atomic create-if-absent like O_EXCL, but with the content already in it, so no
+ * reader ever sees a half-written lock and mistakes it for garbage. A stale lock is taken over by renaming it aside and
  * checking that what was moved is the stale lock seen; a live lock moved by a racing start is put
  * back, so a live start never loses its lock.
  */
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { EdgesnapError } from "../errors.ts";
@@ -57,8 +59,8 @@ export function acquireStateLock(stateDir: string): StateLock {
   const file = path.join(stateDir, STATE_LOCK_FILE);
   const { pid, startTime } = selfProcStat();
   const ours = `${JSON.stringify({ pid, startTime })}\n`;
-  const draft = `${file}.${pid}.tmp`;
-  fs.writeFileSync(draft, ours, { mode: 0o600 });
+  const draft = `${file}.${pid}.${randomBytes(4).toString("hex")}.tmp`;
+  fs.writeFileSync(draft, ours, { mode: 0o600, flag: "wx" });
   let tookOver: LockHolder | null = null;
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
