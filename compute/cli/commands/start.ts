@@ -60,15 +60,17 @@ export default defineCommand({
         const edge = await startEdge({ ip, port, persistTo, configPath: wranglerConfig, token });
         try {
           log("info", "edge.ready", { url: edge.url, admin: `${edge.url}/admin`, tokenFile, config: { ...describeConfig(config), edgeUrl: edge.url } });
-          const cron = startLocalCron({ url: edge.url, intervalMs: cronIntervalMs, log });
           // With the token, the scheduler also takes rebuild requests from the edge and reports runs.
           const operated = await startOperatedScheduler(
             { config, datasets, runAtStart: true, env: { EDGESNAP_EDGE_URL: edge.url, EDGESNAP_TOKEN: token } },
             { edgeUrl: edge.url, token },
           );
-          const code = await runUntilSignalOrEdgeExit(operated, edge);
-          await cron.stop();
-          return code;
+          const cron = startLocalCron({ url: edge.url, intervalMs: cronIntervalMs, log });
+          try {
+            return await runUntilSignalOrEdgeExit(operated, edge);
+          } finally {
+            await cron.stop();
+          }
         } finally {
           await edge.stop();
         }
