@@ -33,8 +33,9 @@ export function localCronIntervalMs(env: NodeJS.ProcessEnv = process.env): numbe
 }
 
 /**
- * Fires the local Worker's scheduled handler every `intervalMs`, never two at once. A failed call
- * is logged and retried at the next tick.
+ * Fires the local Worker's scheduled handler every `intervalMs`, never two at once, with one log
+ * line per tick (as a deployed Worker's cron shows in its logs). A failed call is logged and
+ * retried at the next tick.
  */
 export function startLocalCron(options: {
   url: string;
@@ -48,7 +49,8 @@ export function startLocalCron(options: {
       try {
         const response = await fetch(`${options.url}/cdn-cgi/handler/scheduled`, { signal: AbortSignal.timeout(30_000) });
         await response.body?.cancel();
-        if (!response.ok) options.log("warn", "local-cron-failed", { status: response.status });
+        if (response.ok) options.log("info", "local-cron-fired", {});
+        else options.log("warn", "local-cron-failed", { status: response.status });
       } catch (error) {
         options.log("warn", "local-cron-failed", { message: (error as Error).message });
       } finally {

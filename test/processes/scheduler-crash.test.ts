@@ -4,7 +4,7 @@
  * itself with everything it started (its own workerd for the local store), so no run lives on
  * without a timeout or a memory ceiling.
  */
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -22,15 +22,12 @@ describe("edgesnap scheduler, SIGKILLed mid-run", () => {
   it("takes its running children, their workerd and their run dirs with it", async () => {
     work = await mkdtemp(path.join(os.tmpdir(), "edgesnap-sched-kill-"));
     const runs = path.join(work, "runs");
-    const csv = path.join(work, "source.csv");
-    await writeFile(csv, "lang,greeting\nen,hello\n");
     const cli = spawnCli(["scheduler"], {
       EDGESNAP_PERSIST_TO: path.join(work, "state"),
       EDGESNAP_TEMP_ROOT: runs,
       EDGESNAP_DATASETS: "test/processes/fixtures/datasets.ts",
       EDGESNAP_EDGE_URL: "http://127.0.0.1:9",
-      EDGESNAP_CONCURRENCY: "3",
-      PROC_SOURCE_CSV: csv,
+      PROC_ONLY: "proc-wait",
       PROC_WAIT_RELEASE: path.join(work, "never"),
     });
     scheduler = cli;
@@ -45,6 +42,6 @@ describe("edgesnap scheduler, SIGKILLed mid-run", () => {
     await waitFor("every run process to exit", async () => (tree.every((p) => !isAlive(p)) ? true : undefined), 10_000).catch(() => {
       throw new Error(`still alive:\n${tree.filter(isAlive).map((p) => `${p} ${commandLineOf(p)}`).join("\n")}`);
     });
-    await waitFor("the run dirs to be removed", async () => ((await readdir(runs)).length === 0 ? true : undefined), 10_000);
+    await waitFor("the run dir to be removed", async () => ((await readdir(runs)).length === 0 ? true : undefined), 10_000);
   }, 90_000);
 });

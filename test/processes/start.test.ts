@@ -37,7 +37,8 @@ describe("npm start, crash-only", () => {
     EDGESNAP_PERSIST_TO: state,
     EDGESNAP_TEMP_ROOT: runs,
     EDGESNAP_DATASETS: "test/processes/fixtures/datasets.ts",
-    EDGESNAP_CONCURRENCY: "3",
+    EDGESNAP_CONCURRENCY: "2",
+    PROC_ONLY: "proc-source,proc-wait",
     EDGESNAP_LOCAL_CRON_INTERVAL_MS: "2000",
     PROC_SOURCE_CSV: csv,
     // Never created: proc-wait stays in its build, a run child alive for the whole test.
@@ -106,15 +107,19 @@ describe("npm start, crash-only", () => {
     expect((await wrongToken.exit).code).toBe(0);
     expect(wrongToken.stderr()).toContain("publish notice failed");
     const { version } = JSON.parse(wrongToken.stdout()) as { version: string };
-    // Only the reconcile (the Worker's scheduled handler) puts a version whose notice was lost
-    // into the catalog.
+    // Only the reconcile (the Worker's scheduled handler) puts a version whose notice was lost into
+    // the catalog. The second local cron tick from now began after the publish. The catalog is not
+    // read before, so no cached copy can hide the change.
+    const ticks = () => first.output().split('"event":"local-cron-fired"').length - 1;
+    const before = ticks();
+    await waitFor("two local cron ticks", async () => (ticks() >= before + 2 ? true : undefined), 30_000);
     const listed = await waitFor(
       "the catalog to list the version whose notice was lost",
       async () => {
         const catalog = (await (await fetch(`${first.base}/v1/datasets`)).json()) as { datasets: { name: string; version: string }[] };
         return catalog.datasets.find((d) => d.name === "proc-source" && d.version === version);
       },
-      45_000,
+      30_000,
     );
     expect(listed.version).toBe(version);
   }, 120_000);
@@ -153,6 +158,6 @@ describe("npm start, crash-only", () => {
       process.env = saved;
     }
     const names = (JSON.parse(stdout) as { datasets: { name: string }[] }).datasets.map((d) => d.name);
-    expect(names).toContain("proc-colors");
+    expect(names).toContain("proc-source");
   }, 120_000);
 });
