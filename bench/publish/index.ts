@@ -109,7 +109,7 @@ try {
   }
 
   const persistTo = path.join(work, "state");
-  edge = await startWranglerDev({ port: await freePort(), persistTo, vars: { EDGESNAP_TOKEN: TOKEN, EDGESNAP_STORAGE_API: "on" }, onLine: () => {} });
+  edge = await startWranglerDev({ port: await freePort(), persistTo, secrets: { EDGESNAP_TOKEN: TOKEN, EDGESNAP_STORAGE_API: "on" }, onLine: () => {} });
   s3 = await startS3TestServer();
   const storeEnv: Record<string, NodeJS.ProcessEnv> = {
     local: { EDGESNAP_STORE: "local", EDGESNAP_PERSIST_TO: persistTo, EDGESNAP_EDGE_URL: edge.url, EDGESNAP_TOKEN: TOKEN },

@@ -239,7 +239,7 @@ async function main(): Promise<void> {
       { name: "miniflare", base: mf.base },
     ];
     if (!values["no-wrangler-dev"]) {
-      const dev = await startWranglerDev({ port: await freePort(), persistTo, vars: { EDGESNAP_TOKEN: TOKEN }, onLine: () => {} });
+      const dev = await startWranglerDev({ port: await freePort(), persistTo, secrets: { EDGESNAP_TOKEN: TOKEN }, adminToken: TOKEN, onLine: () => {} });
       cleanups.unshift(() => dev.stop());
       await warm(dev.url, fixtures.map((f) => f.fixture));
       servers.push({ name: "wrangler-dev", base: dev.url });

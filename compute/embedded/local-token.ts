@@ -5,8 +5,9 @@
  * `npm start` stops.
  */
 import { readFileSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import path from "node:path";
+import { writePrivateFile } from "./private-file.ts";
 
 export const LOCAL_TOKEN_FILE = "edgesnap-admin-token";
 
@@ -16,9 +17,8 @@ export function localTokenPath(persistTo: string): string {
 
 /** Writes the token with mode 0600. */
 export async function writeLocalToken(persistTo: string, token: string): Promise<string> {
-  await mkdir(persistTo, { recursive: true });
   const file = localTokenPath(persistTo);
-  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  await writePrivateFile(file, `${token}\n`);
   return file;
 }
 

@@ -55,6 +55,9 @@ export interface RunOptions {
   force?: boolean;
 }
 
+/** How long a run waits for its store to close before it gives up on it and finishes. */
+const STORE_CLOSE_TIMEOUT_MS = 10_000;
+
 function isLazyFrame(value: unknown): value is LazyDataFrame {
   return typeof value === "object" && value !== null && typeof (value as LazyDataFrame).collect === "function" && !("height" in value);
 }
@@ -195,7 +198,10 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
   } finally {
     process.off("exit", removeOnExit);
     if (store && !options.store) {
-      await store.close().catch((error: unknown) => log.warn("closing the store failed", { error }));
+      // Bounded: a store whose runtime died or hangs must not keep a finished run from exiting.
+      const closed = store.close().catch((error: unknown) => log.warn("closing the store failed", { error }));
+      const timer = new Promise<"timeout">((resolve) => setTimeout(resolve, STORE_CLOSE_TIMEOUT_MS, "timeout").unref());
+      if ((await Promise.race([closed, timer])) === "timeout") log.warn("closing the store timed out", { timeoutMs: STORE_CLOSE_TIMEOUT_MS });
     }
     if (tempDir) {
       await rm(tempDir, { recursive: true, force: true }).catch((error: unknown) => log.warn("removing the temp dir failed", { tempDir, error }));

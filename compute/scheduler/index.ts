@@ -23,7 +23,8 @@ import { startStatusServer, type StatusServer } from "./http.ts";
 import { SchedulerMetrics } from "./metrics.ts";
 import { DEFAULT_RECORDS_PER_DATASET, RunRecordRing, type RecordSink } from "./records.ts";
 import { failedRun, superviseRun, type SupervisedRun } from "./supervise.ts";
-import { measureDiskUsage, sweepTempRoot } from "./temp-root.ts";
+import { sweepRunCgroups } from "./cgroup.ts";
+import { measureDiskUsage, prepareTempRoot, sweepTempRoot } from "./temp-root.ts";
 
 export { storeRecordSink, type RecordSink } from "./records.ts";
 
@@ -151,10 +152,10 @@ export function jsonLineLog(entry: LogEntry): void {
 }
 
 /**
- * Starts the scheduler: sweeps the temp root, binds /healthz and /metrics, arms the cron schedules
+ * Starts the scheduler: checks and sweeps the temp root, binds /healthz and /metrics, arms the cron schedules
  * and, with `runAtStart`, triggers every dataset once.
- * @throws {EdgesnapError} "config" for a malformed dataset name, a duplicate, or a bad cron
- *   expression or timezone; the listen error if the port is taken.
+ * @throws {EdgesnapError} "config" for a malformed dataset name, a duplicate, a bad cron
+ *   expression or timezone, or a temp root runs cannot use; the listen error if the port is taken.
  */
 export async function startScheduler(options: SchedulerOptions): Promise<Scheduler> {
   const { config } = options;
@@ -198,8 +199,13 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   }
   for (const cron of crons) cron.stop();
 
+  // Only what a dead owner left: run dirs and cgroups of live runs (another scheduler sharing the
+  // root, a one-shot run) are never touched.
+  await prepareTempRoot(config.tempRoot);
   const swept = await sweepTempRoot(config.tempRoot);
   if (swept.length > 0) log("warn", "temp-root-swept", { tempRoot: config.tempRoot, removed: swept.length });
+  const sweptCgroups = sweepRunCgroups();
+  if (sweptCgroups.length > 0) log("warn", "run-cgroups-swept", { removed: sweptCgroups.length });
 
   const metrics = new SchedulerMetrics();
   const ring = new RunRecordRing(options.recordsPerDataset ?? DEFAULT_RECORDS_PER_DATASET);

@@ -45,6 +45,21 @@ export function readProcStat(pid: number): ProcStat | null {
   }
 }
 
+/** True while `pid` is alive (zombies count as gone) and is the process that started at `startTime`. */
+export function isProcessAlive(pid: number, startTime: number): boolean {
+  const now = readProcStat(pid);
+  return now !== null && now.startTime === startTime && now.state !== "Z";
+}
+
+let self: ProcStat | null = null;
+
+/** This process as /proc describes it: its pid and start time identify it as an owner. */
+export function selfProcStat(): ProcStat {
+  self ??= readProcStat(process.pid);
+  if (self === null) throw new Error(`cannot read /proc/${process.pid}/stat`);
+  return self;
+}
+
 /** Every process visible in /proc. */
 export function listProcesses(): ProcStat[] {
   const result: ProcStat[] = [];

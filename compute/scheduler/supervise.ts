@@ -1,14 +1,20 @@
 /**
  * Runs one child process for one dataset and makes sure it leaves nothing behind, whichever way it
  * ends: a private run dir that is always removed, a timeout (SIGTERM, grace, SIGKILL of the whole
- * process group), a resident-memory ceiling sampled from /proc over the child and its descendants,
- * and a validated result message. Nothing the child does can throw out of `superviseRun`.
+ * process group and of the run's cgroup where there is one), a resident-memory ceiling sampled
+ * from /proc over the child and its descendants, and a validated result message. Nothing the child
+ * does can throw out of `superviseRun`. The scheduler and a one-shot `edgesnap run` both use it.
+ *
+ * If this process dies (even by SIGKILL) the child's result channel closes and the child kills its
+ * own run (compute/run/child.ts), so no run outlives its supervisor.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import type { RunOutcome } from "../../contract/run-record.ts";
+import { ERROR_CODES, type ErrorCode } from "../errors.ts";
+import { createRunCgroup, type RunCgroup } from "./cgroup.ts";
 import {
   findRunProcesses,
   isRunAlive,
@@ -18,6 +24,9 @@ import {
   signalRun,
   type ProcStat,
 } from "./proc.ts";
+import { createRunDir } from "./temp-root.ts";
+
+const ERROR_CODE_NAMES = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]];
 
 /** The one IPC message a run child sends: `{ type: "result", result: {...} }`. Untrusted input. */
 export const ChildMessageSchema = z.object({
@@ -30,12 +39,11 @@ export const ChildMessageSchema = z.object({
     version: z.string().max(200).nullish(),
     hash: z.string().max(200).nullish(),
     durationMs: z.number().nonnegative().nullish(),
+    /** The error behind a failed or rejected run; an unknown code counts as none. */
+    code: z.enum(ERROR_CODE_NAMES).nullish().catch(null),
   }),
 });
 export type ChildMessage = z.infer<typeof ChildMessageSchema>;
-
-/** Prefix of every run dir under the temp root; the start-up sweep removes only these. */
-export const RUN_DIR_PREFIX = "run-";
 
 /** Longest reason kept in a record: reasons come from the child and must stay one short line. */
 const MAX_REASON_CHARS = 500;
@@ -80,6 +88,8 @@ export interface SupervisedRun {
   bytes: number | null;
   version: string | null;
   hash: string | null;
+  /** The child's error code for a failed or rejected run (its exit code is ERROR_CODES[code]). */
+  code: ErrorCode | null;
   /** Spawn to exit, measured by the scheduler. */
   durationMs: number;
   /** Highest resident memory of the run's processes seen, null if the child never started. */
@@ -102,39 +112,24 @@ const MIB = 1024 * 1024;
  * does; throws only if the run dir cannot be created (the temp root is missing or full).
  */
 export async function superviseRun(options: SuperviseOptions): Promise<SupervisedRun> {
-  const runDir = await fs.mkdtemp(path.join(options.tempRoot, `${RUN_DIR_PREFIX}${options.dataset}-`));
+  const runDir = await createRunDir(options.tempRoot, options.dataset);
+  const cgroup = createRunCgroup(path.basename(runDir));
   try {
-    return await watchChild(options, runDir);
+    return await watchChild(options, runDir, cgroup);
   } finally {
     await fs.rm(runDir, { recursive: true, force: true, maxRetries: 3 });
+    cgroup?.remove();
   }
 }
 
-async function watchChild(options: SuperviseOptions, runDir: string): Promise<SupervisedRun> {
+async function watchChild(options: SuperviseOptions, runDir: string, cgroup: RunCgroup | null): Promise<SupervisedRun> {
   // The V8 heap gets three quarters of the ceiling: the rest is for Node itself and native memory
   // (polars), which only the RSS sampler can see.
   const heapMb = Math.max(16, Math.floor((options.memoryBytes * 0.75) / MIB));
-  const args = [...(options.execArgv ?? []), `--max-old-space-size=${heapMb}`, options.childEntry, options.dataset];
   const started = performance.now();
   let child: ChildProcess;
   try {
-    // detached: the child leads its own process group, so the group can be signalled as one.
-    // The IPC channel is a plain pipe on fd 3 that the child's Node opens as its `process.send`
-    // channel (NODE_CHANNEL_FD, as `stdio: "ipc"` would set). We parse it ourselves: with Node's
-    // own "ipc" a child that writes a malformed line on fd 3 crashes the parent with a SyntaxError
-    // thrown from inside Node's channel reader, which nothing can catch.
-    child = spawn(options.nodePath ?? process.execPath, args, {
-      cwd: options.cwd,
-      env: {
-        ...process.env,
-        ...options.env,
-        EDGESNAP_RUN_DIR: runDir,
-        NODE_CHANNEL_FD: "3",
-        NODE_CHANNEL_SERIALIZATION_MODE: "json",
-      },
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe", "pipe"],
-    });
+    child = spawnChild(options, runDir, heapMb);
   } catch (error) {
     return failedToStart(error, started);
   }
@@ -142,14 +137,6 @@ async function watchChild(options: SuperviseOptions, runDir: string): Promise<Su
   const known = new Map<number, ProcStat>();
   let peakRss: number | null = null;
   let stopReason: { outcome: RunOutcome; reason: string } | null = null;
-  let message: ChildMessage | null = null;
-  let invalidMessage = false;
-  let lastStderrLine = "";
-  let heapExhausted = false;
-  let firstOutputAt: number | null = null;
-  let forwarded = 0;
-  let dropped = 0;
-  const maxLines = options.maxOutputLines ?? 100;
   const timers: NodeJS.Timeout[] = [];
 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
@@ -161,65 +148,35 @@ async function watchChild(options: SuperviseOptions, runDir: string): Promise<Su
     const { error } = await exited;
     return failedToStart(error, started);
   }
+  // At once, before the event loop turns: the child is still starting Node and has forked nothing,
+  // so everything it ever forks is born in the cgroup.
+  const inCgroup = cgroup?.add(pid) ?? false;
   const self = readProcStat(pid);
   if (self) known.set(pid, self);
   options.onSpawn?.(pid, runDir);
 
   const channel = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
-  readLines(
-    channel,
-    (line) => {
-      if (message) return;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(line);
-      } catch {
-        invalidMessage = true;
-        return;
-      }
-      const parsed = ChildMessageSchema.safeParse(raw);
-      if (parsed.success) message = parsed.data;
-      else invalidMessage = true;
-    },
-    undefined,
-    MAX_MESSAGE_CHARS,
-  );
-  const disconnected = new Promise<void>((resolve) => {
-    channel.once("close", () => resolve());
-    channel.once("end", () => resolve());
-  });
+  const result = readResultChannel(channel);
 
-  const onLine = (stream: "stdout" | "stderr", line: string) => {
-    if (stream === "stderr") {
-      // Keep the line that says what went wrong: not a stack frame, not Node's version footer.
-      const trimmed = line.trim();
-      if (trimmed && !trimmed.startsWith("at ") && !/^Node\.js v\d/.test(trimmed) && trimmed !== "^") lastStderrLine = trimmed;
-      if (line.includes("heap out of memory") || line.includes("Reached heap limit")) heapExhausted = true;
-    }
-    if (forwarded < maxLines) {
-      forwarded++;
-      options.onOutput?.(stream, line);
-    } else dropped++;
-  };
-  const onFirstOutput = () => {
-    firstOutputAt ??= performance.now();
-  };
-  readLines(child.stdout!, (line) => onLine("stdout", line), onFirstOutput);
-  readLines(child.stderr!, (line) => onLine("stderr", line), onFirstOutput);
+  const output = watchOutput(child, options);
 
   const stop = (outcome: RunOutcome, reason: string, immediately: boolean) => {
     if (stopReason) return;
     stopReason = { outcome, reason };
     if (immediately) {
-      signalRun(pid, known.values(), "SIGKILL");
+      killAll();
       return;
     }
     signalRun(pid, known.values(), "SIGTERM");
-    timers.push(setTimeout(() => signalRun(pid, known.values(), "SIGKILL"), options.killGraceMs));
+    timers.push(setTimeout(killAll, options.killGraceMs));
+  };
+  const killAll = () => {
+    if (inCgroup) cgroup!.kill();
+    signalRun(pid, known.values(), "SIGKILL");
   };
 
   const sample = () => {
-    const processes = findRunProcesses(pid, pid);
+    const processes = runProcesses(pid, inCgroup ? cgroup : null);
     let total = 0;
     for (const p of processes) {
       if (!known.has(p.pid)) known.set(p.pid, p);
@@ -249,9 +206,10 @@ async function watchChild(options: SuperviseOptions, runDir: string): Promise<Su
   for (const timer of timers) clearTimeout(timer);
   options.signal?.removeEventListener("abort", onAbort);
   // The result message can trail the exit event by a tick; the channel closes right after it.
-  await Promise.race([disconnected, delay(1000)]);
-  // Whatever the run started and left behind dies with it: the group and any descendant seen.
-  await killLeftovers(pid, known.values());
+  await Promise.race([result.closed, delay(1000)]);
+  // Whatever the run started and left behind dies with it: the group, any descendant seen and
+  // everything in its cgroup.
+  await killLeftovers(pid, known.values(), inCgroup ? cgroup : null);
   child.stdout?.destroy();
   child.stderr?.destroy();
   channel.destroy();
@@ -262,37 +220,151 @@ async function watchChild(options: SuperviseOptions, runDir: string): Promise<Su
     exitCode: exit.code,
     exitSignal: exit.signal,
     pid,
-    spawnToFirstOutputMs: firstOutputAt === null ? null : firstOutputAt - started,
+    spawnToFirstOutputMs: output.firstAt === null ? null : output.firstAt - started,
     processes: [...known.values()],
-    droppedOutputLines: dropped,
+    droppedOutputLines: output.dropped,
   };
-  const empty = { rows: null, bytes: null, version: null, hash: null };
   const stopped = stopReason as { outcome: RunOutcome; reason: string } | null;
-  if (stopped) return { ...base, ...empty, outcome: stopped.outcome, reason: stopped.reason };
-  if (heapExhausted) {
-    return { ...base, ...empty, outcome: "memory-killed", reason: `V8 heap limit reached (--max-old-space-size=${heapMb})` };
+  if (stopped) return { ...base, ...UNKNOWN_FIGURES, outcome: stopped.outcome, reason: stopped.reason };
+  if (output.heapExhausted) {
+    return { ...base, ...UNKNOWN_FIGURES, outcome: "memory-killed", reason: `V8 heap limit reached (--max-old-space-size=${heapMb})` };
   }
-  if (exit.error) return { ...base, ...empty, outcome: "failed", reason: cap(`could not start: ${exit.error.message}`) };
+  return { ...base, ...judgeResult(exit, result.message(), result.invalid(), output.lastStderrLine) };
+}
+
+/**
+ * Spawns `node [execArgv] --max-old-space-size=<heapMb> <entry> <dataset>`. detached: the child
+ * leads its own process group, so the group can be signalled as one. The IPC channel is a plain
+ * pipe on fd 3 that the child's Node opens as its `process.send` channel (NODE_CHANNEL_FD, as
+ * `stdio: "ipc"` would set). We parse it ourselves: with Node's own "ipc" a child that writes a
+ * malformed line on fd 3 crashes the parent with a SyntaxError thrown from inside Node's channel
+ * reader, which nothing can catch.
+ */
+function spawnChild(options: SuperviseOptions, runDir: string, heapMb: number): ChildProcess {
+  const args = [...(options.execArgv ?? []), `--max-old-space-size=${heapMb}`, options.childEntry, options.dataset];
+  return spawn(options.nodePath ?? process.execPath, args, {
+    cwd: options.cwd,
+    env: {
+      ...process.env,
+      ...options.env,
+      EDGESNAP_RUN_DIR: runDir,
+      NODE_CHANNEL_FD: "3",
+      NODE_CHANNEL_SERIALIZATION_MODE: "json",
+    },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
+  });
+}
+
+/** What the supervisor learns from a child's stdout and stderr while forwarding capped lines. */
+interface OutputWatch {
+  /** The last stderr line that says what went wrong (not a stack frame, not Node's footer). */
+  lastStderrLine: string;
+  heapExhausted: boolean;
+  /** When the first byte arrived (performance.now()), null before. */
+  firstAt: number | null;
+  /** Lines not forwarded because of `maxOutputLines`. */
+  dropped: number;
+}
+
+function watchOutput(child: ChildProcess, options: SuperviseOptions): OutputWatch {
+  const watch: OutputWatch = { lastStderrLine: "", heapExhausted: false, firstAt: null, dropped: 0 };
+  const maxLines = options.maxOutputLines ?? 100;
+  let forwarded = 0;
+  const onLine = (stream: "stdout" | "stderr", line: string) => {
+    if (stream === "stderr") {
+      const trimmed = line.trim();
+      if (trimmed && !trimmed.startsWith("at ") && !/^Node\.js v\d/.test(trimmed) && trimmed !== "^") watch.lastStderrLine = trimmed;
+      if (line.includes("heap out of memory") || line.includes("Reached heap limit")) watch.heapExhausted = true;
+    }
+    if (forwarded < maxLines) {
+      forwarded++;
+      options.onOutput?.(stream, line);
+    } else watch.dropped++;
+  };
+  const onFirstOutput = () => {
+    watch.firstAt ??= performance.now();
+  };
+  readLines(child.stdout!, (line) => onLine("stdout", line), onFirstOutput);
+  readLines(child.stderr!, (line) => onLine("stderr", line), onFirstOutput);
+  return watch;
+}
+
+const UNKNOWN_FIGURES = { rows: null, bytes: null, version: null, hash: null, code: null };
+
+/** The run's outcome from how the child exited and what it reported (nothing stopped it). */
+function judgeResult(
+  exit: { code: number | null; signal: NodeJS.Signals | null; error?: Error },
+  message: ChildMessage | null,
+  invalidMessage: boolean,
+  lastStderrLine: string,
+): Pick<SupervisedRun, "outcome" | "reason" | "rows" | "bytes" | "version" | "hash" | "code"> {
+  if (exit.error) return { ...UNKNOWN_FIGURES, outcome: "failed", reason: cap(`could not start: ${exit.error.message}`) };
   const how = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
-  const got = message as ChildMessage | null;
-  if (!got) {
+  if (!message) {
     const why = invalidMessage ? "sent an invalid result message" : "exited without a result";
-    return { ...base, ...empty, outcome: "failed", reason: cap(`${why} (${how})${lastStderrLine ? `: ${lastStderrLine}` : ""}`) };
+    return { ...UNKNOWN_FIGURES, outcome: "failed", reason: cap(`${why} (${how})${lastStderrLine ? `: ${lastStderrLine}` : ""}`) };
   }
-  const r = got.result;
-  const fields = { rows: r.rows ?? null, bytes: r.bytes ?? null, version: r.version ?? null, hash: r.hash ?? null };
+  const r = message.result;
+  const fields = { rows: r.rows ?? null, bytes: r.bytes ?? null, version: r.version ?? null, hash: r.hash ?? null, code: r.code ?? null };
   if ((r.outcome === "ok" || r.outcome === "unchanged") && exit.code !== 0) {
-    return { ...base, ...fields, outcome: "failed", reason: cap(`reported ${r.outcome} but ${how}`) };
+    return { ...fields, outcome: "failed", reason: cap(`reported ${r.outcome} but ${how}`) };
   }
   const reason = r.reason ? cap(r.reason) : r.outcome === "ok" ? null : `${r.outcome} (${how})`;
-  return { ...base, ...fields, outcome: r.outcome, reason };
+  return { ...fields, outcome: r.outcome, reason };
+}
+
+/**
+ * Reads the child's result channel: the first valid message wins, anything unparsable is only
+ * remembered (a child must not be able to throw in here).
+ */
+function readResultChannel(channel: NodeJS.ReadableStream): { message(): ChildMessage | null; invalid(): boolean; closed: Promise<void> } {
+  let message: ChildMessage | null = null;
+  let invalid = false;
+  readLines(
+    channel,
+    (line) => {
+      if (message) return;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(line);
+      } catch {
+        invalid = true;
+        return;
+      }
+      const parsed = ChildMessageSchema.safeParse(raw);
+      if (parsed.success) message = parsed.data;
+      else invalid = true;
+    },
+    undefined,
+    MAX_MESSAGE_CHARS,
+  );
+  const closed = new Promise<void>((resolve) => {
+    channel.once("close", () => resolve());
+    channel.once("end", () => resolve());
+  });
+  return { message: () => message, invalid: () => invalid, closed };
+}
+
+/** The run's live processes: its group, its descendants, and (a double fork escapes neither) its cgroup. */
+function runProcesses(pid: number, cgroup: RunCgroup | null): ProcStat[] {
+  const processes = findRunProcesses(pid, pid);
+  if (!cgroup) return processes;
+  const seen = new Set(processes.map((p) => p.pid));
+  for (const member of cgroup.pids()) {
+    const stat = seen.has(member) ? null : readProcStat(member);
+    if (stat && stat.state !== "Z") processes.push(stat);
+  }
+  return processes;
 }
 
 /** Kills what is left of a run and waits (up to 2 s) until it is gone, so its run dir can go. */
-async function killLeftovers(pgid: number, known: Iterable<ProcStat>): Promise<void> {
+async function killLeftovers(pgid: number, known: Iterable<ProcStat>, cgroup: RunCgroup | null): Promise<void> {
   const list = [...known];
+  cgroup?.kill();
   signalRun(pgid, list, "SIGKILL");
-  for (let waited = 0; waited < 2000 && isRunAlive(pgid, list); waited += 20) await delay(20);
+  const alive = () => isRunAlive(pgid, list) || (cgroup?.populated() ?? false);
+  for (let waited = 0; waited < 2000 && alive(); waited += 20) await delay(20);
 }
 
 /**
@@ -343,6 +415,7 @@ export function failedRun(reason: string, durationMs: number): SupervisedRun {
     bytes: null,
     version: null,
     hash: null,
+    code: null,
     durationMs,
     peakRssBytes: null,
     exitCode: null,

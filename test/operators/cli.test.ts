@@ -61,7 +61,8 @@ describe("operator CLI against wrangler dev and a running scheduler", () => {
       port: await freePort(),
       persistTo,
       configPath: path.join(REPO_ROOT, "wrangler.toml"),
-      vars: { EDGESNAP_TOKEN: TOKEN },
+      secrets: { EDGESNAP_TOKEN: TOKEN },
+      adminToken: TOKEN,
       onLine: (line) => edgeOutput.push(line),
     });
     operated = await startOperatedScheduler(

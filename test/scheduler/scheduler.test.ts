@@ -203,8 +203,10 @@ describe("scheduling", () => {
 
   it("sweeps the run dirs a crashed scheduler left behind when it starts, and says so", async () => {
     const tempRoot = await fs.mkdtemp(path.join(os.tmpdir(), "edgesnap-crashed-"));
-    await fs.mkdir(path.join(tempRoot, "run-1234-leftover", "scratch"), { recursive: true });
-    await fs.writeFile(path.join(tempRoot, "run-1234-leftover", "scratch", "big.parquet"), "x".repeat(4096));
+    // Named after an owner that is gone: this process's pid with another start time.
+    const leftover = `run-${process.pid}-1-leftover-AbC123`;
+    await fs.mkdir(path.join(tempRoot, leftover, "scratch"), { recursive: true });
+    await fs.writeFile(path.join(tempRoot, leftover, "scratch", "big.parquet"), "x".repeat(4096));
     const logs: { event: string }[] = [];
     const scheduler = await startScheduler({
       config: { tempRoot, metricsPort: 0, concurrency: 1, timezone: "UTC" },

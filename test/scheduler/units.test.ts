@@ -4,9 +4,9 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RunRecord } from "../../contract/run-record.ts";
 import { SchedulerMetrics, escapeLabel } from "../../compute/scheduler/metrics.ts";
-import { findRunProcesses, parseProcStat, type ProcStat } from "../../compute/scheduler/proc.ts";
+import { findRunProcesses, parseProcStat, selfProcStat, type ProcStat } from "../../compute/scheduler/proc.ts";
 import { RunRecordRing } from "../../compute/scheduler/records.ts";
-import { measureDiskUsage, sweepTempRoot } from "../../compute/scheduler/temp-root.ts";
+import { createRunDir, measureDiskUsage, runDirOwner, sweepTempRoot } from "../../compute/scheduler/temp-root.ts";
 
 const proc = (pid: number, ppid: number, pgrp: number, state = "S"): ProcStat => ({ pid, ppid, pgrp, state, startTime: pid * 10 });
 
@@ -92,15 +92,22 @@ describe("run record ring", () => {
 });
 
 describe("temp root", () => {
-  it("sweeps run dirs left by a crash but nothing else, and measures what is on disk", async () => {
+  it("sweeps run dirs whose owner is gone but nothing else, and measures what is on disk", async () => {
     const root = await fs.mkdtemp(path.join(os.tmpdir(), "edgesnap-sweep-"));
     try {
-      await fs.mkdir(path.join(root, "run-old-abc", "deep"), { recursive: true });
-      await fs.writeFile(path.join(root, "run-old-abc", "deep", "junk"), Buffer.alloc(64 * 1024, 1));
+      const { pid, startTime } = selfProcStat();
+      // This process's pid with another start time: the pid of a dead owner, since reused.
+      const dead = `run-${pid}-${startTime + 1}-crashed-AbC123`;
+      await fs.mkdir(path.join(root, dead, "deep"), { recursive: true });
+      await fs.writeFile(path.join(root, dead, "deep", "junk"), Buffer.alloc(64 * 1024, 1));
+      const live = path.basename(await createRunDir(root, "running"));
+      expect(live).toMatch(new RegExp(`^run-${pid}-${startTime}-running-[A-Za-z0-9]{6}$`));
+      expect(runDirOwner(live)).toEqual({ pid, startTime });
       await fs.writeFile(path.join(root, "keep.txt"), "mine");
+      await fs.mkdir(path.join(root, "run-unknown-owner"));
       expect(await measureDiskUsage(root)).toBeGreaterThanOrEqual(64 * 1024);
-      expect(await sweepTempRoot(root)).toEqual(["run-old-abc"]);
-      expect(await fs.readdir(root)).toEqual(["keep.txt"]);
+      expect(await sweepTempRoot(root)).toEqual([dead]);
+      expect((await fs.readdir(root)).sort()).toEqual(["keep.txt", live, "run-unknown-owner"].sort());
       expect(await measureDiskUsage(root)).toBeLessThan(64 * 1024);
     } finally {
       await fs.rm(root, { recursive: true, force: true });

@@ -21,7 +21,7 @@ beforeAll(async () => {
   edge = await startWranglerDev({
     port: await freePort(),
     persistTo: path.join(work, "state"),
-    vars: { EDGESNAP_TOKEN: TOKEN, EDGESNAP_STORAGE_API: "on" },
+    secrets: { EDGESNAP_TOKEN: TOKEN, EDGESNAP_STORAGE_API: "on" },
     onLine: () => {},
   });
 }, 120_000);
@@ -48,7 +48,7 @@ describe("opening the local Worker's storage API", () => {
   });
 
   test("tells a Worker with its storage API off apart too (a plain wrangler dev)", async () => {
-    const plain = await startWranglerDev({ port: await freePort(), persistTo: path.join(work, "plain"), vars: { EDGESNAP_TOKEN: TOKEN }, onLine: () => {} });
+    const plain = await startWranglerDev({ port: await freePort(), persistTo: path.join(work, "plain"), secrets: { EDGESNAP_TOKEN: TOKEN }, onLine: () => {} });
     try {
       const error = await openWorkerStore({ edgeUrl: plain.url, token: TOKEN }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(WorkerUnreachable);

@@ -3,6 +3,7 @@
  * registry's datasets and runs each build in a fresh child; it never loads polars itself.
  */
 import { defineCommand } from "citty";
+import { EDGE_ARGS, resolveEdgeUrl } from "../../admin-client/connect.ts";
 import { applyDatasetOverrides, describeConfig, loadConfig } from "../../config.ts";
 import { loadDatasets } from "../../dataset/registry.ts";
 import { jsonLineLog } from "../../scheduler/index.ts";
@@ -12,14 +13,16 @@ export default defineCommand({
   meta: { name: "scheduler", description: "Run every dataset on its schedule, each run in a fresh child process" },
   args: {
     "run-at-start": { type: "boolean", description: "Publish every dataset once at start", default: true },
+    url: EDGE_ARGS.url,
+    port: EDGE_ARGS.port,
   },
   async run({ args }) {
-    const config = loadConfig();
+    const config = { ...loadConfig(), edgeUrl: resolveEdgeUrl(args) };
     const datasets = applyDatasetOverrides(await loadDatasets(config.datasets), config);
     jsonLineLog({ time: new Date().toISOString(), level: "info", event: "scheduler.config", config: describeConfig(config) });
     // With EDGESNAP_TOKEN set, rebuild requests are polled from the edge and runs reported to it.
     await runOperatedSchedulerUntilSignal(
-      { config, datasets, runAtStart: args["run-at-start"], metricsHost: config.metricsHost },
+      { config, datasets, runAtStart: args["run-at-start"], metricsHost: config.metricsHost, env: { EDGESNAP_EDGE_URL: config.edgeUrl } },
       { edgeUrl: config.edgeUrl, token: config.token },
     );
     return 0;
