@@ -6,7 +6,7 @@
 import { CATALOG_OBJECT_KEY } from "../../contract/keys.ts";
 import { catalogEntry, parseCatalogText, publicCatalogEntries, readAllManifests } from "../../contract/protocol/catalog.ts";
 import { sha256Of } from "../../contract/storage.ts";
-import type { CatalogEntry } from "../../contract/manifest.ts";
+import type { CatalogEntry, PublicCatalogEntry } from "../../contract/manifest.ts";
 import type { AppContext } from "../env.ts";
 import { notModifiedResponse, representationHeaders } from "../http/cache-headers.ts";
 import { isNotModified } from "../http/conditional.ts";
@@ -25,14 +25,19 @@ async function storedCatalog(c: AppContext): Promise<{ entries: CatalogEntry[]; 
 }
 
 /**
- * Serves the catalog. Its ETag is weak (RFC 9110 §8.8.1): it names the stored catalog and which
- * datasets are stale, not the ages, which change every second without changing what a client needs.
+ * The catalog's entity tag: weak (RFC 9110 §8.8.1), naming the stored catalog and which datasets are
+ * stale, not the ages, which change every second without changing what a client needs.
  */
+export async function catalogEtag(storedText: string, served: readonly PublicCatalogEntry[]): Promise<string> {
+  const staleNames = served.filter((entry) => entry.stale).map((entry) => entry.name);
+  return `W/"${(await sha256Of(`${storedText}\n${staleNames.join(",")}`)).slice(0, 32)}"`;
+}
+
+/** Serves the catalog, each entry's freshness as of `now`. */
 export async function serveCatalog(c: AppContext, now = new Date()): Promise<Response> {
   const { entries, text, lastModified } = await storedCatalog(c);
   const served = publicCatalogEntries(entries, now);
-  const staleNames = served.filter((entry) => entry.stale).map((entry) => entry.name);
-  const etag = `W/"${(await sha256Of(`${text}\n${staleNames.join(",")}`)).slice(0, 32)}"`;
+  const etag = await catalogEtag(text, served);
   const bytes = new TextEncoder().encode(JSON.stringify({ datasets: served }));
   const headers = representationHeaders({ kind: "catalog", etag, lastModified, contentLength: bytes.byteLength });
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);

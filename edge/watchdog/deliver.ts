@@ -5,8 +5,8 @@
  * mid-delivery (then at least once: a receiver may see an alert twice, with the same `id`).
  *
  * A round first takes a lease on the due alerts (one swap), posts them oldest first and stops at
- * the first that fails, so a receiver sees them in order; then one swap removes what was delivered
- * and sets the next round's time for the rest.
+ * the first that fails, so a receiver sees them in order (a newer alert waits while an older one
+ * does); then one swap removes what was delivered and sets the next round's time for the rest.
  */
 import type { Alert } from "../../contract/freshness.ts";
 import { swapObject } from "../../contract/protocol/cas.ts";
@@ -99,7 +99,9 @@ export async function deliverAlerts(store: ObjectStore, webhook: string, options
   const post = options.post ?? ((url, alert) => postAlert(url, alert));
   let claimed: Alert[] = [];
   await swapState(store, (state) => {
-    const due = state.outbox.filter((entry) => Date.parse(entry.next_attempt_at) <= now.getTime());
+    // Only the oldest alerts up to the first that is not due: a newer alert never overtakes an older one.
+    const waiting = state.outbox.findIndex((entry) => Date.parse(entry.next_attempt_at) > now.getTime());
+    const due = waiting === -1 ? state.outbox : state.outbox.slice(0, waiting);
     claimed = due.map((entry) => entry.alert);
     if (due.length === 0) return null;
     const lease = new Date(now.getTime() + DELIVERY_LEASE_MS).toISOString();
