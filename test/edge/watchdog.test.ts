@@ -8,6 +8,7 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { makeRunId, type AdminDataset, type Alert, type RunRecord } from "../../contract/index.ts";
+import { refreshCatalog } from "../../contract/protocol/catalog.ts";
 import { confirmUnchanged } from "../../contract/protocol/manifests.ts";
 import worker from "../../edge/index.ts";
 import { openR2Store } from "../../edge/storage/r2.ts";
@@ -106,6 +107,18 @@ describe("alerts on reported runs", () => {
     expect((await overview(dataset)).last_alert).toMatchObject({ dataset, kind: "recovered", recovered: "run-failed" });
     await report(runRecord(dataset, { outcome: "ok" }));
     expect((await storedState()).outbox).toEqual([]);
+  });
+
+  it("brings the catalog's checked_at up to date when an unchanged run is reported (unchanged runs send no publish notice)", async () => {
+    const dataset = uniqueDataset("unchanged-catalog");
+    const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }], generatedAt: new Date(Date.now() - 600_000), maxAgeSeconds: 300 });
+    await refreshCatalog(openR2Store(env)); // as the publish notice did
+    const storedEntry = async () =>
+      ((JSON.parse(await (await env.SNAPSHOTS.get("catalog.json"))!.text()) as { datasets: { name: string; checked_at: string }[] }).datasets.find((d) => d.name === dataset))!;
+    const before = (await storedEntry()).checked_at;
+    await confirmUnchanged(openR2Store(env), dataset, info.hash);
+    await report(runRecord(dataset, { outcome: "unchanged", version: info.version }));
+    expect(Date.parse((await storedEntry()).checked_at)).toBeGreaterThan(Date.parse(before));
   });
 
   it("queues the alert for the webhook when one is configured, and delivers it in the same step", async () => {
