@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { DATASET_NAME_PATTERN, VERSION_ID_PATTERN } from "./names.ts";
+import { AlertSchema } from "./freshness.ts";
 import { RUN_OUTCOMES, RunRecordSchema } from "./run-record.ts";
 
 /** Path prefix of every admin endpoint. */
@@ -72,8 +73,17 @@ export const AdminDatasetSchema = z.object({
   name: z.string(),
   current: z.string().nullable(),
   generated_at: z.string().nullable(),
-  /** Seconds since the current version was built, null before the first publish. */
+  /**
+   * Seconds since a run last confirmed the content (`checked_at`; the build time for manifests
+   * older than that field), null before the first publish. The same age the catalog reports.
+   */
   age_seconds: z.number().nullable(),
+  /** When a run last confirmed the content (published it, or found it unchanged). */
+  checked_at: z.string().nullable().default(null),
+  /** The freshness budget in seconds; null when no run recorded one. */
+  max_age_seconds: z.number().nullable().default(null),
+  /** Whether `age_seconds` is over the budget (contract/freshness.ts). */
+  stale: z.boolean().default(false),
   rows: z.number().nullable(),
   bytes: z.number().nullable(),
   /** Pages of the current version. */
@@ -83,6 +93,8 @@ export const AdminDatasetSchema = z.object({
   versions: z.array(z.string()),
   last_run: RunRecordSchema.nullable(),
   pending_request: RebuildRequestSchema.nullable(),
+  /** The edge's last alert about this dataset (edge/watchdog), null when it never alerted. */
+  last_alert: AlertSchema.nullable().default(null),
 });
 export type AdminDataset = z.infer<typeof AdminDatasetSchema>;
 

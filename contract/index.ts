@@ -9,6 +9,7 @@ export * from "./manifest.ts";
 export * from "./run-record.ts";
 export * from "./admin.ts";
 export * from "./format.ts";
+export * from "./freshness.ts";
 export * from "./storage.ts";
 export * from "./retry.ts";
 export * from "./pages.ts";

@@ -174,7 +174,7 @@ export function bodySegments(pages: readonly Page[]): { page: number; before: st
   });
 }
 
-/** One row of the public catalog (`GET /v1/datasets`). */
+/** One row of the stored catalog (`catalog.json`, rebuilt after every manifest change). */
 export const CatalogEntrySchema = z.object({
   name: z.string(),
   version: z.string(),
@@ -184,8 +184,22 @@ export const CatalogEntrySchema = z.object({
   pages: z.number(),
   key: z.string().nullable(),
   url: z.string(),
+  /** When a run last confirmed the content (the manifest's `checked_at`). */
+  checked_at: z.string().nullable().default(null),
+  /** The dataset's freshness budget in seconds (null: none recorded, never stale). */
+  max_age_seconds: z.number().nullable().default(null),
 });
 export type CatalogEntry = z.infer<typeof CatalogEntrySchema>;
+
+/**
+ * One row of the public catalog (`GET /v1/datasets`): the stored entry plus its freshness at the
+ * time of the answer (`age_seconds` since `checked_at`, `stale` when older than the budget).
+ */
+export const PublicCatalogEntrySchema = CatalogEntrySchema.extend({
+  age_seconds: z.number().nullable(),
+  stale: z.boolean(),
+});
+export type PublicCatalogEntry = z.infer<typeof PublicCatalogEntrySchema>;
 
 /** The publish notice the compute side sends the edge after a manifest write. */
 export const PublishNoticeSchema = z.object({

@@ -35,6 +35,11 @@ export const RunRecordSchema = z.object({
   bytes: z.number().int().nonnegative().nullable(),
   version: z.string().nullable(),
   attempt: z.number().int().positive().default(1),
+  /**
+   * Whether the scheduler will run the dataset again as a retry of this run. A failed run that will
+   * not be retried is final: the edge alerts on it. Absent (read as false) in older records.
+   */
+  will_retry: z.boolean().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 

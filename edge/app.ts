@@ -11,6 +11,7 @@ import { handleError, handleNotFound, methodNotAllowed } from "./http/errors.ts"
 import { noticeRoutes } from "./internal/notice.ts";
 import { storageApiRoutes } from "./internal/storage-api.ts";
 import { statusPageRoutes } from "./pages/routes.tsx";
+import { publicCaching } from "./read/cache.ts";
 import { publicRoutes } from "./read/routes.ts";
 
 /** Headers a browser script may read from a snapshot response. */
@@ -40,6 +41,7 @@ export function createApp(): Hono<AppEnv> {
     }),
   );
   app.use("*", withStorage());
+  app.use("/v1/*", publicCaching());
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.all("/healthz", methodNotAllowed("GET, HEAD"));
   app.route("/v1", publicRoutes());

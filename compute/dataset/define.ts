@@ -8,7 +8,7 @@
 import { Cron } from "croner";
 import type pl from "nodejs-polars";
 import type { VersionInfo } from "../../contract/index.ts";
-import { isDatasetName } from "../../contract/index.ts";
+import { defaultMaxAgeSeconds, isDatasetName } from "../../contract/index.ts";
 import { EdgesnapError } from "../errors.ts";
 import type { Logger } from "../run/logger.ts";
 import type { Sources } from "./sources.ts";
@@ -68,6 +68,12 @@ export interface DatasetOptions {
   limits?: Partial<DatasetLimits>;
   gates?: Partial<DatasetGates>;
   description?: string;
+  /**
+   * Freshness budget in seconds: the dataset is stale (the edge alerts, /v1/health answers 503)
+   * when no run has confirmed its content for longer than this. Default: three intervals of the
+   * schedule, at least five minutes (contract/freshness.ts `defaultMaxAgeSeconds`).
+   */
+  maxAgeSeconds?: number;
   /** Builds the snapshot. May return a DataFrame or a LazyFrame (the run collects it). */
   build(ctx: DatasetContext): DataFrame | LazyDataFrame | Promise<DataFrame | LazyDataFrame>;
 }
@@ -80,6 +86,8 @@ export interface DatasetDefinition {
   readonly limits: Readonly<DatasetLimits>;
   readonly gates: Readonly<DatasetGates>;
   readonly description: string;
+  /** The freshness budget in seconds (explicit, or the default from the schedule). */
+  readonly maxAgeSeconds: number;
   build(ctx: DatasetContext): DataFrame | LazyDataFrame | Promise<DataFrame | LazyDataFrame>;
 }
 
@@ -91,9 +99,26 @@ function positiveInteger(value: unknown): boolean {
   return typeof value === "number" && Number.isInteger(value) && value > 0;
 }
 
+/** Runs of a schedule sampled to find its longest gap: enough to span a week of a weekday schedule. */
+const INTERVAL_SAMPLE_RUNS = 24;
+
+/**
+ * The longest gap between two consecutive runs of a cron schedule, in seconds, over its next
+ * runs: for "0 9 * * 1-5" the weekend's 72 hours, not the weekdays' 24, so a budget built on it
+ * does not call the dataset stale every Monday morning.
+ * @throws {Error} croner's error for an invalid schedule
+ */
+export function scheduleIntervalSeconds(schedule: string, from = new Date()): number {
+  const runs = new Cron(schedule, { paused: true, timezone: "UTC" }).nextRuns(INTERVAL_SAMPLE_RUNS, from);
+  let longest = 0;
+  for (let i = 1; i < runs.length; i++) longest = Math.max(longest, runs[i]!.getTime() - runs[i - 1]!.getTime());
+  return Math.ceil(longest / 1000);
+}
+
 /**
  * Declares a dataset, validating it and filling in defaults.
- * Defaults: limits { timeoutMs: 90_000, memoryBytes: 1 GiB }, gates { minRows: 1 }.
+ * Defaults: limits { timeoutMs: 90_000, memoryBytes: 1 GiB }, gates { minRows: 1 }, maxAgeSeconds
+ * three intervals of the schedule and at least 300.
  * @throws {EdgesnapError} code "config" for a malformed name, schedule, key, limit or gate.
  */
 export function defineDataset(options: DatasetOptions): DatasetDefinition {
@@ -104,12 +129,14 @@ export function defineDataset(options: DatasetOptions): DatasetDefinition {
   if (typeof name !== "string" || !isDatasetName(name)) {
     fail("invalid name (expected [a-z0-9][a-z0-9-]{0,63})");
   }
+  let intervalSeconds = 0;
   try {
     // Parse only: a paused job with no callback never fires and holds no timer.
-    new Cron(options.schedule, { paused: true });
+    intervalSeconds = scheduleIntervalSeconds(options.schedule);
   } catch (error) {
     fail(`invalid schedule ${JSON.stringify(options.schedule)}: ${(error as Error).message}`);
   }
+  if (options.maxAgeSeconds !== undefined && !positiveInteger(options.maxAgeSeconds)) fail("maxAgeSeconds must be a positive integer");
   if (options.key !== undefined && (typeof options.key !== "string" || options.key.length === 0)) {
     fail("key must be a non-empty column name");
   }
@@ -140,6 +167,7 @@ export function defineDataset(options: DatasetOptions): DatasetDefinition {
     limits: Object.freeze(limits),
     gates: Object.freeze(gates),
     description: options.description ?? "",
+    maxAgeSeconds: options.maxAgeSeconds ?? defaultMaxAgeSeconds(intervalSeconds),
     build: options.build,
   });
 }

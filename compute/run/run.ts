@@ -179,7 +179,7 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
     if (signal.aborted) throw stopped(signal);
     const published = await publishVersion(
       store,
-      { dataset: definition.name, plan, columns, key: definition.key, generatedAt, runId: options.runId, facts: { description: definition.description } },
+      { dataset: definition.name, plan, columns, key: definition.key, generatedAt, runId: options.runId, facts: { description: definition.description, maxAgeSeconds: definition.maxAgeSeconds } },
       { log, manifest: state, signal, force: options.force },
     );
     const done = { rows: plan.rows, bytes: plan.bytes, hash: plan.hash, version: published.version, durationMs: elapsed(), code: null };

@@ -271,6 +271,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   const finishRun = (state: DatasetState, request: Request, id: string, startedAt: Date, run: SupervisedRun) => {
     runningCount--;
     state.running = null;
+    const willRetry = !stopping && !state.next && RETRYABLE.has(run.outcome) && request.attempt <= retries;
     const record: RunRecord = {
       id,
       dataset: state.dataset.name,
@@ -286,6 +287,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       bytes: run.bytes,
       version: run.version,
       attempt: request.attempt,
+      will_retry: willRetry,
     };
     ring.add(record);
     metrics.recordRun(record);
@@ -324,7 +326,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     }
     if (!stopping) {
       if (state.next) enqueue(state);
-      else if (RETRYABLE.has(record.outcome) && request.attempt <= retries) {
+      else if (willRetry) {
         const delayMs = backoff * 2 ** (request.attempt - 1);
         metrics.recordRetry(state.dataset.name);
         log("info", "retry-scheduled", { dataset: state.dataset.name, attempt: request.attempt + 1, delayMs });

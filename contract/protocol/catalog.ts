@@ -4,7 +4,8 @@
  * A dataset whose manifest cannot be read keeps the entry it had when it last could.
  */
 import { CATALOG_OBJECT_KEY, DATASETS_PREFIX } from "../keys.ts";
-import { CatalogEntrySchema, currentVersion, type CatalogEntry, type SnapshotManifest } from "../manifest.ts";
+import { freshnessOf } from "../freshness.ts";
+import { CatalogEntrySchema, currentVersion, type CatalogEntry, type PublicCatalogEntry, type SnapshotManifest } from "../manifest.ts";
 import { listFolders, type ObjectStore } from "../storage.ts";
 import { ProtocolError } from "./errors.ts";
 import { readManifest } from "./manifests.ts";
@@ -22,7 +23,33 @@ export function catalogEntry(manifest: SnapshotManifest): CatalogEntry | null {
     pages: info.pages.length,
     key: info.key,
     url: `/v1/datasets/${manifest.dataset}`,
+    checked_at: manifest.checked_at,
+    max_age_seconds: manifest.max_age_seconds,
   };
+}
+
+/**
+ * The catalog as served at `now`: each stored entry with its freshness computed at read time (the
+ * stored object changes only with manifests, the age changes every second). Pure.
+ */
+export function publicCatalogEntries(entries: readonly CatalogEntry[], now: Date): PublicCatalogEntry[] {
+  return [...entries].sort(byName).map((entry) => {
+    const { age_seconds, stale } = freshnessOf(entry, now);
+    return { ...entry, age_seconds, stale };
+  });
+}
+
+/**
+ * Parses a stored catalog document's entries.
+ * @returns null when the text is not a catalog (the caller rebuilds it from the manifests)
+ */
+export function parseCatalogText(text: string): CatalogEntry[] | null {
+  try {
+    const parsed = CatalogEntrySchema.array().safeParse((JSON.parse(text) as { datasets?: unknown }).datasets);
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
 }
 
 function byName(a: CatalogEntry, b: CatalogEntry): number {
@@ -52,12 +79,7 @@ export async function readAllManifests(store: ObjectStore): Promise<{ manifests:
 export async function readCatalogEntries(store: ObjectStore): Promise<CatalogEntry[]> {
   const object = await store.get(CATALOG_OBJECT_KEY);
   if (object === null) return [];
-  try {
-    const parsed = CatalogEntrySchema.array().safeParse((JSON.parse(await object.text()) as { datasets?: unknown }).datasets);
-    return parsed.success ? parsed.data : [];
-  } catch {
-    return [];
-  }
+  return parseCatalogText(await object.text()) ?? [];
 }
 
 /** The catalog document as served: `{"datasets":[...]}`, sorted by name. Pure. */

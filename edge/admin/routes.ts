@@ -30,7 +30,9 @@ import type { AppContext, AppEnv, EdgeStorage } from "../env.ts";
 import { noStore, requireBearerToken } from "../http/auth.ts";
 import { quoted } from "../http/errors.ts";
 import { jsonBody } from "../http/json-body.ts";
-import { refreshAfterManifestChange } from "../sync/refresh.ts";
+import { executionContextOf } from "../read/cache.ts";
+import { refreshAfterManifestChange, type PurgeContext } from "../sync/refresh.ts";
+import { onRunReported } from "../watchdog/index.ts";
 import { describeDataset, describeDatasets, isKnownDataset } from "./overview.ts";
 
 function datasetParam(c: AppContext): string {
@@ -54,8 +56,8 @@ function storage(c: AppContext): EdgeStorage {
 }
 
 /** Runs the after-change step when a manifest change happened, and answers what changed. */
-export async function afterOperatorChange(storage: EdgeStorage, dataset: string, change: ManifestChangeResult): Promise<ManifestChangeAnswer> {
-  if (change.changed) await refreshAfterManifestChange(storage, dataset, { before: change.before, after: change.after });
+export async function afterOperatorChange(storage: EdgeStorage, dataset: string, change: ManifestChangeResult, ctx: PurgeContext | undefined): Promise<ManifestChangeAnswer> {
+  if (change.changed) await refreshAfterManifestChange(storage, dataset, { before: change.before, after: change.after }, ctx);
   return { dataset, current: change.after.current, previous: change.before.current, pinned: change.after.pinned };
 }
 
@@ -103,17 +105,17 @@ export function adminApiRoutes(): Hono<AppEnv> {
   routes.post("/datasets/:name/rollback", jsonBody(RollbackBodySchema), async (c) => {
     const dataset = datasetParam(c);
     const body = c.req.valid("json");
-    return c.json(await afterOperatorChange(storage(c), dataset, await rollback(c.var.store, dataset, body.version, { pin: body.pin ?? true })));
+    return c.json(await afterOperatorChange(storage(c), dataset, await rollback(c.var.store, dataset, body.version, { pin: body.pin ?? true }), executionContextOf(c)));
   });
 
   routes.post("/datasets/:name/pin", async (c) => {
     const dataset = datasetParam(c);
-    return c.json(await afterOperatorChange(storage(c), dataset, await setPinned(c.var.store, dataset, true)));
+    return c.json(await afterOperatorChange(storage(c), dataset, await setPinned(c.var.store, dataset, true), executionContextOf(c)));
   });
 
   routes.post("/datasets/:name/unpin", async (c) => {
     const dataset = datasetParam(c);
-    return c.json(await afterOperatorChange(storage(c), dataset, await setPinned(c.var.store, dataset, false)));
+    return c.json(await afterOperatorChange(storage(c), dataset, await setPinned(c.var.store, dataset, false), executionContextOf(c)));
   });
 
   routes.post("/prune", jsonBody(PruneBodySchema), async (c) => {
@@ -134,7 +136,7 @@ export function adminApiRoutes(): Hono<AppEnv> {
       const gone = [...pruned.dropped.map((v) => v.version), ...pruned.orphans];
       if (gone.length === 0) continue;
       if (!dryRun && pruned.dropped.length > 0) {
-        await refreshAfterManifestChange(storage(c), dataset, { before: pruned.before, after: pruned.manifest });
+        await refreshAfterManifestChange(storage(c), dataset, { before: pruned.before, after: pruned.manifest }, executionContextOf(c));
       }
       result.datasets.push({ dataset, versions: gone, objects: pruned.objects });
     }
@@ -164,6 +166,7 @@ export function adminApiRoutes(): Hono<AppEnv> {
     const record = c.req.valid("json");
     if (!isDatasetName(record.dataset)) throw new HTTPException(400, { message: `malformed dataset name ${quoted(record.dataset)}` });
     const key = await storeRunRecord(c.var.store, record);
+    executionContextOf(c)?.waitUntil(onRunReported(c.var.store, c.env, record, c.req.url));
     // The record links back to the operator's request: complete it here too, so a lost
     // "complete" call from the scheduler still leaves the request with its outcome.
     if (record.request_id !== null && datasetOfRequestId(record.request_id) === record.dataset) {

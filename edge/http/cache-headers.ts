@@ -1,23 +1,48 @@
 /**
  * Cache-Control per URL kind. A versioned URL names immutable bytes, so it is cached for a year
- * (RFC 8246 `immutable`); a "current" URL changes on every publish, so it is cached briefly and
- * revalidated (RFC 5861 `stale-while-revalidate`), and ETag revalidation makes that cheap.
+ * (RFC 8246 `immutable`). A "current" URL (and the catalog) changes on every publish: shared caches
+ * (Workers Cache, the Cache API locally) keep it for FRESHNESS_SECONDS (`s-maxage`) and purge it
+ * on publish, browsers revalidate it on every use (`max-age=0`; a 304 from the edge costs no body),
+ * and `must-revalidate` forbids serving it stale (RFC 9111 §5.2.2.2), including RFC 5861's
+ * stale-while-revalidate, which is not used. So no cache serves a current URL more than
+ * FRESHNESS_SECONDS after the Worker answered it from the R2 manifest, whether or not a purge works.
  */
 
 import { JSON_CONTENT_TYPE } from "../../contract/media-types.ts";
 
 export type UrlKind = "versioned" | "current" | "catalog";
 
-/** Seconds a current URL stays fresh in caches. */
-export const CURRENT_MAX_AGE_SECONDS = 15;
-/** Seconds a cache may serve a stale current URL while it revalidates in the background. */
-export const CURRENT_STALE_WHILE_REVALIDATE_SECONDS = 60;
+/** Seconds shared caches keep a current URL unless FRESHNESS_SECONDS says otherwise. */
+export const DEFAULT_FRESHNESS_SECONDS = 10;
+/** Largest FRESHNESS_SECONDS accepted: a day (a longer bound is not "fresh" for anyone). */
+export const MAX_FRESHNESS_SECONDS = 86_400;
+/** Seconds /v1/health may be cached: a few, so uptime monitors polling it cost little. */
+export const HEALTH_CACHE_SECONDS = 5;
 const ONE_YEAR_SECONDS = 31_536_000;
 
-/** The Cache-Control header value for a URL kind. */
-export function cacheControlFor(kind: UrlKind): string {
+/**
+ * The staleness bound configured by the FRESHNESS_SECONDS variable: an integer from 1 to a day.
+ * A missing or malformed value falls back to DEFAULT_FRESHNESS_SECONDS with one error line, so a
+ * typo in the config never stops the Worker serving.
+ */
+export function freshnessSeconds(env: { FRESHNESS_SECONDS?: string }): number {
+  const raw = env.FRESHNESS_SECONDS;
+  if (raw === undefined || raw.trim() === "") return DEFAULT_FRESHNESS_SECONDS;
+  const value = Number(raw);
+  if (Number.isInteger(value) && value >= 1 && value <= MAX_FRESHNESS_SECONDS) return value;
+  console.error(JSON.stringify({ level: "error", msg: "invalid FRESHNESS_SECONDS; using the default", value: raw.slice(0, 20), default: DEFAULT_FRESHNESS_SECONDS }));
+  return DEFAULT_FRESHNESS_SECONDS;
+}
+
+/** Cache-Control of a response shared caches keep for `seconds` and browsers always revalidate. */
+export function sharedCacheControl(seconds: number): string {
+  return `public, max-age=0, s-maxage=${seconds}, must-revalidate`;
+}
+
+/** The Cache-Control header value for a URL kind (current URLs with the default bound). */
+export function cacheControlFor(kind: UrlKind, freshness = DEFAULT_FRESHNESS_SECONDS): string {
   if (kind === "versioned") return `public, max-age=${ONE_YEAR_SECONDS}, immutable`;
-  return `public, max-age=${CURRENT_MAX_AGE_SECONDS}, stale-while-revalidate=${CURRENT_STALE_WHILE_REVALIDATE_SECONDS}`;
+  return sharedCacheControl(freshness);
 }
 
 export const VERSION_HEADER = "X-Edgesnap-Version";

@@ -13,6 +13,7 @@ import type { AppEnv } from "../env.ts";
 import { requireBearerToken } from "../http/auth.ts";
 import { methodNotAllowed } from "../http/errors.ts";
 import { jsonBody } from "../http/json-body.ts";
+import { executionContextOf } from "../read/cache.ts";
 import { refreshAfterManifestChange } from "../sync/refresh.ts";
 
 /** A notice is two short strings; anything larger is not a notice. */
@@ -35,7 +36,7 @@ export function noticeRoutes(): Hono<AppEnv> {
     if (findVersion(read.value, version) === undefined) {
       throw new HTTPException(404, { message: `unknown version ${version} of dataset ${dataset}` });
     }
-    await refreshAfterManifestChange({ store: c.var.store, hot: c.var.hot }, dataset, { before: null, after: read.value });
+    await refreshAfterManifestChange({ store: c.var.store, hot: c.var.hot }, dataset, { before: null, after: read.value }, executionContextOf(c));
     return c.json({ ok: true, dataset, current: read.value.current });
   });
 

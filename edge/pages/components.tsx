@@ -1,11 +1,12 @@
 /** @jsxImportSource hono/jsx */
 /**
- * The status page's markup (hono/jsx, rendered on the server; no front-end build). Plain forms do
+ * The status page's markup (hono/jsx, rendered on the server; no front-end build): each dataset's
+ * age against its freshness budget with a stale badge, the watchdog's last alert, runs. Plain forms do
  * the actions, so the page works without script, each with the session's CSRF token in a hidden
  * field, and a small viewport-aware stylesheet keeps it usable on a phone.
  */
 import type { FC, PropsWithChildren } from "hono/jsx";
-import type { AdminDataset, RunRecord } from "../../contract/index.ts";
+import type { AdminDataset, Alert, RunRecord } from "../../contract/index.ts";
 import { formatAge, formatBytes, formatDuration } from "../../contract/format.ts";
 import { CSRF_FIELD } from "./form-guard.ts";
 
@@ -22,6 +23,8 @@ section.dataset h2{font-size:1.1rem;margin:0 0 6px}
 button,select,input{font:inherit;padding:6px 10px;border-radius:6px;border:1px solid var(--line)}button{cursor:pointer}
 .o-ok{color:var(--ok)}.o-failed,.o-timed-out,.o-memory-killed,.o-rejected{color:var(--bad)}.o-unchanged,.o-cancelled{color:var(--muted)}
 .muted{color:var(--muted)}svg.chart{max-width:100%;height:auto}
+.badge{display:inline-block;padding:0 6px;border-radius:10px;font-size:.8rem;font-weight:600;color:#fff;background:var(--bad)}.badge.fresh{background:var(--ok)}
+.alert{border-left:4px solid var(--bad);padding:4px 8px;margin:6px 0}.alert.recovered{border-color:var(--ok)}
 @media (max-width:600px){body{padding:8px}th,td{padding:3px 5px}.hide-narrow{display:none}}
 `;
 
@@ -98,6 +101,26 @@ export const RunChart: FC<{ runs: readonly RunRecord[] }> = ({ runs }) => {
   );
 };
 
+/** The dataset's age against its freshness budget, with a stale or fresh badge. */
+export const FreshnessBadge: FC<{ dataset: AdminDataset }> = ({ dataset }) => {
+  if (dataset.current === null) return <span class="muted">-</span>;
+  const budget = dataset.max_age_seconds === null ? "no budget" : `of ${formatAge(dataset.max_age_seconds)}`;
+  return (
+    <span data-field="freshness" data-stale={String(dataset.stale)}>
+      {formatAge(dataset.age_seconds)} {budget}{" "}
+      {dataset.max_age_seconds === null ? null : dataset.stale ? <span class="badge">stale</span> : <span class="badge fresh">fresh</span>}
+    </span>
+  );
+};
+
+/** The watchdog's last alert (about a dataset, or the compute side as a whole). */
+export const LastAlert: FC<{ alert: Alert | null }> = ({ alert }) =>
+  alert === null ? null : (
+    <p class={`alert${alert.kind === "recovered" ? " recovered" : ""}`} data-field="last-alert" data-kind={alert.kind}>
+      <strong>last alert</strong> <span class="muted">{alert.time.replace("T", " ").replace(/\.\d+Z$/, "Z")}</span> {alert.kind === "recovered" ? `recovered (${alert.recovered})` : alert.kind}: {alert.message}
+    </p>
+  );
+
 export const DatasetSection: FC<{ dataset: AdminDataset; runs: readonly RunRecord[]; csrf: string }> = ({ dataset, runs, csrf }) => {
   const others = dataset.versions.filter((v) => v !== dataset.current);
   const request = dataset.pending_request;
@@ -105,10 +128,15 @@ export const DatasetSection: FC<{ dataset: AdminDataset; runs: readonly RunRecor
     <section class="dataset" id={`ds-${dataset.name}`} data-dataset={dataset.name}>
       <h2>{dataset.name}</h2>
       <p>
-        current <code data-field="current">{dataset.current ?? "-"}</code> · {formatAge(dataset.age_seconds)} old · {dataset.rows ?? "-"} rows · {formatBytes(dataset.bytes)}
+        current <code data-field="current">{dataset.current ?? "-"}</code> · {dataset.rows ?? "-"} rows · {formatBytes(dataset.bytes)}
         {dataset.pinned ? <strong data-field="pinned"> · pinned</strong> : null}
         {request ? <span data-field="request"> · rebuild {request.state}</span> : null}
       </p>
+      <p>
+        confirmed <FreshnessBadge dataset={dataset} />
+        {dataset.checked_at ? <span class="muted"> · last checked {dataset.checked_at.replace("T", " ").replace(/\.\d+Z$/, "Z")}</span> : null}
+      </p>
+      <LastAlert alert={dataset.last_alert} />
       <div class="actions">
         <form method="post" action={`/admin/datasets/${dataset.name}/rebuild`}>
           <CsrfField token={csrf} />
@@ -171,12 +199,14 @@ export const DatasetSection: FC<{ dataset: AdminDataset; runs: readonly RunRecor
   );
 };
 
-export const StatusPage: FC<{ datasets: readonly { dataset: AdminDataset; runs: readonly RunRecord[] }[]; csrf: string; flash?: string; refreshSeconds?: number }> = ({
-  datasets,
-  csrf,
-  flash,
-  refreshSeconds,
-}) => (
+export const StatusPage: FC<{
+  datasets: readonly { dataset: AdminDataset; runs: readonly RunRecord[] }[];
+  csrf: string;
+  flash?: string;
+  refreshSeconds?: number;
+  /** The watchdog's last alert about the compute side as a whole. */
+  schedulerAlert?: Alert | null;
+}> = ({ datasets, csrf, flash, refreshSeconds, schedulerAlert = null }) => (
   <Layout title="edgesnap status" refreshSeconds={refreshSeconds}>
     <header>
       <h1>edgesnap</h1>
@@ -190,13 +220,14 @@ export const StatusPage: FC<{ datasets: readonly { dataset: AdminDataset; runs: 
         {flash}
       </p>
     ) : null}
+    <LastAlert alert={schedulerAlert} />
     <div class="scroll">
       <table data-table="datasets">
         <thead>
           <tr>
             <th>dataset</th>
             <th>current</th>
-            <th>age</th>
+            <th>age / budget</th>
             <th>rows</th>
             <th>size</th>
             <th>last run</th>
@@ -212,7 +243,9 @@ export const StatusPage: FC<{ datasets: readonly { dataset: AdminDataset; runs: 
               <td>
                 <code>{dataset.current ?? "-"}</code>
               </td>
-              <td>{formatAge(dataset.age_seconds)}</td>
+              <td>
+                <FreshnessBadge dataset={dataset} />
+              </td>
               <td>{dataset.rows ?? "-"}</td>
               <td>{formatBytes(dataset.bytes)}</td>
               <td class={dataset.last_run ? `o-${dataset.last_run.outcome}` : ""}>{dataset.last_run?.outcome ?? "-"}</td>

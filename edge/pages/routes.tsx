@@ -10,7 +10,7 @@
 import { Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
-import { isDatasetName, VERSION_ID_PATTERN, type AdminDataset, type RunRecord } from "../../contract/index.ts";
+import { isDatasetName, VERSION_ID_PATTERN, type AdminDataset, type Alert, type RunRecord } from "../../contract/index.ts";
 import { ProtocolError } from "../../contract/protocol/errors.ts";
 import { rollback, setPinned } from "../../contract/protocol/manifests.ts";
 import { createRebuildRequest } from "../../contract/protocol/requests.ts";
@@ -18,6 +18,7 @@ import type { ObjectStore } from "../../contract/storage.ts";
 import { afterOperatorChange } from "../admin/routes.ts";
 import { describeDatasets, isKnownDataset } from "../admin/overview.ts";
 import type { AppContext, AppEnv } from "../env.ts";
+import { executionContextOf } from "../read/cache.ts";
 import { configuredToken, createSessionValue, csrfTokenFor, noStore, readSession, SESSION_COOKIE, sessionLifetimeSeconds } from "../http/auth.ts";
 import { tokensEqual } from "../http/bearer.ts";
 import { LoginPage, StatusPage } from "./components.tsx";
@@ -41,9 +42,9 @@ function back(c: PageContext, message: string, dataset?: string): Response {
  * Every known dataset with its newest runs. Each dataset's runs are listed once: the overview's
  * last_run is the newest of the same listing.
  */
-async function readStatus(store: ObjectStore, now = new Date()): Promise<{ dataset: AdminDataset; runs: RunRecord[] }[]> {
-  const { rows } = await describeDatasets(store, { runs: RUNS_ON_PAGE, now });
-  return rows.map((row) => ({ dataset: row.dataset, runs: row.runs }));
+async function readStatus(store: ObjectStore, now = new Date()): Promise<{ rows: { dataset: AdminDataset; runs: RunRecord[] }[]; schedulerAlert: Alert | null }> {
+  const { rows, schedulerAlert } = await describeDatasets(store, { runs: RUNS_ON_PAGE, now });
+  return { rows: rows.map((row) => ({ dataset: row.dataset, runs: row.runs })), schedulerAlert };
 }
 
 /** The status page routes, mounted at /admin by the app. */
@@ -54,10 +55,10 @@ export function statusPageRoutes(): Hono<AppEnv> {
   routes.get("/", async (c) => {
     const session = await readSession(c);
     if (session === null) return c.html(<LoginPage />);
-    const [rows, csrf] = await Promise.all([readStatus(c.var.store), csrfTokenFor(configuredToken(c.env), session)]);
+    const [{ rows, schedulerAlert }, csrf] = await Promise.all([readStatus(c.var.store), csrfTokenFor(configuredToken(c.env), session)]);
     const busy = rows.some(({ dataset }) => dataset.pending_request !== null);
     const flash = c.req.query("msg") ?? undefined;
-    return c.html(<StatusPage datasets={rows} csrf={csrf} flash={flash} refreshSeconds={busy ? REFRESH_WHILE_BUSY_S : undefined} />);
+    return c.html(<StatusPage datasets={rows} csrf={csrf} flash={flash} refreshSeconds={busy ? REFRESH_WHILE_BUSY_S : undefined} schedulerAlert={schedulerAlert} />);
   });
 
   // Sign-in has no session yet, so no CSRF token: the Origin check and the token itself guard it.
@@ -95,7 +96,7 @@ export function statusPageRoutes(): Hono<AppEnv> {
       }
       case "pin":
       case "unpin": {
-        const change = await afterOperatorChange({ store: c.var.store, hot: c.var.hot }, name, await setPinned(c.var.store, name, action === "pin"));
+        const change = await afterOperatorChange({ store: c.var.store, hot: c.var.hot }, name, await setPinned(c.var.store, name, action === "pin"), executionContextOf(c));
         return back(c, `${name}: ${change.pinned ? "pinned" : "unpinned"}`, name);
       }
       case "rollback": {
@@ -103,7 +104,7 @@ export function statusPageRoutes(): Hono<AppEnv> {
         const version = typeof form.version === "string" ? form.version : "";
         if (!VERSION_ID_PATTERN.test(version)) return back(c, "choose a version to roll back to", name);
         try {
-          const change = await afterOperatorChange({ store: c.var.store, hot: c.var.hot }, name, await rollback(c.var.store, name, version, { pin: true }));
+          const change = await afterOperatorChange({ store: c.var.store, hot: c.var.hot }, name, await rollback(c.var.store, name, version, { pin: true }), executionContextOf(c));
           return back(c, `${name}: now serving ${change.current} (was ${change.previous ?? "-"}), pinned`, name);
         } catch (error) {
           if (error instanceof ProtocolError) return back(c, error.message, name);

@@ -1,29 +1,44 @@
 /**
- * The catalog (`GET /v1/datasets`): the stored catalog object (rebuilt after every manifest change
- * and by the cron), or, before the first one is stored, built from the manifests.
+ * The catalog (`GET /v1/datasets`): the stored catalog object (rebuilt after every manifest change,
+ * every reported run and by the cron), or, before the first one is stored, built from the
+ * manifests; each entry's freshness (`age_seconds`, `stale`) is computed when the answer is made.
  */
 import { CATALOG_OBJECT_KEY } from "../../contract/keys.ts";
-import { catalogEntry, catalogText, readAllManifests } from "../../contract/protocol/catalog.ts";
+import { catalogEntry, parseCatalogText, publicCatalogEntries, readAllManifests } from "../../contract/protocol/catalog.ts";
 import { sha256Of } from "../../contract/storage.ts";
-import type { CatalogEntry } from "../../contract/manifest.ts";
+import type { CatalogEntry, PublicCatalogEntry } from "../../contract/manifest.ts";
 import type { AppContext } from "../env.ts";
 import { notModifiedResponse, representationHeaders } from "../http/cache-headers.ts";
-import { isNotModified, strongEtag } from "../http/conditional.ts";
+import { isNotModified } from "../http/conditional.ts";
 
-async function catalogDocument(c: AppContext): Promise<{ text: string; lastModified: Date }> {
+async function storedCatalog(c: AppContext): Promise<{ entries: CatalogEntry[]; text: string; lastModified: Date }> {
   const stored = await c.var.store.get(CATALOG_OBJECT_KEY);
-  if (stored !== null) return { text: await stored.text(), lastModified: stored.uploaded };
+  if (stored !== null) {
+    const text = await stored.text();
+    const entries = parseCatalogText(text);
+    if (entries !== null) return { entries, text, lastModified: stored.uploaded };
+  }
   const { manifests } = await readAllManifests(c.var.store);
   const entries = manifests.map(catalogEntry).filter((e): e is CatalogEntry => e !== null);
   const newest = manifests.reduce((time, m) => Math.max(time, Date.parse(m.updated_at)), 0);
-  return { text: catalogText(entries), lastModified: new Date(newest) };
+  return { entries, text: JSON.stringify(entries), lastModified: new Date(newest) };
 }
 
-/** Serves the catalog with an ETag of its bytes. */
-export async function serveCatalog(c: AppContext): Promise<Response> {
-  const { text, lastModified } = await catalogDocument(c);
-  const bytes = new TextEncoder().encode(text);
-  const etag = strongEtag(await sha256Of(bytes));
+/**
+ * The catalog's entity tag: weak (RFC 9110 §8.8.1), naming the stored catalog and which datasets are
+ * stale, not the ages, which change every second without changing what a client needs.
+ */
+export async function catalogEtag(storedText: string, served: readonly PublicCatalogEntry[]): Promise<string> {
+  const staleNames = served.filter((entry) => entry.stale).map((entry) => entry.name);
+  return `W/"${(await sha256Of(`${storedText}\n${staleNames.join(",")}`)).slice(0, 32)}"`;
+}
+
+/** Serves the catalog, each entry's freshness as of `now`. */
+export async function serveCatalog(c: AppContext, now = new Date()): Promise<Response> {
+  const { entries, text, lastModified } = await storedCatalog(c);
+  const served = publicCatalogEntries(entries, now);
+  const etag = await catalogEtag(text, served);
+  const bytes = new TextEncoder().encode(JSON.stringify({ datasets: served }));
   const headers = representationHeaders({ kind: "catalog", etag, lastModified, contentLength: bytes.byteLength });
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
   return new Response(c.req.method === "HEAD" ? null : bytes, { headers });

@@ -13,6 +13,7 @@ import { methodNotAllowed, quoted } from "../http/errors.ts";
 import { pageNumber, requireCurrent, requireVersion, serveBody, servePage } from "./bodies.ts";
 import { edgeCache } from "./cache.ts";
 import { serveCatalog } from "./catalog.ts";
+import { healthRoutes } from "./health.ts";
 import { serveItem } from "./items.ts";
 
 const READ_METHODS = "GET, HEAD";
@@ -40,6 +41,7 @@ function keyParam(c: AppContext): string {
 export function publicRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
+  routes.route("/health", healthRoutes());
   routes.get("/datasets", edgeCache(), (c) => serveCatalog(c));
 
   routes.get("/datasets/:name", edgeCache(), async (c) => {

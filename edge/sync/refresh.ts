@@ -2,7 +2,8 @@
  * Keeping the edge in step with R2 after a manifest changed. One step serves the publish notice,
  * rollback, pin, prune and the cron's reconcile: copy the current version's small immutable objects
  * into KV (once per version), drop the copies of versions that are gone, rebuild the stored catalog
- * and purge this location's cached current URL. A lost notice therefore heals at the next cron tick.
+ * and purge the cached current URLs (Workers Cache by tag, or locally the Cache API). A lost notice
+ * therefore heals at the next cron tick, and a missed purge within FRESHNESS_SECONDS.
  *
  * Hot copies expire after HOT_COPY_TTL_SECONDS and their "done" marker a day earlier, so the copies
  * of versions the publisher trimmed from its history disappear by themselves, and the cron re-copies
@@ -13,10 +14,11 @@ import { currentVersion, type SnapshotManifest, type VersionInfo } from "../../c
 import { refreshCatalog } from "../../contract/protocol/catalog.ts";
 import { ProtocolError } from "../../contract/protocol/errors.ts";
 import { readManifest } from "../../contract/protocol/manifests.ts";
-import { listFolders } from "../../contract/storage.ts";
+import { listFolders, type ObjectStore } from "../../contract/storage.ts";
 import type { EdgeStorage } from "../env.ts";
-import { purgeCurrent } from "../read/cache.ts";
+import { CATALOG_TAG, currentTag, purgeCurrent, versionTag } from "../read/cache.ts";
 import { HOT_COPY_LIMIT_BYTES } from "../storage/kv.ts";
+import { purgeTags, type TagPurger } from "./purge.ts";
 
 /** How many copies are made at once (Workers allow 6 simultaneous open connections). */
 const COPY_CONCURRENCY = 6;
@@ -70,11 +72,39 @@ export interface ManifestChange {
   after: SnapshotManifest | null;
 }
 
+/** What the after-change step needs of the request or cron it runs in: Workers Cache, where it exists. */
+export interface PurgeContext {
+  cache?: TagPurger;
+}
+
+/** The tags a manifest change makes wrong: the dataset's current URLs, the catalog, removed versions. */
+export function tagsToPurge(dataset: string, removed: readonly string[]): string[] {
+  return [currentTag(dataset), CATALOG_TAG, ...removed.map((version) => versionTag(dataset, version))];
+}
+
+/**
+ * Purges what a manifest change makes wrong: by tag through Workers Cache and its shared rate limit
+ * where `ctx.cache` exists, else this location's Cache API. A purge that fails is logged (and, with
+ * Workers Cache, queued for the cron) and never fails the change itself.
+ */
+export async function purgeAfterChange(store: ObjectStore, ctx: PurgeContext | undefined, dataset: string, removed: readonly VersionInfo[]): Promise<void> {
+  try {
+    if (ctx?.cache !== undefined) {
+      await purgeTags(store, ctx.cache, tagsToPurge(dataset, removed.map((info) => info.version)));
+    } else {
+      await purgeCurrent(dataset, removed.map((info) => ({ version: info.version, pages: info.pages.length })));
+    }
+  } catch (error) {
+    console.error(JSON.stringify({ level: "error", msg: "purge failed", dataset, error: error instanceof Error ? error.message : String(error) }));
+  }
+}
+
 /**
  * The one step after any manifest change: hot copies of the current version, copies of removed
- * versions dropped, the catalog rebuilt, this location's cached current URL purged.
+ * versions dropped, the catalog rebuilt, the cached current URLs purged.
+ * @param ctx the request's or cron's execution context (its `cache` is Workers Cache, when enabled)
  */
-export async function refreshAfterManifestChange(storage: EdgeStorage, dataset: string, change: ManifestChange): Promise<void> {
+export async function refreshAfterManifestChange(storage: EdgeStorage, dataset: string, change: ManifestChange, ctx: PurgeContext | undefined): Promise<void> {
   const current = change.after === null ? undefined : currentVersion(change.after);
   if (current !== undefined) await ensureHotCopies(storage, dataset, current);
   const kept = new Set(change.after?.versions.map((v) => v.version) ?? []);
@@ -83,7 +113,7 @@ export async function refreshAfterManifestChange(storage: EdgeStorage, dataset: 
     await storage.hot.delete(removed.flatMap((info) => [...hotCopyKeys(dataset, info), hotCopiesDoneKey(dataset, info.version)]));
   }
   await refreshCatalog(storage.store);
-  await purgeCurrent(dataset, removed.map((info) => ({ version: info.version, pages: info.pages.length })));
+  await purgeAfterChange(storage.store, ctx, dataset, removed);
 }
 
 export interface ReconcileReport {

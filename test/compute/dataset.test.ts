@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, defineDataset } from "../../compute/dataset/define.ts";
+import { DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, defineDataset, scheduleIntervalSeconds } from "../../compute/dataset/define.ts";
 import { findDataset, loadDatasets } from "../../compute/dataset/registry.ts";
 import { EdgesnapError } from "../../compute/errors.ts";
 
@@ -39,6 +39,28 @@ describe("defineDataset", () => {
     expect(() => defineDataset({ name: "x", schedule: "* * * * *", limits: { timeoutMs: 0 }, build })).toThrow(/timeoutMs/);
     expect(() => defineDataset({ name: "x", schedule: "* * * * *", gates: { minRows: 10, maxRows: 5 }, build })).toThrow(/maxRows/);
     expect(() => defineDataset({ name: "x", schedule: "* * * * *", gates: { maxRowDropRatio: 2 }, build })).toThrow(/maxRowDropRatio/);
+  });
+});
+
+describe("defineDataset's freshness budget", () => {
+  it("defaults to three intervals of the schedule, at least five minutes", () => {
+    const budget = (schedule: string) => defineDataset({ name: "x", schedule, build }).maxAgeSeconds;
+    expect(budget("*/5 * * * *")).toBe(900);
+    expect(budget("0 * * * *")).toBe(3 * 3600);
+    expect(budget("* * * * *")).toBe(300);
+    expect(budget("*/10 * * * * *")).toBe(300);
+  });
+
+  it("takes an irregular schedule's longest gap as its interval (weekdays only: the weekend)", () => {
+    expect(scheduleIntervalSeconds("0 9 * * 1-5", new Date("2026-11-30T00:00:00Z"))).toBe(72 * 3600);
+    expect(defineDataset({ name: "x", schedule: "0 9 * * 1-5", build }).maxAgeSeconds).toBe(3 * 72 * 3600);
+  });
+
+  it("keeps an explicit budget and refuses one that is not a positive integer", () => {
+    expect(defineDataset({ name: "x", schedule: "*/5 * * * *", maxAgeSeconds: 120, build }).maxAgeSeconds).toBe(120);
+    for (const bad of [0, -5, 1.5, Number.NaN]) {
+      expect(() => defineDataset({ name: "x", schedule: "*/5 * * * *", maxAgeSeconds: bad, build })).toThrow(/maxAgeSeconds must be a positive integer/);
+    }
   });
 });
 

@@ -114,6 +114,22 @@ describe("runDataset", () => {
     expect(Date.parse(manifestAfter.checked_at!)).toBeGreaterThan(Date.parse(manifestBefore.checked_at!));
   });
 
+  it("records the dataset's freshness budget in the manifest, on a publish and on an unchanged run", async () => {
+    const values = () => [7, 8];
+    const first = await run(defineDataset({ name: "pub-budget", schedule: "*/5 * * * *", maxAgeSeconds: 600, build: (ctx) => ctx.pl.DataFrame({ v: values() }) }));
+    expect(first.result.outcome).toBe("ok");
+    const published = (await readManifest(store, "pub-budget"))!.manifest;
+    expect(published.max_age_seconds).toBe(600);
+
+    // Same content, a new budget (the definition changed): the unchanged run records it too.
+    const second = await run(defineDataset({ name: "pub-budget", schedule: "*/5 * * * *", build: (ctx) => ctx.pl.DataFrame({ v: values() }) }));
+    expect(second.result.outcome).toBe("unchanged");
+    const confirmed = (await readManifest(store, "pub-budget"))!.manifest;
+    expect(confirmed.max_age_seconds).toBe(900);
+    expect(confirmed.current).toBe(published.current);
+    expect(Date.parse(confirmed.checked_at!)).toBeGreaterThan(Date.parse(published.checked_at!));
+  });
+
   it("publishes changed content as a new current version and keeps the old one in the history", async () => {
     let values = [1, 2];
     const definition = keyedDataset("pub-changed", () => values);

@@ -2,7 +2,7 @@
  * The Worker's deployment config (wrangler.toml): the local default, staging and production each
  * bundle (`wrangler deploy --dry-run`, what CI can check without an account), and each deployed
  * environment has its own KV namespace and R2 bucket under the binding names the Worker uses, the
- * reconcile cron, and no secret in its vars.
+ * reconcile cron, Workers Cache, a staleness bound, and no secret in its vars.
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -64,6 +64,7 @@ interface EnvironmentConfig {
   r2_buckets: { binding: string; bucket_name?: string }[];
   triggers: { crons?: string[] };
   vars: Record<string, unknown>;
+  cache?: { enabled: boolean };
 }
 
 describe("wrangler.toml environments", () => {
@@ -93,8 +94,20 @@ describe("wrangler.toml environments", () => {
     expect(Object.keys(config.vars).sort()).toEqual(Object.keys(local.vars).sort());
   });
 
+  it.each(DEPLOYED)("%s turns on Workers Cache in front of the Worker", (env) => {
+    expect(read(env).cache).toEqual({ enabled: true });
+  });
+
+  it("the local default leaves Workers Cache off (wrangler dev has none; the Cache API stands in)", () => {
+    expect(local.cache?.enabled ?? false).toBe(false);
+  });
+
+  it.each(ENVIRONMENTS)("env %j sets a staleness bound FRESHNESS_SECONDS of whole seconds", (env) => {
+    expect(read(env || undefined).vars.FRESHNESS_SECONDS).toMatch(/^[1-9]\d*$/);
+  });
+
   it.each(ENVIRONMENTS)("env %j keeps the admin token out of vars (it is a secret: wrangler secret put)", (env) => {
     const vars = read(env || undefined).vars;
-    expect(Object.keys(vars).filter((name) => /TOKEN|SECRET|KEY|PASSWORD/i.test(name))).toEqual([]);
+    expect(Object.keys(vars).filter((name) => /TOKEN|SECRET|KEY|PASSWORD|WEBHOOK/i.test(name))).toEqual([]);
   });
 });

@@ -47,7 +47,9 @@ describe("If-Modified-Since", () => {
 describe("cache headers", () => {
   it("caches versioned URLs for a year and current URLs briefly with revalidation", () => {
     expect(cacheControlFor("versioned")).toBe("public, max-age=31536000, immutable");
-    expect(cacheControlFor("current")).toBe("public, max-age=15, stale-while-revalidate=60");
+    // Shared caches keep a current URL for the bound, browsers always revalidate, nothing is served stale.
+    expect(cacheControlFor("current")).toBe("public, max-age=0, s-maxage=10, must-revalidate");
+    expect(cacheControlFor("current", 3)).toBe("public, max-age=0, s-maxage=3, must-revalidate");
     expect(cacheControlFor("catalog")).toBe(cacheControlFor("current"));
   });
   it("keeps validators but drops body headers on a 304", () => {
@@ -122,6 +124,8 @@ describe("catalogEntries", () => {
       pages: 1,
       key: "iata",
       url: "/v1/datasets/a-set",
+      checked_at: "2026-11-23T12:00:01.000Z",
+      max_age_seconds: null,
     });
   });
 });

@@ -193,6 +193,25 @@ describe("scheduling", () => {
     expect(gap(2)).toBeGreaterThanOrEqual(190);
   });
 
+  it("says on each record whether a retry follows, so only the last failure of a run is final", async () => {
+    current = await startTestScheduler(
+      [
+        { name: "flaky", schedule: NEVER, fixture: "throws" },
+        { name: "fine", schedule: NEVER, fixture: "slow-ok" },
+      ],
+      { retries: 2, retryBackoffMs: 50, env: { FIXTURE_DELAY_MS: "10" } },
+    );
+    current.scheduler.trigger("flaky", "schedule");
+    current.scheduler.trigger("fine", "schedule");
+    await current.scheduler.idle();
+    expect(current.scheduler.records("flaky").map((r) => [r.attempt, r.outcome, r.will_retry])).toEqual([
+      [1, "failed", true],
+      [2, "failed", true],
+      [3, "failed", false],
+    ]);
+    expect(current.scheduler.records("fine").map((r) => [r.outcome, r.will_retry])).toEqual([["ok", false]]);
+  });
+
   it("fires runs from the cron schedule", async () => {
     current = await startTestScheduler([{ name: "tick", schedule: "* * * * * *", fixture: "slow-ok" }], {
       env: { FIXTURE_DELAY_MS: "50" },

@@ -23,6 +23,8 @@ export interface FakePublishOptions {
   generatedAt?: Date;
   /** Publish even content equal to the current version. */
   force?: boolean;
+  /** The dataset's freshness budget, recorded in the manifest as a run records it. */
+  maxAgeSeconds?: number;
 }
 
 export interface FakePublish {
@@ -71,7 +73,8 @@ export async function publishRecords(store: ObjectStore, options: FakePublishOpt
     ),
     formats: {},
   };
-  const committed = await commitVersion(store, options.dataset, info, { force: options.force ?? true, now: generatedAt });
+  const facts = options.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: options.maxAgeSeconds };
+  const committed = await commitVersion(store, options.dataset, info, { force: options.force ?? true, now: generatedAt, facts });
   return { info, manifest: committed.manifest, body, pages: pages.map((page) => page.text) };
 }
 

@@ -1,0 +1,115 @@
+/**
+ * The watchdog: the Worker runs on Cloudflare whatever happens to the compute side, so it is where
+ * a silent failure gets noticed. It sees every run record the scheduler reports and, from its cron,
+ * every dataset's freshness; it alerts (webhook, log line, status page) once when a condition
+ * starts and once when it ends: a run that failed with no retry left, a dataset over its freshness
+ * budget, nothing reported for longer than the largest budget (the scheduler is down), recovery.
+ */
+import { currentVersion, type Alert, type RunRecord } from "../../contract/index.ts";
+import { freshnessOf } from "../../contract/freshness.ts";
+import { readAllManifests, refreshCatalog } from "../../contract/protocol/catalog.ts";
+import { readVersioned, swapObject } from "../../contract/protocol/cas.ts";
+import type { ObjectStore } from "../../contract/storage.ts";
+import { deliverAlerts, type AlertPoster, type DeliveryReport } from "./deliver.ts";
+import { ALERT_STATE_KEY, emptyAlertState, observeFreshness, observeRun, parseAlertState, type AlertState, type FreshnessObservation, type Transition } from "./state.ts";
+
+/** The Worker settings the watchdog reads. */
+export interface WatchdogEnv {
+  /** Secret: where alerts are posted. Unset or empty: alerts are logged and shown, not posted. */
+  EDGESNAP_ALERT_WEBHOOK?: string;
+  /** The status page's address for the alerts' links; empty: learned from the run reports. */
+  EDGESNAP_STATUS_URL?: string;
+}
+
+export interface WatchOptions {
+  now?: Date;
+  /** Default: `postAlert` (tests record instead). */
+  post?: AlertPoster;
+}
+
+function webhookOf(env: WatchdogEnv): string | null {
+  const url = env.EDGESNAP_ALERT_WEBHOOK?.trim();
+  return url ? url : null;
+}
+
+function log(alert: Alert): void {
+  console.log(JSON.stringify({ level: alert.kind === "recovered" ? "info" : "warn", msg: "alert", alert: alert.id, dataset: alert.dataset, kind: alert.kind, recovered: alert.recovered, message: alert.message }));
+}
+
+/** Applies a transition to the stored state by compare-and-swap; logs and returns the alerts it raised. */
+async function transition(store: ObjectStore, change: (state: AlertState) => Transition): Promise<Alert[]> {
+  let alerts: Alert[] = [];
+  await swapObject<AlertState>(store, ALERT_STATE_KEY, {
+    parse: parseAlertState,
+    what: "the alert state",
+    change(current) {
+      const next = change(current ?? emptyAlertState());
+      alerts = next.alerts;
+      return next.state;
+    },
+  });
+  alerts.forEach(log);
+  return alerts;
+}
+
+async function deliver(store: ObjectStore, env: WatchdogEnv, options: WatchOptions): Promise<DeliveryReport | null> {
+  const webhook = webhookOf(env);
+  return webhook === null ? null : deliverAlerts(store, webhook, options);
+}
+
+/** The status page address seen from a request to the Worker (what the scheduler reports runs to). */
+export function statusPageFrom(requestUrl: string): string {
+  return `${new URL(requestUrl).origin}/admin`;
+}
+
+/**
+ * After the scheduler reported a run: the catalog's `checked_at` follows a run that confirmed the
+ * content (an unchanged run sends no publish notice), the run is observed, and due alerts are sent.
+ * Run it with `waitUntil`: it never delays the report's answer. Each step's failure is logged and
+ * does not stop the next.
+ * @param requestUrl the report's URL, from which the status page's address is learned
+ */
+export async function onRunReported(store: ObjectStore, env: WatchdogEnv, record: RunRecord, requestUrl: string, options: WatchOptions = {}): Promise<Alert[]> {
+  const now = options.now ?? new Date();
+  if (record.outcome === "ok" || record.outcome === "unchanged") await step("catalog refresh", () => refreshCatalog(store));
+  const alerts =
+    (await step("run observation", () =>
+      transition(store, (state) =>
+        observeRun({ ...state, status_url: statusPageFrom(requestUrl) }, record, { now, statusUrl: env.EDGESNAP_STATUS_URL, deliver: webhookOf(env) !== null }),
+      ),
+    )) ?? [];
+  await step("alert delivery", () => deliver(store, env, { ...options, now }));
+  return alerts;
+}
+
+/**
+ * The cron's watch: every published dataset's freshness against its budget, and the compute side's
+ * silence; then the due alerts are sent (also those an earlier round could not deliver).
+ */
+export async function watchFreshness(store: ObjectStore, env: WatchdogEnv, options: WatchOptions = {}): Promise<Alert[]> {
+  const now = options.now ?? new Date();
+  const { manifests } = await readAllManifests(store);
+  const observations: FreshnessObservation[] = manifests.flatMap((manifest) => {
+    const info = currentVersion(manifest);
+    if (info === undefined) return [];
+    return [{ dataset: manifest.dataset, freshness: freshnessOf({ ...manifest, generated_at: info.generated_at }, now) }];
+  });
+  const alerts = await transition(store, (state) => observeFreshness(state, observations, { now, statusUrl: env.EDGESNAP_STATUS_URL, deliver: webhookOf(env) !== null }));
+  await step("alert delivery", () => deliver(store, env, { ...options, now }));
+  return alerts;
+}
+
+/** The last alert per dataset (key "*": about the compute side), for the status page and overview. */
+export async function readLastAlerts(store: ObjectStore): Promise<Record<string, Alert>> {
+  const read = await readVersioned(store, ALERT_STATE_KEY, parseAlertState);
+  return read?.value.last_alerts ?? {};
+}
+
+async function step<T>(what: string, run: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (error) {
+    console.error(JSON.stringify({ level: "error", msg: `watchdog: ${what} failed`, error: error instanceof Error ? error.message : String(error) }));
+    return undefined;
+  }
+}
