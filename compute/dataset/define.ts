@@ -7,8 +7,8 @@
  */
 import { Cron } from "croner";
 import type pl from "nodejs-polars";
-import type { VersionInfo } from "../../contract/index.ts";
-import { isDatasetName } from "../../contract/index.ts";
+import type { Format, VersionInfo } from "../../contract/index.ts";
+import { FORMATS, isDatasetName } from "../../contract/index.ts";
 import { EdgesnapError } from "../errors.ts";
 import type { Logger } from "../run/logger.ts";
 import type { Sources } from "./sources.ts";
@@ -68,6 +68,11 @@ export interface DatasetOptions {
   limits?: Partial<DatasetLimits>;
   gates?: Partial<DatasetGates>;
   description?: string;
+  /**
+   * The formats published beside the JSON pages (served at `/v1/datasets/<name>.csv` and so on).
+   * Default: all of FORMATS; `[]` publishes JSON only, to save storage and build time.
+   */
+  formats?: readonly Format[];
   /** Builds the snapshot. May return a DataFrame or a LazyFrame (the run collects it). */
   build(ctx: DatasetContext): DataFrame | LazyDataFrame | Promise<DataFrame | LazyDataFrame>;
 }
@@ -80,6 +85,7 @@ export interface DatasetDefinition {
   readonly limits: Readonly<DatasetLimits>;
   readonly gates: Readonly<DatasetGates>;
   readonly description: string;
+  readonly formats: readonly Format[];
   build(ctx: DatasetContext): DataFrame | LazyDataFrame | Promise<DataFrame | LazyDataFrame>;
 }
 
@@ -93,8 +99,8 @@ function positiveInteger(value: unknown): boolean {
 
 /**
  * Declares a dataset, validating it and filling in defaults.
- * Defaults: limits { timeoutMs: 90_000, memoryBytes: 1 GiB }, gates { minRows: 1 }.
- * @throws {EdgesnapError} code "config" for a malformed name, schedule, key, limit or gate.
+ * Defaults: limits { timeoutMs: 90_000, memoryBytes: 1 GiB }, gates { minRows: 1 }, formats: all.
+ * @throws {EdgesnapError} code "config" for a malformed name, schedule, key, limit, gate or format.
  */
 export function defineDataset(options: DatasetOptions): DatasetDefinition {
   const { name } = options;
@@ -133,6 +139,13 @@ export function defineDataset(options: DatasetOptions): DatasetDefinition {
     if (!(gates.maxRowDropRatio >= 0 && gates.maxRowDropRatio <= 1)) fail("gates.maxRowDropRatio must be between 0 and 1");
   }
 
+  const formats = options.formats ?? FORMATS;
+  if (!Array.isArray(formats)) fail(`formats must be an array of ${FORMATS.map((f) => JSON.stringify(f)).join(", ")}`);
+  for (const format of formats) {
+    if (!FORMATS.includes(format)) fail(`unknown format ${JSON.stringify(format)} (expected ${FORMATS.join(", ")})`);
+  }
+  if (new Set(formats).size !== formats.length) fail("formats lists a format twice");
+
   return Object.freeze({
     name,
     schedule: options.schedule,
@@ -140,6 +153,7 @@ export function defineDataset(options: DatasetOptions): DatasetDefinition {
     limits: Object.freeze(limits),
     gates: Object.freeze(gates),
     description: options.description ?? "",
+    formats: Object.freeze([...formats]),
     build: options.build,
   });
 }
