@@ -15,37 +15,13 @@ import { defineDataset, type DataFrame } from "../../compute/dataset/define.ts";
 import { EdgesnapError } from "../../compute/errors.ts";
 import { CSV_LINE_TERMINATOR, writeFormats, type FormatFile } from "../../compute/publish/formats.ts";
 import { runDataset } from "../../compute/run/run.ts";
-import { inspectFrame, normalizeFrame, writeRowFiles } from "../../compute/run/serialize.ts";
+import { inspectFrame, normalizeFrame } from "../../compute/run/serialize.ts";
 import { sha256Hex } from "../../compute/storage/hash.ts";
 import type { ObjectStore } from "../../compute/storage/index.ts";
 import type { PutOptions } from "../../contract/storage.ts";
-import { csvFieldHolds, parseCsv } from "../support/csv.ts";
+import { csvMismatches } from "../support/csv.ts";
+import { bodyFromParquet, kitchenSink } from "../support/frames.ts";
 import { listKeys, makeTempDir, memoryLogger, openLocalTestStore, runConfig, serializeFrame } from "./helpers.ts";
-
-/** Every kind of value the serialization rules or the CSV rules treat specially. */
-function kitchenSink(): DataFrame {
-  return pl
-    .DataFrame({
-      s: ["a,b", 'say "hi"', "line\nbreak", "crlf\r\nend", "", null, "é 日本", " padded "],
-      f: [0.1, 1e-7, 1e21, Number.NaN, Number.POSITIVE_INFINITY, -0, null, 2.5],
-      n: [1, 2, 3, null, 5, 6, 7, 8],
-      b: [true, false, null, true, false, true, false, true],
-      l: [[1.5, 2], [3], null, [], [4], [5, 6, 7], [8], [9]],
-      st: [1, 2, 3, 4, 5, 6, 7, 8].map((a) => ({ a, b: `x"${a}` })),
-    })
-    .withColumns(
-      pl.col("n").cast(pl.Int32),
-      pl.col("n").cast(pl.Int64).mul(pl.lit(10_000_000_000_000_000n).cast(pl.Int64)).alias("big"),
-      pl.col("f").cast(pl.Float32).alias("f32"),
-      pl.col("n").cast(pl.Int64).mul(pl.lit(86_400_000)).cast(pl.Datetime("ms")).cast(pl.Date).alias("d"),
-      pl.col("n").cast(pl.Int64).mul(pl.lit(3_600_123)).cast(pl.Datetime("ms")).alias("dt"),
-      pl.col("n").cast(pl.Int64).mul(pl.lit(3_600_000_000)).cast(pl.Datetime("us", "America/New_York")).alias("zoned"),
-      pl.col("n").cast(pl.Int64).mul(pl.lit(1_500_000_000)).cast(pl.Time).alias("t"),
-      pl.col("n").cast(pl.Int64).mul(pl.lit(1500)).cast(pl.Duration("ms")).alias("dur"),
-      pl.col("n").cast(pl.Decimal(10, 2)).alias("dec"),
-      pl.col("s").cast(pl.Categorical).alias("cat"),
-    );
-}
 
 /** A frame's formats, written the way a run writes them, with the JSON body beside them. */
 async function formatsOf(frame: DataFrame, dir: string, formats: readonly Format[] = ["csv", "ndjson", "parquet"]) {
@@ -63,31 +39,9 @@ async function formatsOf(frame: DataFrame, dir: string, formats: readonly Format
   return { body: serialized.body, rows: JSON.parse(serialized.body) as Record<string, unknown>[], columns: serialized.columns, files, byFormat };
 }
 
-/** Reads a Parquet file back with polars and serializes it by the same rules: the JSON body it stands for. */
-async function bodyFromParquet(file: string, dir: string): Promise<string> {
-  const lazy = pl.readParquet(file).lazy();
-  const facts = await inspectFrame(lazy, null);
-  const rows = path.join(dir, "from-parquet.ndjson");
-  await writeRowFiles(normalizeFrame(lazy, facts), { rows });
-  const lines = (await readFile(rows, "utf8")).split("\n").filter((line) => line !== "");
-  return `[${lines.join(",")}]`;
-}
-
 /** Checks a CSV text holds exactly `rows` (header = column names) and is RFC 4180 with CRLF. */
 function expectCsvHolds(text: string, columns: string[], rows: Record<string, unknown>[]): void {
-  expect(text.endsWith(CSV_LINE_TERMINATOR)).toBe(true);
-  const [header, ...records] = parseCsv(text);
-  expect(header!.map((field) => field.text)).toEqual(columns);
-  expect(records).toHaveLength(rows.length);
-  const wrong: unknown[] = [];
-  records.forEach((record, index) => {
-    const row = rows[index]!;
-    if (record.length !== columns.length) wrong.push({ row: index, fields: record.length });
-    columns.forEach((name, i) => {
-      if (!csvFieldHolds(record[i]!, row[name])) wrong.push({ row: index, column: name, csv: record[i], json: row[name] });
-    });
-  });
-  expect(wrong.slice(0, 5)).toEqual([]);
+  expect(csvMismatches(text, columns, rows).slice(0, 5)).toEqual([]);
 }
 
 describe("writeFormats", () => {
@@ -103,8 +57,8 @@ describe("writeFormats", () => {
     const text = await readFile(byFormat.csv!.file, "utf8");
     expectCsvHolds(text, columns.map((c) => c.name), rows);
     // The rules the JSON applies reach the CSV too: dates, NaN, wide integers, nested values.
-    expect(text).toContain('\r\n"line\nbreak",');
-    expect(text.split(CSV_LINE_TERMINATOR)[1]).toMatch(/^"a,b",0\.1,1,true,"\[1\.5,2\.0\]","\{""a"":1\.0,""b"":""x\\""1""\}",10000000000000000,/);
+    expect(text).toContain('\r\nk2,"line\nbreak",');
+    expect(text.split(CSV_LINE_TERMINATOR)[1]).toMatch(/^k0,"a,b",0\.1,1,true,"\[1\.5,2\.0\]","\{""a"":1\.0,""b"":""x\\""1""\}",10000000000000000,/);
   });
 
   it("writes NDJSON whose lines are, byte for byte, the rows of the JSON body", async () => {

@@ -80,3 +80,24 @@ export function csvFieldHolds(field: CsvField, value: unknown): boolean {
     return false;
   }
 }
+
+/**
+ * What differs between a CSV text and the JSON rows it should hold: a header of `columns`, then one
+ * record per row in order, each field holding the row's value (csvFieldHolds). Empty when it holds
+ * them exactly. Also checks the text is RFC 4180 with CRLF line ends throughout.
+ */
+export function csvMismatches(text: string, columns: readonly string[], rows: readonly Record<string, unknown>[]): unknown[] {
+  const wrong: unknown[] = [];
+  if (!text.endsWith("\r\n")) wrong.push("the last record does not end in CRLF");
+  const [header, ...records] = parseCsv(text);
+  if (JSON.stringify(header?.map((field) => field.text)) !== JSON.stringify(columns)) wrong.push({ header: header?.map((field) => field.text), columns });
+  if (records.length !== rows.length) wrong.push({ records: records.length, rows: rows.length });
+  records.forEach((record, index) => {
+    const row = rows[index] ?? {};
+    if (record.length !== columns.length) wrong.push({ row: index, fields: record.length });
+    columns.forEach((name, i) => {
+      if (!csvFieldHolds(record[i] ?? { text: "", quoted: false }, row[name])) wrong.push({ row: index, column: name, csv: record[i], json: row[name] });
+    });
+  });
+  return wrong;
+}
