@@ -141,11 +141,12 @@ export function createClient<D extends object = AnyDatasets>(options: ClientOpti
   const body = async <T>(url: string) => (await request(url)).body as T;
 
   return {
-    catalog: () => body<Catalog>(`${base}/v1/datasets`),
-    get: (name) => body(datasetUrl(name)),
-    version: (name, version) => body(datasetUrl(name, version)),
-    item: (name, key) => body(`${datasetUrl(name)}/items/${segment(key, "item key")}`),
-    schema: (name, version) => body<JsonSchema>(`${datasetUrl(name, version)}/schema`),
+    // async, so a bad argument rejects the promise like every other failure.
+    catalog: async () => body<Catalog>(`${base}/v1/datasets`),
+    get: async (name) => body(datasetUrl(name)),
+    version: async (name, version) => body(datasetUrl(name, version)),
+    item: async (name, key) => body(`${datasetUrl(name)}/items/${segment(key, "item key")}`),
+    schema: async (name, version) => body<JsonSchema>(`${datasetUrl(name, version)}/schema`),
     async *pages(name) {
       let url: string | null = `${datasetUrl(name)}/pages/1`;
       while (url !== null) {
