@@ -138,14 +138,16 @@ async function buildVersion(
   const keyed = definition.key !== null;
   const normalized = normalizeFrame(frame, facts);
   await writeRowFiles(normalized, { rows: rowsFile, ...(keyed ? { keys: { file: keysFile, column: definition.key! } } : {}) });
+  const formatsStarted = performance.now();
   const formats = await writeFormats({ frame, normalized, facts, rowsFile, dir: tempDir, formats: definition.formats });
+  const formatsMs = Math.round(performance.now() - formatsStarted);
   const plan = await planVersion({
     rowsFile,
     ...(keyed ? { keysFile, keyName: definition.key!, shardDir: path.join(tempDir, "shards") } : {}),
   });
   if (plan.rows !== facts.rows) throw new EdgesnapError("internal", `polars wrote ${plan.rows} rows of ${facts.rows}`);
   const formatBytes = Object.fromEntries(formats.map((f) => [f.format, f.bytes]));
-  log.info("built", { rows: plan.rows, bytes: plan.bytes, pages: plan.pages.length, hash: plan.hash, formats: formatBytes, buildMs: Math.round(performance.now() - buildStarted) });
+  log.info("built", { rows: plan.rows, bytes: plan.bytes, pages: plan.pages.length, hash: plan.hash, formats: formatBytes, formatsMs, buildMs: Math.round(performance.now() - buildStarted) });
   return { plan, columns: facts.columns, formats, generatedAt };
 }
 
