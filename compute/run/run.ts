@@ -106,9 +106,10 @@ interface BuiltVersion {
 }
 
 /**
- * Build -> gates -> rows (and the other formats) on disk -> plan. A LazyFrame result is first written to an Arrow IPC file
- * by polars' streaming engine (one execution, bounded memory) and read back from it, so the facts
- * query and the row files see the same rows in the same order.
+ * Build -> gates -> rows (and the other formats: compute/publish/formats.ts) on disk -> plan. A
+ * LazyFrame result is first written to an Arrow IPC file by polars' streaming engine (one
+ * execution, bounded memory) and read back from it, so the facts query and the row files see the
+ * same rows in the same order.
  */
 async function buildVersion(
   definition: DatasetDefinition,
