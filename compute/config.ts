@@ -89,6 +89,11 @@ export const ConfigSchema = z.object({
   edgeUrl: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).default("http://127.0.0.1:8787"),
   /** Bearer token for the Worker's publish notice and admin API. */
   token: z.string().min(1).optional(),
+  /**
+   * `npm start` only: the webhook the local Worker posts alerts to (in production it is the
+   * Worker's own secret, set with `wrangler secret put EDGESNAP_ALERT_WEBHOOK`).
+   */
+  alertWebhook: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   /** Module whose default export is the array of dataset definitions. */
   datasets: z.string().default("compute/datasets/index.ts"),
   /**
@@ -157,6 +162,7 @@ export const CONFIG_ENV = {
   "store.secretAccessKey": "EDGESNAP_S3_SECRET_ACCESS_KEY",
   edgeUrl: "EDGESNAP_EDGE_URL",
   token: "EDGESNAP_TOKEN",
+  alertWebhook: "EDGESNAP_ALERT_WEBHOOK",
   datasets: "EDGESNAP_DATASETS",
   schedules: "EDGESNAP_SCHEDULES",
   "limits.maxTimeoutMs": "EDGESNAP_MAX_RUN_TIMEOUT_MS",
@@ -171,6 +177,7 @@ export const CONFIG_ENV = {
 /** Settings whose values are secret: never logged, never echoed in an error. */
 export const SECRET_ENV: ReadonlySet<string> = new Set([
   CONFIG_ENV.token,
+  CONFIG_ENV.alertWebhook,
   CONFIG_ENV["store.accessKeyId"],
   CONFIG_ENV["store.secretAccessKey"],
 ]);
@@ -234,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : { kind, persistTo: read(env, CONFIG_ENV["store.persistTo"]), wranglerConfig: read(env, CONFIG_ENV["store.wranglerConfig"]) },
     edgeUrl: read(env, CONFIG_ENV.edgeUrl),
     token: read(env, CONFIG_ENV.token),
+    alertWebhook: read(env, CONFIG_ENV.alertWebhook),
     datasets: read(env, CONFIG_ENV.datasets),
     schedules: parseSchedulesJson(read(env, CONFIG_ENV.schedules)),
     limits: {
@@ -265,7 +273,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     config.store.kind === "s3"
       ? { ...config.store, accessKeyId: "[redacted]", secretAccessKey: "[redacted]" }
       : config.store;
-  return { ...config, store, token: config.token ? "[redacted]" : undefined };
+  return { ...config, store, token: config.token ? "[redacted]" : undefined, alertWebhook: config.alertWebhook ? "[redacted]" : undefined };
 }
 
 /** What `applyDatasetOverrides` needs of a dataset (registry definitions have more, kept as they are). */

@@ -1,5 +1,5 @@
 /**
- * The Worker's Hono app: public reads under /v1 (with CORS), the internal publish notice and the
+ * The Worker's Hono app: public reads under /v1 and their OpenAPI document (with CORS), the internal publish notice and the
  * local storage API under /internal/v1, the admin API and status page under /admin, a health check,
  * and one error handler for all of them.
  */
@@ -12,10 +12,11 @@ import { noticeRoutes } from "./internal/notice.ts";
 import { storageApiRoutes } from "./internal/storage-api.ts";
 import { statusPageRoutes } from "./pages/routes.tsx";
 import { publicCaching } from "./read/cache.ts";
+import { serveOpenApi } from "./read/openapi.ts";
 import { publicRoutes } from "./read/routes.ts";
 
 /** Headers a browser script may read from a snapshot response. */
-const EXPOSED_HEADERS = ["ETag", "X-Edgesnap-Version", "Last-Modified", "Link"];
+const EXPOSED_HEADERS = ["ETag", "X-Edgesnap-Version", "Last-Modified", "Link", "Content-Disposition"];
 
 /**
  * Resolves the allowed origin from CORS_ORIGINS: "*" (the default) allows any origin, otherwise a
@@ -31,19 +32,20 @@ export function allowedOrigin(configured: string | undefined, origin: string): s
 /** Builds the app. */
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use(
-    "/v1/*",
-    cors({
-      origin: (origin, c) => allowedOrigin((c.env as Env).CORS_ORIGINS, origin),
-      allowMethods: ["GET", "HEAD", "OPTIONS"],
-      exposeHeaders: EXPOSED_HEADERS,
-      maxAge: 86_400,
-    }),
-  );
+  const publicCors = cors({
+    origin: (origin, c) => allowedOrigin((c.env as Env).CORS_ORIGINS, origin),
+    allowMethods: ["GET", "HEAD", "OPTIONS"],
+    exposeHeaders: EXPOSED_HEADERS,
+    maxAge: 86_400,
+  });
+  app.use("/v1/*", publicCors);
+  app.use("/openapi.json", publicCors);
   app.use("*", withStorage());
   app.use("/v1/*", publicCaching());
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.all("/healthz", methodNotAllowed("GET, HEAD"));
+  app.get("/openapi.json", (c) => serveOpenApi(c));
+  app.all("/openapi.json", methodNotAllowed("GET, HEAD"));
   app.route("/v1", publicRoutes());
   app.route("/internal/v1/storage", storageApiRoutes());
   app.route("/internal/v1", noticeRoutes());

@@ -148,7 +148,7 @@ async function measurePublishToServed(publishes: number, lost: number): Promise<
     port: await freePort(),
     persistTo: path.join(work, "state"),
     configPath: path.join(ROOT, "wrangler.toml"),
-    vars: { EDGESNAP_TOKEN: TOKEN, EDGESNAP_STORAGE_API: "on" },
+    secrets: { EDGESNAP_TOKEN: TOKEN, EDGESNAP_STORAGE_API: "on" },
     onLine: () => {},
   });
   try {

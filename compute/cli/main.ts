@@ -23,6 +23,7 @@ export const main = defineCommand({
     pin: () => import("./commands/pin.ts").then((m) => m.default),
     unpin: () => import("./commands/unpin.ts").then((m) => m.default),
     prune: () => import("./commands/prune.ts").then((m) => m.default),
+    types: () => import("./commands/types.ts").then((m) => m.default),
   },
 });
 

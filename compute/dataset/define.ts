@@ -7,8 +7,8 @@
  */
 import { Cron } from "croner";
 import type pl from "nodejs-polars";
-import type { VersionInfo } from "../../contract/index.ts";
-import { defaultMaxAgeSeconds, isDatasetName } from "../../contract/index.ts";
+import type { Format, VersionInfo } from "../../contract/index.ts";
+import { defaultMaxAgeSeconds, FORMATS, isDatasetName } from "../../contract/index.ts";
 import { EdgesnapError } from "../errors.ts";
 import type { Logger } from "../run/logger.ts";
 import type { Sources } from "./sources.ts";
@@ -74,6 +74,11 @@ export interface DatasetOptions {
    * schedule, at least five minutes (contract/freshness.ts `defaultMaxAgeSeconds`).
    */
   maxAgeSeconds?: number;
+  /**
+   * The formats published beside the JSON pages (served at `/v1/datasets/<name>.csv` and so on).
+   * Default: all of FORMATS; `[]` publishes JSON only, to save storage and build time.
+   */
+  formats?: readonly Format[];
   /** Builds the snapshot. May return a DataFrame or a LazyFrame (the run collects it). */
   build(ctx: DatasetContext): DataFrame | LazyDataFrame | Promise<DataFrame | LazyDataFrame>;
 }
@@ -88,6 +93,7 @@ export interface DatasetDefinition {
   readonly description: string;
   /** The freshness budget in seconds (explicit, or the default from the schedule). */
   readonly maxAgeSeconds: number;
+  readonly formats: readonly Format[];
   build(ctx: DatasetContext): DataFrame | LazyDataFrame | Promise<DataFrame | LazyDataFrame>;
 }
 
@@ -118,8 +124,8 @@ export function scheduleIntervalSeconds(schedule: string, from = new Date()): nu
 /**
  * Declares a dataset, validating it and filling in defaults.
  * Defaults: limits { timeoutMs: 90_000, memoryBytes: 1 GiB }, gates { minRows: 1 }, maxAgeSeconds
- * three intervals of the schedule and at least 300.
- * @throws {EdgesnapError} code "config" for a malformed name, schedule, key, limit or gate.
+ * three intervals of the schedule and at least 300, formats: all.
+ * @throws {EdgesnapError} code "config" for a malformed name, schedule, key, limit, gate or format.
  */
 export function defineDataset(options: DatasetOptions): DatasetDefinition {
   const { name } = options;
@@ -160,6 +166,13 @@ export function defineDataset(options: DatasetOptions): DatasetDefinition {
     if (!(gates.maxRowDropRatio >= 0 && gates.maxRowDropRatio <= 1)) fail("gates.maxRowDropRatio must be between 0 and 1");
   }
 
+  const formats = options.formats ?? FORMATS;
+  if (!Array.isArray(formats)) fail(`formats must be an array of ${FORMATS.map((f) => JSON.stringify(f)).join(", ")}`);
+  for (const format of formats) {
+    if (!FORMATS.includes(format)) fail(`unknown format ${JSON.stringify(format)} (expected ${FORMATS.join(", ")})`);
+  }
+  if (new Set(formats).size !== formats.length) fail("formats lists a format twice");
+
   return Object.freeze({
     name,
     schedule: options.schedule,
@@ -168,6 +181,7 @@ export function defineDataset(options: DatasetOptions): DatasetDefinition {
     gates: Object.freeze(gates),
     description: options.description ?? "",
     maxAgeSeconds: options.maxAgeSeconds ?? defaultMaxAgeSeconds(intervalSeconds),
+    formats: Object.freeze([...formats]),
     build: options.build,
   });
 }

@@ -3,8 +3,8 @@
  * manifest, so the order is what makes a publish safe:
  * 1. plan the version from its rows on disk (pages, hashes, item shards: ./plan.ts); if its
  *    content equals the current version's, only confirm it (`checked_at`) and publish nothing;
- * 2. upload every object of the new version (pages, item shards) under its own immutable prefix,
- *    a few at a time;
+ * 2. upload every object of the new version (pages, item shards, the other formats: ./formats.ts)
+ *    under its own immutable prefix, a few at a time;
  * 3. write the dataset's manifest LAST, by compare-and-swap (contract/protocol/manifests.ts).
  * A reader that sees a version in the manifest can rely on its objects being there. A publish that
  * fails or is stopped before step 3 leaves only unreferenced objects, which it deletes; a run killed
@@ -30,6 +30,7 @@ import { EdgesnapError, toEdgesnapError } from "../errors.ts";
 import type { Logger } from "../run/logger.ts";
 import type { ObjectStore } from "../storage/index.ts";
 import { sha256Hex } from "../storage/hash.ts";
+import { formatRecord, uploadFormat, type FormatFile } from "./formats.ts";
 import { readPage, type VersionPlan } from "./plan.ts";
 
 /** Uploads in flight at once: enough to hide latency, few enough to bound memory (pages are ~4 MiB). */
@@ -46,6 +47,8 @@ export interface PublishInput {
   runId?: string;
   /** The definition's description and freshness budget, recorded in the manifest. */
   facts?: DatasetFacts;
+  /** The other formats, written and hashed (./formats.ts); none by default. */
+  formats?: readonly FormatFile[];
 }
 
 export interface PublishOptions {
@@ -75,7 +78,7 @@ export function versionInfo(input: PublishInput): VersionInfo {
     key: input.key,
     shards: plan.shardFiles.length,
     pages: plan.pages.map(({ first_row, rows, bytes, sha256 }) => ({ first_row, rows, bytes, sha256 })),
-    formats: {},
+    formats: formatRecord(input.formats ?? []),
     ...(input.runId ? { run_id: input.runId } : {}),
   };
 }
@@ -95,10 +98,14 @@ async function readShard(file: string, shard: number): Promise<Buffer> {
   return bytes;
 }
 
-async function uploadVersion(store: ObjectStore, dataset: string, info: VersionInfo, plan: VersionPlan, signal?: AbortSignal): Promise<void> {
+async function uploadVersion(store: ObjectStore, dataset: string, info: VersionInfo, input: PublishInput, signal?: AbortSignal): Promise<void> {
+  const { plan } = input;
   const limit = pLimit(UPLOAD_CONCURRENCY);
-  const put = async (key: string, bytes: Uint8Array, sha256: string, contentType: string) => {
+  const checkStopped = () => {
     if (signal?.aborted) throw new EdgesnapError("internal", "run stopped before the manifest write");
+  };
+  const put = async (key: string, bytes: Uint8Array, sha256: string, contentType: string) => {
+    checkStopped();
     await store.put(key, bytes, { contentType, sha256, customMetadata: { hash: info.hash } });
   };
   await Promise.all([
@@ -109,6 +116,12 @@ async function uploadVersion(store: ObjectStore, dataset: string, info: VersionI
       limit(async () => {
         const bytes = await readShard(file, shard);
         await put(shardObjectKey(dataset, info.version, shard), bytes, sha256Hex(bytes), SHARD_CONTENT_TYPE);
+      }),
+    ),
+    ...(input.formats ?? []).map((file) =>
+      limit(async () => {
+        checkStopped();
+        await uploadFormat(store, dataset, info.version, file, { hash: info.hash });
       }),
     ),
   ]);
@@ -137,8 +150,8 @@ export async function publishVersion(store: ObjectStore, input: PublishInput, op
 
   const info = versionInfo(input);
   try {
-    await uploadVersion(store, dataset, info, plan, options.signal);
-    log?.debug("uploaded version objects", { version: info.version, pages: info.pages.length, shards: info.shards });
+    await uploadVersion(store, dataset, info, input, options.signal);
+    log?.debug("uploaded version objects", { version: info.version, pages: info.pages.length, shards: info.shards, formats: Object.keys(info.formats) });
     if (options.signal?.aborted) throw new EdgesnapError("internal", "run stopped before the manifest write");
     const committed = await commitVersion(store, dataset, info, {
       force: options.force,

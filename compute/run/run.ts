@@ -19,6 +19,7 @@ import { findDataset, loadDatasets } from "../dataset/registry.ts";
 import { createSources } from "../dataset/sources.ts";
 import { sendPublishNotice } from "../edge-client/notice.ts";
 import { EdgesnapError, toEdgesnapError } from "../errors.ts";
+import { writeFormats, type FormatFile } from "../publish/formats.ts";
 import { planVersion, type VersionPlan } from "../publish/plan.ts";
 import { publishVersion } from "../publish/publish.ts";
 import { openStore, type ObjectStore } from "../storage/index.ts";
@@ -99,17 +100,19 @@ async function createRunDir(options: RunOptions, dataset: string): Promise<strin
   return mkdtemp(path.join(options.config.tempRoot, `${dataset}-`));
 }
 
-/** What a build turns into before anything is uploaded: the planned version and its columns. */
+/** What a build turns into before anything is uploaded: the planned version, its columns and formats. */
 interface BuiltVersion {
   plan: VersionPlan;
   columns: Column[];
+  formats: FormatFile[];
   generatedAt: Date;
 }
 
 /**
- * Build -> gates -> rows on disk -> plan. A LazyFrame result is first written to an Arrow IPC file
- * by polars' streaming engine (one execution, bounded memory) and read back from it, so the facts
- * query and the row files see the same rows in the same order.
+ * Build -> gates -> rows (and the other formats: compute/publish/formats.ts) on disk -> plan. A
+ * LazyFrame result is first written to an Arrow IPC file by polars' streaming engine (one
+ * execution, bounded memory) and read back from it, so the facts query and the row files see the
+ * same rows in the same order.
  */
 async function buildVersion(
   definition: DatasetDefinition,
@@ -137,14 +140,19 @@ async function buildVersion(
   const rowsFile = path.join(tempDir, "rows.ndjson");
   const keysFile = path.join(tempDir, "keys.ndjson");
   const keyed = definition.key !== null;
-  await writeRowFiles(normalizeFrame(frame, facts), { rows: rowsFile, ...(keyed ? { keys: { file: keysFile, column: definition.key! } } : {}) });
+  const normalized = normalizeFrame(frame, facts);
+  await writeRowFiles(normalized, { rows: rowsFile, ...(keyed ? { keys: { file: keysFile, column: definition.key! } } : {}) });
+  const formatsStarted = performance.now();
+  const formats = await writeFormats({ frame, normalized, facts, rowsFile, dir: tempDir, formats: definition.formats });
+  const formatsMs = Math.round(performance.now() - formatsStarted);
   const plan = await planVersion({
     rowsFile,
     ...(keyed ? { keysFile, keyName: definition.key!, shardDir: path.join(tempDir, "shards") } : {}),
   });
   if (plan.rows !== facts.rows) throw new EdgesnapError("internal", `polars wrote ${plan.rows} rows of ${facts.rows}`);
-  log.info("built", { rows: plan.rows, bytes: plan.bytes, pages: plan.pages.length, hash: plan.hash, buildMs: Math.round(performance.now() - buildStarted) });
-  return { plan, columns: facts.columns, generatedAt };
+  const formatBytes = Object.fromEntries(formats.map((f) => [f.format, f.bytes]));
+  log.info("built", { rows: plan.rows, bytes: plan.bytes, pages: plan.pages.length, hash: plan.hash, formats: formatBytes, formatsMs, buildMs: Math.round(performance.now() - buildStarted) });
+  return { plan, columns: facts.columns, formats, generatedAt };
 }
 
 /**
@@ -173,13 +181,13 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
     log.info("build started", { previous: previous?.version ?? null });
     const sources = createSources({ pl, tempDir, signal });
     const ctx = { pl, tempDir, log, previous, sources, signal };
-    const { plan, columns, generatedAt } = await buildVersion(definition, options, ctx, state?.value.versions ?? [], partial);
+    const { plan, columns, formats, generatedAt } = await buildVersion(definition, options, ctx, state?.value.versions ?? [], partial);
     Object.assign(partial, { rows: plan.rows, bytes: plan.bytes, hash: plan.hash });
 
     if (signal.aborted) throw stopped(signal);
     const published = await publishVersion(
       store,
-      { dataset: definition.name, plan, columns, key: definition.key, generatedAt, runId: options.runId, facts: { description: definition.description, maxAgeSeconds: definition.maxAgeSeconds } },
+      { dataset: definition.name, plan, columns, formats, key: definition.key, generatedAt, runId: options.runId, facts: { description: definition.description, maxAgeSeconds: definition.maxAgeSeconds } },
       { log, manifest: state, signal, force: options.force },
     );
     const done = { rows: plan.rows, bytes: plan.bytes, hash: plan.hash, version: published.version, durationMs: elapsed(), code: null };

@@ -24,22 +24,32 @@ export async function requireManifest(c: AppContext, dataset: string): Promise<S
   return read.value;
 }
 
+/** The manifest's current version. @throws {HTTPException} 404 before the first publish */
+export function currentOf(manifest: SnapshotManifest): VersionInfo {
+  const info = currentVersion(manifest);
+  if (info === undefined) throw new HTTPException(404, { message: `dataset ${manifest.dataset} has no published version yet` });
+  return info;
+}
+
+/** A version the manifest retains. @throws {HTTPException} 404 for any other */
+export function retainedOf(manifest: SnapshotManifest, version: string): VersionInfo {
+  const info = findVersion(manifest, version);
+  if (info === undefined) throw new HTTPException(404, { message: `unknown version ${version} of dataset ${manifest.dataset}` });
+  return info;
+}
+
 /** The current version. @throws {HTTPException} 404 before the first publish */
 export async function requireCurrent(c: AppContext, dataset: string): Promise<VersionInfo> {
-  const info = currentVersion(await requireManifest(c, dataset));
-  if (info === undefined) throw new HTTPException(404, { message: `dataset ${dataset} has no published version yet` });
-  return info;
+  return currentOf(await requireManifest(c, dataset));
 }
 
 /** A retained version. @throws {HTTPException} 404 for a version the manifest does not retain */
 export async function requireVersion(c: AppContext, dataset: string, version: string): Promise<VersionInfo> {
-  const info = findVersion(await requireManifest(c, dataset), version);
-  if (info === undefined) throw new HTTPException(404, { message: `unknown version ${version} of dataset ${dataset}` });
-  return info;
+  return retainedOf(await requireManifest(c, dataset), version);
 }
 
 /** The readable side of a stream that carries exactly `bytes` bytes, so Content-Length holds. */
-function withLength(body: ReadableStream<Uint8Array>, bytes: number): ReadableStream<Uint8Array> {
+export function withLength(body: ReadableStream<Uint8Array>, bytes: number): ReadableStream<Uint8Array> {
   const { readable, writable } = new FixedLengthStream(bytes);
   body.pipeTo(writable).catch(() => {});
   return readable as ReadableStream<Uint8Array>;

@@ -1,6 +1,6 @@
 /**
- * Public reads under /v1: the catalog, current and versioned snapshot bodies, their pages, and
- * single items. Read order: this location's edge cache, then KV hot copies of immutable objects,
+ * Public reads under /v1: the catalog, current and versioned snapshot bodies, their pages, single
+ * items, the other formats (`.csv`, `.ndjson`, `.parquet`) and row schemas. Read order: this location's edge cache, then KV hot copies of immutable objects,
  * then R2; the current version is always resolved from the R2 manifest. HEAD is served by the GET
  * routes (same headers, no body); a dataset whose manifest is unreadable answers 503 on its own
  * routes and leaves every other dataset alone.
@@ -10,22 +10,22 @@ import { HTTPException } from "hono/http-exception";
 import { isDatasetName, isVersionId, itemKeyProblem } from "../../contract/names.ts";
 import type { AppContext, AppEnv } from "../env.ts";
 import { methodNotAllowed, quoted } from "../http/errors.ts";
-import { pageNumber, requireCurrent, requireVersion, serveBody, servePage } from "./bodies.ts";
+import { currentOf, pageNumber, requireCurrent, requireManifest, requireVersion, retainedOf, serveBody, servePage } from "./bodies.ts";
 import { edgeCache } from "./cache.ts";
 import { serveCatalog } from "./catalog.ts";
 import { healthRoutes } from "./health.ts";
+import { FORMAT_FILE_PARAM, serveFormat, splitFormat } from "./formats.ts";
 import { serveItem } from "./items.ts";
+import { serveSchema } from "./schema.ts";
 
 const READ_METHODS = "GET, HEAD";
 
-function datasetParam(c: AppContext): string {
-  const name = c.req.param("name") ?? "";
+function datasetParam(c: AppContext, name = c.req.param("name") ?? ""): string {
   if (!isDatasetName(name)) throw new HTTPException(400, { message: `malformed dataset name ${quoted(name)}` });
   return name;
 }
 
-function versionParam(c: AppContext): string {
-  const version = c.req.param("version") ?? "";
+function versionParam(c: AppContext, version = c.req.param("version") ?? ""): string {
   if (!isVersionId(version)) throw new HTTPException(400, { message: `malformed version id ${quoted(version)}` });
   return version;
 }
@@ -43,6 +43,31 @@ export function publicRoutes(): Hono<AppEnv> {
 
   routes.route("/health", healthRoutes());
   routes.get("/datasets", edgeCache(), (c) => serveCatalog(c));
+
+  // Before /datasets/:name, which would take "airport-delays.csv" for a (malformed) name.
+  routes.get(`/datasets/:file${FORMAT_FILE_PARAM}`, async (c) => {
+    const { stem, format } = splitFormat(c.req.param("file"));
+    const dataset = datasetParam(c, stem);
+    return serveFormat(c, dataset, await requireCurrent(c, dataset), format, "current");
+  });
+
+  routes.get(`/datasets/:name/versions/:file${FORMAT_FILE_PARAM}`, edgeCache(), async (c) => {
+    const dataset = datasetParam(c);
+    const { stem, format } = splitFormat(c.req.param("file"));
+    return serveFormat(c, dataset, await requireVersion(c, dataset, versionParam(c, stem)), format, "versioned");
+  });
+
+  routes.get("/datasets/:name/schema", async (c) => {
+    const manifest = await requireManifest(c, datasetParam(c));
+    return serveSchema(c, manifest, currentOf(manifest), "current");
+  });
+
+  routes.get("/datasets/:name/versions/:version/schema", edgeCache(), async (c) => {
+    const dataset = datasetParam(c);
+    const version = versionParam(c);
+    const manifest = await requireManifest(c, dataset);
+    return serveSchema(c, manifest, retainedOf(manifest, version), "versioned");
+  });
 
   routes.get("/datasets/:name", edgeCache(), async (c) => {
     const dataset = datasetParam(c);
@@ -87,6 +112,8 @@ export function publicRoutes(): Hono<AppEnv> {
     "/datasets/:name/versions/:version/pages/:page",
     "/datasets/:name/items/:key",
     "/datasets/:name/versions/:version/items/:key",
+    "/datasets/:name/schema",
+    "/datasets/:name/versions/:version/schema",
   ]) {
     routes.all(path, methodNotAllowed(READ_METHODS));
   }

@@ -282,7 +282,7 @@ describe("CORS", () => {
       // Twice: the second answer comes from the Cache API and must carry CORS headers too.
       const res = await get(`/v1/datasets/${dataset}`, { headers: { Origin: "https://app.example" } });
       expect(res.headers.get("Access-Control-Allow-Origin")).toBe("*");
-      expect(res.headers.get("Access-Control-Expose-Headers")).toBe("ETag,X-Edgesnap-Version,Last-Modified,Link");
+      expect(res.headers.get("Access-Control-Expose-Headers")).toBe("ETag,X-Edgesnap-Version,Last-Modified,Link,Content-Disposition");
       await res.text();
     }
   });

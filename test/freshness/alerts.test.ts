@@ -86,7 +86,7 @@ describe("alerts from the edge, against wrangler dev, a webhook receiver and a r
       port: await freePort(),
       persistTo: path.join(work, "state"),
       configPath: path.join(REPO_ROOT, "wrangler.toml"),
-      vars: { EDGESNAP_TOKEN: TOKEN, EDGESNAP_STORAGE_API: "on", EDGESNAP_ALERT_WEBHOOK: receiver.url },
+      secrets: { EDGESNAP_TOKEN: TOKEN, EDGESNAP_STORAGE_API: "on", EDGESNAP_ALERT_WEBHOOK: receiver.url },
       onLine: (line) => edgeOutput.push(line),
     });
   }, 120_000);

@@ -4,8 +4,8 @@
  * (contract/protocol/). For tests and benchmarks that need published data without polars.
  * Runtime-neutral: used inside workerd (edge tests) and in Node (benchmarks).
  */
-import { pageObjectKey, shardObjectKey } from "../../contract/keys.ts";
-import { makeVersionId, type SnapshotManifest, type VersionInfo } from "../../contract/index.ts";
+import { formatObjectKey, pageObjectKey, shardObjectKey } from "../../contract/keys.ts";
+import { makeVersionId, type Column, type Format, type FormatObject, type SnapshotManifest, type VersionInfo } from "../../contract/index.ts";
 import { planPages } from "../../contract/pages.ts";
 import { commitVersion } from "../../contract/protocol/manifests.ts";
 import { shardCountFor, shardLine, shardOf } from "../../contract/shards.ts";
@@ -25,6 +25,12 @@ export interface FakePublishOptions {
   force?: boolean;
   /** The dataset's freshness budget, recorded in the manifest as a run records it. */
   maxAgeSeconds?: number;
+  /** The version's columns (default: every key of the first record, as a nullable String). */
+  columns?: Column[];
+  /** Objects of other formats to store beside the pages and name in the version's `formats`. */
+  formats?: Partial<Record<Format, string | Uint8Array>>;
+  /** The dataset's description, recorded in the manifest. */
+  description?: string;
 }
 
 export interface FakePublish {
@@ -59,21 +65,27 @@ export async function publishRecords(store: ObjectStore, options: FakePublishOpt
     });
     await Promise.all(groups.map((group, i) => store.put(shardObjectKey(options.dataset, version, i), group)));
   }
+  const formats: Partial<Record<Format, FormatObject>> = {};
+  for (const [format, content] of Object.entries(options.formats ?? {}) as [Format, string | Uint8Array][]) {
+    const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
+    await store.put(formatObjectKey(options.dataset, version, format), bytes);
+    formats[format] = { bytes: bytes.byteLength, sha256: await sha256Of(bytes) };
+  }
   const info: VersionInfo = {
     version,
     hash,
     generated_at: generatedAt.toISOString(),
     rows: options.records.length,
     bytes,
-    columns: Object.keys(options.records[0] ?? {}).map((name) => ({ name, type: "String", nullable: true })),
+    columns: options.columns ?? Object.keys(options.records[0] ?? {}).map((name) => ({ name, type: "String", nullable: true })),
     key: options.key ?? null,
     shards,
     pages: await Promise.all(
       pages.map(async ({ span, text }) => ({ first_row: span.firstRow, rows: span.rows, bytes: span.bytes, sha256: await sha256Of(text) })),
     ),
-    formats: {},
+    formats,
   };
-  const facts = options.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: options.maxAgeSeconds };
+  const facts = { ...(options.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: options.maxAgeSeconds }), ...(options.description === undefined ? {} : { description: options.description }) };
   const committed = await commitVersion(store, options.dataset, info, { force: options.force ?? true, now: generatedAt, facts });
   return { info, manifest: committed.manifest, body, pages: pages.map((page) => page.text) };
 }

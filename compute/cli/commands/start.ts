@@ -57,7 +57,7 @@ export default defineCommand({
       const token = config.token ?? randomBytes(24).toString("base64url");
       const tokenFile = config.token ? null : await writeLocalToken(persistTo, token);
       try {
-        const edge = await startEdge({ ip, port, persistTo, configPath: wranglerConfig, token });
+        const edge = await startEdge({ ip, port, persistTo, configPath: wranglerConfig, token, alertWebhook: config.alertWebhook });
         try {
           log("info", "edge.ready", { url: edge.url, admin: `${edge.url}/admin`, tokenFile, config: { ...describeConfig(config), edgeUrl: edge.url } });
           // With the token, the scheduler also takes rebuild requests from the edge and reports runs.
@@ -84,7 +84,7 @@ export default defineCommand({
 });
 
 /** Starts wrangler dev; until the scheduler owns the signals, a Ctrl-C must still stop it. */
-async function startEdge(options: { ip: string; port: number; persistTo: string; configPath: string; token: string }): Promise<WranglerDev> {
+async function startEdge(options: { ip: string; port: number; persistTo: string; configPath: string; token: string; alertWebhook?: string }): Promise<WranglerDev> {
   const starting = new AbortController();
   const abortStart = () => starting.abort();
   process.once("SIGINT", abortStart);
@@ -96,7 +96,12 @@ async function startEdge(options: { ip: string; port: number; persistTo: string;
       persistTo: options.persistTo,
       configPath: options.configPath,
       // The storage API is on only for this local Worker: runs under npm start write through it.
-      secrets: { EDGESNAP_TOKEN: options.token, EDGESNAP_STORAGE_API: "on" },
+      secrets: {
+        EDGESNAP_TOKEN: options.token,
+        EDGESNAP_STORAGE_API: "on",
+        // Alerts from the local Worker's watchdog go where EDGESNAP_ALERT_WEBHOOK says, if anywhere.
+        ...(options.alertWebhook ? { EDGESNAP_ALERT_WEBHOOK: options.alertWebhook } : {}),
+      },
       adminToken: options.token,
       signal: starting.signal,
     });

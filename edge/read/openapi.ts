@@ -1,0 +1,213 @@
+/**
+ * `GET /openapi.json`: an OpenAPI 3.1 document of the public API (every route, parameter, header
+ * and the error shape), with one component schema per published dataset: its row schema, the same
+ * JSON Schema `/v1/datasets/<name>/schema` serves (OpenAPI 3.1's schema dialect is JSON Schema
+ * 2020-12). The datasets come from the stored catalog and their manifests, read on each request:
+ * the document changes with every new dataset or column, and is served like the catalog.
+ * https://spec.openapis.org/oas/v3.1.1.html
+ */
+import { CATALOG_OBJECT_KEY } from "../../contract/keys.ts";
+import { currentVersion, FORMATS, type SnapshotManifest } from "../../contract/manifest.ts";
+import { readAllManifests, readCatalogEntries } from "../../contract/protocol/catalog.ts";
+import { ProtocolError } from "../../contract/protocol/errors.ts";
+import { readManifest } from "../../contract/protocol/manifests.ts";
+import { DATASET_NAME_PATTERN, MAX_ITEM_KEY_BYTES, VERSION_ID_PATTERN } from "../../contract/names.ts";
+import { sha256Of } from "../../contract/storage.ts";
+import type { AppContext } from "../env.ts";
+import { notModifiedResponse, representationHeaders } from "../http/cache-headers.ts";
+import { isNotModified, strongEtag } from "../http/conditional.ts";
+import { ERROR_CODES } from "../http/errors.ts";
+import { rowSchema, type JsonSchema } from "./schema.ts";
+
+/** What the document needs of one published dataset: its name and row schema. */
+export interface PublishedDataset {
+  name: string;
+  schema: JsonSchema;
+}
+
+const ref = (section: string, name: string) => ({ $ref: `#/components/${section}/${name}` });
+const json = (schema: JsonSchema) => ({ "application/json": { schema } });
+const VALIDATORS = ["ETag", "Last-Modified", "Cache-Control"];
+const VERSIONED = [...VALIDATORS, "X-Edgesnap-Version"];
+
+interface RouteSpec {
+  path: string;
+  id: string;
+  summary: string;
+  params: string[];
+  /** The 200 answer's content; null for none. */
+  content: Record<string, { schema: JsonSchema }>;
+  headers: string[];
+  /** Error answers besides the default. */
+  errors: string[];
+  conditional: boolean;
+}
+
+const ERRORS = ["BadRequest", "NotFound", "Unavailable"];
+const ROWS = { type: "array", items: ref("schemas", "Row") };
+const FORMAT_CONTENT = { "text/csv": { schema: { type: "string" } }, "application/x-ndjson": { schema: { type: "string" } }, "application/vnd.apache.parquet": { schema: { type: "string", contentMediaType: "application/vnd.apache.parquet" } } };
+
+/** Every public route. Versioned twins carry the version parameter and immutable caching. */
+function routeSpecs(): RouteSpec[] {
+  const data = (path: string, id: string, summary: string, params: string[], content: RouteSpec["content"], headers = VERSIONED): RouteSpec[] => [
+    { path: `/v1/datasets/{name}${path}`, id, summary: `${summary} (current version)`, params: ["name", ...params], content, headers, errors: ERRORS, conditional: true },
+    { path: `/v1/datasets/{name}/versions/{version}${path}`, id: `${id}Version`, summary: `${summary} (one retained version, immutable)`, params: ["name", "version", ...params], content, headers, errors: ERRORS, conditional: true },
+  ];
+  const format = (versioned: boolean): RouteSpec => ({
+    path: versioned ? "/v1/datasets/{name}/versions/{version}.{format}" : "/v1/datasets/{name}.{format}",
+    id: versioned ? "getFormatVersion" : "getFormat",
+    summary: `The ${versioned ? "version" : "current version"} as CSV (RFC 4180, CRLF), NDJSON or Parquet; 404 when it was published without that format`,
+    params: versioned ? ["name", "version", "format"] : ["name", "format"],
+    content: FORMAT_CONTENT,
+    headers: [...VERSIONED, "Content-Disposition"],
+    errors: ERRORS,
+    conditional: true,
+  });
+  return [
+    { path: "/v1/datasets", id: "listDatasets", summary: "The catalog: every published dataset", params: [], content: json(ref("schemas", "Catalog")), headers: VALIDATORS, errors: [], conditional: true },
+    ...data("", "getDataset", "Every row, as one JSON array", [], json(ROWS)),
+    format(false),
+    format(true),
+    ...data("/pages/{page}", "getPage", "One page of whole rows; Link points at the versioned first/prev/next/last pages", ["page"], json(ROWS), [...VERSIONED, "Link"]),
+    ...data("/items/{key}", "getItem", "The row with this key, of a keyed dataset", ["key"], json(ref("schemas", "Row"))),
+    ...data("/schema", "getSchema", "The JSON Schema (2020-12) of one row", [], json({ type: "object", description: "A JSON Schema (2020-12) document" })),
+    { path: "/healthz", id: "health", summary: "Liveness", params: [], content: json({ type: "object", properties: { ok: { const: true } }, required: ["ok"] }), headers: [], errors: [], conditional: false },
+    { path: "/openapi.json", id: "getOpenApi", summary: "This document", params: [], content: json({ type: "object" }), headers: VALIDATORS, errors: [], conditional: true },
+  ];
+}
+
+function operations(spec: RouteSpec): Record<string, unknown> {
+  const headers = Object.fromEntries(spec.headers.map((name) => [name, ref("headers", name)]));
+  const parameters = [...spec.params.map((name) => ref("parameters", name)), ...(spec.conditional ? [ref("parameters", "IfNoneMatch"), ref("parameters", "IfModifiedSince")] : [])];
+  const responses = (head: boolean) => ({
+    "200": { description: "OK", headers, ...(head ? {} : { content: spec.content }) },
+    ...(spec.conditional ? { "304": ref("responses", "NotModified") } : {}),
+    ...Object.fromEntries(spec.errors.map((name) => [String(ERROR_STATUS[name]), ref("responses", name)])),
+    default: ref("responses", "Error"),
+  });
+  return {
+    get: { operationId: spec.id, summary: spec.summary, parameters, responses: responses(false) },
+    head: { operationId: `head${spec.id[0]!.toUpperCase()}${spec.id.slice(1)}`, summary: `${spec.summary}: headers only`, parameters, responses: responses(true) },
+  };
+}
+
+const ERROR_STATUS: Record<string, number> = { BadRequest: 400, NotFound: 404, Unavailable: 503 };
+
+const header = (description: string, schema: JsonSchema = { type: "string" }) => ({ description, schema });
+const pathParam = (name: string, description: string, schema: JsonSchema) => ({ name, in: "path", required: true, description, schema });
+
+function components(datasets: readonly PublishedDataset[]): Record<string, unknown> {
+  const errorResponse = (description: string) => ({ description, content: json(ref("schemas", "Error")) });
+  const datasetSchemas = Object.fromEntries(
+    datasets.map(({ name, schema }) => {
+      const { $schema: _dialect, ...rest } = schema;
+      return [name, rest];
+    }),
+  );
+  return {
+    parameters: {
+      name: pathParam("name", "Dataset name", { type: "string", pattern: DATASET_NAME_PATTERN.source, ...(datasets.length > 0 ? { examples: datasets.map((d) => d.name) } : {}) }),
+      version: pathParam("version", "Version id: UTC build time and the first 8 hex digits of the content hash", { type: "string", pattern: VERSION_ID_PATTERN.source }),
+      page: pathParam("page", "Page number, from 1", { type: "integer", minimum: 1 }),
+      key: pathParam("key", "Item key (the value of the dataset's key column), percent-encoded", { type: "string", minLength: 1, maxLength: MAX_ITEM_KEY_BYTES }),
+      format: pathParam("format", "File format", { type: "string", enum: [...FORMATS] }),
+      IfNoneMatch: { name: "If-None-Match", in: "header", description: "ETags the client holds: 304 when one matches (RFC 9110 §13.1.2)", schema: { type: "string" } },
+      IfModifiedSince: { name: "If-Modified-Since", in: "header", description: "Ignored when If-None-Match is present (RFC 9110 §13.1.3)", schema: { type: "string" } },
+    },
+    headers: {
+      ETag: header("Strong entity tag: the sha256 of the body (items: of the version and key)"),
+      "Last-Modified": header("When the version was built"),
+      "Cache-Control": header("Versioned URLs: a year, immutable; current URLs: seconds, with stale-while-revalidate"),
+      "X-Edgesnap-Version": header("The version id of the answer", { type: "string", pattern: VERSION_ID_PATTERN.source }),
+      Link: header('RFC 8288 links rel="first", "prev", "next", "last" to the versioned pages, so paging stays on one version'),
+      "Content-Disposition": header('attachment; filename="<dataset>-<version>.<format>"'),
+    },
+    responses: {
+      NotModified: { description: "Not Modified: the client's copy is current", headers: Object.fromEntries(VERSIONED.map((name) => [name, ref("headers", name)])) },
+      BadRequest: errorResponse("Malformed dataset name, version id, page number or item key"),
+      NotFound: errorResponse("Unknown dataset, version, page or key, or a format the version was published without"),
+      Unavailable: errorResponse("The dataset's manifest is unreadable for now"),
+      Error: errorResponse("Any other error (405 carries Allow)"),
+    },
+    schemas: {
+      Error: {
+        type: "object",
+        required: ["error"],
+        properties: {
+          error: {
+            type: "object",
+            required: ["code", "message"],
+            properties: { code: { type: "string", enum: [...new Set(Object.values(ERROR_CODES))] }, message: { type: "string" } },
+          },
+        },
+      },
+      CatalogEntry: {
+        type: "object",
+        required: ["name", "version", "generated_at", "rows", "bytes", "pages", "key", "url"],
+        properties: {
+          name: { type: "string" },
+          version: { type: "string" },
+          generated_at: { type: "string", format: "date-time" },
+          rows: { type: "integer" },
+          bytes: { type: "integer" },
+          pages: { type: "integer" },
+          key: { type: ["string", "null"] },
+          url: { type: "string" },
+        },
+      },
+      Catalog: { type: "object", required: ["datasets"], properties: { datasets: { type: "array", items: ref("schemas", "CatalogEntry") } } },
+      Row: { type: "object", description: "One row; each dataset's own row schema is the component named after it" },
+      ...datasetSchemas,
+    },
+  };
+}
+
+/** The OpenAPI document for these datasets. Pure. */
+export function openApiDocument(datasets: readonly PublishedDataset[]): Record<string, unknown> {
+  return {
+    openapi: "3.1.1",
+    info: {
+      title: "edgesnap",
+      version: "1",
+      description:
+        "Read-only snapshots of datasets. Every answer carries an ETag and answers If-None-Match with 304; errors are " +
+        '{"error":{"code","message"}}. Row schemas: components.schemas.<dataset>.',
+    },
+    paths: Object.fromEntries(routeSpecs().map((spec) => [spec.path, operations(spec)])),
+    components: components(datasets),
+  };
+}
+
+/** A manifest, or null when it is unreadable (that dataset is left out; the others still show). */
+async function readableManifest(c: AppContext, dataset: string): Promise<SnapshotManifest | null> {
+  try {
+    return (await readManifest(c.var.store, dataset))?.value ?? null;
+  } catch (error) {
+    if (error instanceof ProtocolError && error.code === "corrupt") return null;
+    throw error;
+  }
+}
+
+/** The published datasets: named by the stored catalog (or, before there is one, every manifest). */
+async function publishedDatasets(c: AppContext, catalogStored: boolean): Promise<PublishedDataset[]> {
+  const manifests = catalogStored
+    ? (await Promise.all((await readCatalogEntries(c.var.store)).map((entry) => readableManifest(c, entry.name)))).filter((m) => m !== null)
+    : (await readAllManifests(c.var.store)).manifests;
+  return manifests
+    .flatMap((manifest) => {
+      const info = currentVersion(manifest);
+      return info === undefined ? [] : [{ name: manifest.dataset, schema: rowSchema(manifest.dataset, manifest.description, info.columns) }];
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Serves the document with an ETag of its bytes, cached like the catalog. */
+export async function serveOpenApi(c: AppContext): Promise<Response> {
+  const catalog = await c.var.store.head(CATALOG_OBJECT_KEY);
+  const bytes = new TextEncoder().encode(JSON.stringify(openApiDocument(await publishedDatasets(c, catalog !== null))));
+  const etag = strongEtag(await sha256Of(bytes));
+  const lastModified = catalog?.uploaded ?? new Date(0);
+  const headers = representationHeaders({ kind: "catalog", etag, lastModified, contentLength: bytes.byteLength });
+  if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
+  return new Response(c.req.method === "HEAD" ? null : bytes, { headers });
+}
