@@ -71,6 +71,20 @@ function routeSpecs(): RouteSpec[] {
     ...data("/pages/{page}", "getPage", "One page of whole rows; Link points at the versioned first/prev/next/last pages", ["page"], json(ROWS), [...VERSIONED, "Link"]),
     ...data("/items/{key}", "getItem", "The row with this key, of a keyed dataset", ["key"], json(ref("schemas", "Row"))),
     ...data("/schema", "getSchema", "The JSON Schema (2020-12) of one row", [], json({ type: "object", description: "A JSON Schema (2020-12) document" })),
+    {
+      path: "/v1/health",
+      id: "getHealth",
+      summary: "Freshness for uptime monitors: 200 while every dataset is within its budget, 503 naming the stale ones",
+      params: [],
+      content: json({
+        type: "object",
+        properties: { ok: { type: "boolean" }, datasets: { type: "integer" }, stale: { type: "array", items: { type: "object" } }, unreadable: { type: "array", items: { type: "string" } }, time: { type: "string", format: "date-time" } },
+        required: ["ok", "datasets", "stale", "unreadable", "time"],
+      }),
+      headers: [],
+      errors: ["Unavailable"],
+      conditional: false,
+    },
     { path: "/healthz", id: "health", summary: "Liveness", params: [], content: json({ type: "object", properties: { ok: { const: true } }, required: ["ok"] }), headers: [], errors: [], conditional: false },
     { path: "/openapi.json", id: "getOpenApi", summary: "This document", params: [], content: json({ type: "object" }), headers: VALIDATORS, errors: [], conditional: true },
   ];
@@ -117,7 +131,7 @@ function components(datasets: readonly PublishedDataset[]): Record<string, unkno
     headers: {
       ETag: header("Strong entity tag: the sha256 of the body (items: of the version and key)"),
       "Last-Modified": header("When the version was built"),
-      "Cache-Control": header("Versioned URLs: a year, immutable; current URLs: seconds, with stale-while-revalidate"),
+      "Cache-Control": header("Versioned URLs: a year, immutable; current URLs: shared caches keep them FRESHNESS_SECONDS (s-maxage), browsers revalidate every use"),
       "X-Edgesnap-Version": header("The version id of the answer", { type: "string", pattern: VERSION_ID_PATTERN.source }),
       Link: header('RFC 8288 links rel="first", "prev", "next", "last" to the versioned pages, so paging stays on one version'),
       "Content-Disposition": header('attachment; filename="<dataset>-<version>.<format>"'),
