@@ -4,7 +4,7 @@
  */
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { manifestObjectKey, pageObjectKey, parseManifest, sha256Of } from "../../contract/index.ts";
+import { manifestObjectKey, pageObjectKey, parseManifest, sha256Of, shardObjectKey } from "../../contract/index.ts";
 import { airportRecords, BASE, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
 
 const AUTH = { Authorization: "Bearer test-token", "Content-Type": "application/json" };
@@ -130,6 +130,14 @@ describe("a version of many pages", () => {
       expect(await res.text()).toBe(JSON.stringify(all[i]));
     }
     expect(info.pages.length).toBeGreaterThan(5);
+  });
+
+  it("serves an item's stored bytes exactly as they are in the body (-1.0 stays -1.0)", async () => {
+    const dataset = uniqueDataset("item-bytes");
+    const { info } = await publishFakeVersion(env, { dataset, records: [{ id: "a", x: 1 }], key: "id", shards: 1 });
+    // As polars writes it: a float keeps its ".0", which a JSON.parse + JSON.stringify would drop.
+    await env.SNAPSHOTS.put(shardObjectKey(dataset, info.version, 0), 'a\t{"id":"a","x":-1.0}\n');
+    expect(await (await get(`/v1/datasets/${dataset}/items/a`)).text()).toBe('{"id":"a","x":-1.0}');
   });
 
   it("rolls back, pins and prunes multi-page versions: a pruned version's pages are all deleted", async () => {
