@@ -19,7 +19,10 @@ export interface WorkerStoreOptions {
   /** The local Worker, e.g. http://127.0.0.1:8787. */
   edgeUrl: string;
   token: string;
-  /** Per request, until the answer's headers arrive. Default 60 s. */
+  /**
+   * Per request. Default 60 s. A streamed upload has none: fetch's signal covers the whole body,
+   * which for a large object can rightly take minutes (the run's own timeout still bounds it).
+   */
   timeoutMs?: number;
 }
 
@@ -64,7 +67,7 @@ export async function openWorkerStore(options: WorkerStoreOptions): Promise<Obje
       return await fetch(`${base}${path}`, {
         ...init,
         headers: { authorization, ...(init.headers as Record<string, string> | undefined) },
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: init.duplex === "half" ? undefined : AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
       const reason = (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message;
