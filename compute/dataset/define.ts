@@ -9,6 +9,7 @@ import { Cron } from "croner";
 import type pl from "nodejs-polars";
 import type { Format, VersionInfo } from "../../contract/index.ts";
 import { defaultMaxAgeSeconds, FORMATS, isDatasetName } from "../../contract/index.ts";
+import { DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from "../config.ts";
 import { EdgesnapError } from "../errors.ts";
 import type { Logger } from "../run/logger.ts";
 import type { Sources } from "./sources.ts";
@@ -97,8 +98,7 @@ export interface DatasetDefinition {
   build(ctx: DatasetContext): DataFrame | LazyDataFrame | Promise<DataFrame | LazyDataFrame>;
 }
 
-export const DEFAULT_TIMEOUT_MS = 90_000;
-export const DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024;
+export { DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS };
 export const DEFAULT_MIN_ROWS = 1;
 
 function positiveInteger(value: unknown): boolean {

@@ -17,7 +17,7 @@ import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { SECRET_ENV } from "../config.ts";
+import { inheritedEnv } from "../config.ts";
 import { EdgesnapError } from "../errors.ts";
 import { writePrivateFile } from "./private-file.ts";
 
@@ -122,7 +122,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   }
 
   // wrangler needs none of our secrets in its environment (nor do the processes it starts).
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SECRET_ENV.has(name)));
+  const env = inheritedEnv({ withoutSecrets: true });
   const child = spawn(process.execPath, [WATCHDOG, process.execPath, ...args], {
     detached: true,
     // stdin is the watchdog's lifeline: it closes when this process dies.

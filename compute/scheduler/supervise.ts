@@ -12,7 +12,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import type { RunOutcome } from "../../contract/run-record.ts";
+import { confirmsContent, RUN_RESULT_OUTCOMES, type RunOutcome } from "../../contract/run-record.ts";
+import { childRunEnv, inheritedEnv } from "../config.ts";
 import { ERROR_CODES, type ErrorCode } from "../errors.ts";
 import { createRunCgroup, type RunCgroup } from "./cgroup.ts";
 import {
@@ -32,7 +33,7 @@ const ERROR_CODE_NAMES = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]
 export const ChildMessageSchema = z.object({
   type: z.literal("result"),
   result: z.object({
-    outcome: z.enum(["ok", "unchanged", "failed", "rejected"]),
+    outcome: z.enum(RUN_RESULT_OUTCOMES),
     reason: z.string().nullish(),
     rows: z.number().int().nonnegative().nullish(),
     bytes: z.number().int().nonnegative().nullish(),
@@ -106,6 +107,8 @@ export interface SupervisedRun {
 }
 
 const MIB = 1024 * 1024;
+/** SIGTERM to SIGKILL when a run times out or is stopped, for the scheduler and `edgesnap run`. */
+export const DEFAULT_KILL_GRACE_MS = 5_000;
 
 /**
  * Spawns the run child, watches it and cleans up after it. Never throws for anything the child
@@ -224,12 +227,16 @@ async function watchChild(options: SuperviseOptions, runDir: string, cgroup: Run
     processes: [...known.values()],
     droppedOutputLines: output.dropped,
   };
-  const stopped = stopReason as { outcome: RunOutcome; reason: string } | null;
-  if (stopped) return { ...base, ...UNKNOWN_FIGURES, outcome: stopped.outcome, reason: stopped.reason };
-  if (output.heapExhausted) {
-    return { ...base, ...UNKNOWN_FIGURES, outcome: "memory-killed", reason: `V8 heap limit reached (--max-old-space-size=${heapMb})` };
-  }
-  return { ...base, ...judgeResult(exit, result.message(), result.invalid(), output.lastStderrLine) };
+  const decided = decideOutcome({
+    exit,
+    stopped: stopReason as { outcome: RunOutcome; reason: string } | null,
+    heapExhausted: output.heapExhausted,
+    heapMb,
+    message: result.message(),
+    invalidMessage: result.invalid(),
+    lastStderrLine: output.lastStderrLine,
+  });
+  return { ...base, ...decided };
 }
 
 /**
@@ -245,9 +252,9 @@ function spawnChild(options: SuperviseOptions, runDir: string, heapMb: number): 
   return spawn(options.nodePath ?? process.execPath, args, {
     cwd: options.cwd,
     env: {
-      ...process.env,
+      ...inheritedEnv(),
       ...options.env,
-      EDGESNAP_RUN_DIR: runDir,
+      ...childRunEnv({ runDir }),
       NODE_CHANNEL_FD: "3",
       NODE_CHANNEL_SERIALIZATION_MODE: "json",
     },
@@ -292,22 +299,46 @@ function watchOutput(child: ChildProcess, options: SuperviseOptions): OutputWatc
 
 const UNKNOWN_FIGURES = { rows: null, bytes: null, version: null, hash: null, code: null };
 
-/** The run's outcome from how the child exited and what it reported (nothing stopped it). */
-function judgeResult(
-  exit: { code: number | null; signal: NodeJS.Signals | null; error?: Error },
-  message: ChildMessage | null,
-  invalidMessage: boolean,
-  lastStderrLine: string,
-): Pick<SupervisedRun, "outcome" | "reason" | "rows" | "bytes" | "version" | "hash" | "code"> {
+/** Everything the supervisor knows about how a run ended, for `decideOutcome`. */
+export interface RunEnding {
+  exit: { code: number | null; signal: NodeJS.Signals | null; error?: Error };
+  /** Why the supervisor stopped the run (timeout, memory ceiling, shutdown), null when it did not. */
+  stopped: { outcome: RunOutcome; reason: string } | null;
+  /** The child's stderr said V8 ran out of heap. */
+  heapExhausted: boolean;
+  /** The V8 heap cap the child ran with, for the reason. */
+  heapMb: number;
+  /** The child's result message, null when none valid arrived. */
+  message: ChildMessage | null;
+  /** Something unparsable arrived on the result channel. */
+  invalidMessage: boolean;
+  /** The last stderr line that says what went wrong, "" when none. */
+  lastStderrLine: string;
+}
+
+/** The verdict on a run and the figures kept from its report. */
+export type RunVerdict = Pick<SupervisedRun, "outcome" | "reason" | "rows" | "bytes" | "version" | "hash" | "code">;
+
+/**
+ * The run's outcome, pure: the supervisor's own reason to stop it wins, then an exhausted V8 heap
+ * (memory-killed), then how the child exited and what it reported. A child that reports success
+ * but exits non-zero failed; one that reports nothing failed with its last stderr line as reason.
+ */
+export function decideOutcome(ending: RunEnding): RunVerdict {
+  const { exit, message } = ending;
+  if (ending.stopped) return { ...UNKNOWN_FIGURES, outcome: ending.stopped.outcome, reason: ending.stopped.reason };
+  if (ending.heapExhausted) {
+    return { ...UNKNOWN_FIGURES, outcome: "memory-killed", reason: `V8 heap limit reached (--max-old-space-size=${ending.heapMb})` };
+  }
   if (exit.error) return { ...UNKNOWN_FIGURES, outcome: "failed", reason: cap(`could not start: ${exit.error.message}`) };
   const how = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
   if (!message) {
-    const why = invalidMessage ? "sent an invalid result message" : "exited without a result";
-    return { ...UNKNOWN_FIGURES, outcome: "failed", reason: cap(`${why} (${how})${lastStderrLine ? `: ${lastStderrLine}` : ""}`) };
+    const why = ending.invalidMessage ? "sent an invalid result message" : "exited without a result";
+    return { ...UNKNOWN_FIGURES, outcome: "failed", reason: cap(`${why} (${how})${ending.lastStderrLine ? `: ${ending.lastStderrLine}` : ""}`) };
   }
   const r = message.result;
   const fields = { rows: r.rows ?? null, bytes: r.bytes ?? null, version: r.version ?? null, hash: r.hash ?? null, code: r.code ?? null };
-  if ((r.outcome === "ok" || r.outcome === "unchanged") && exit.code !== 0) {
+  if (confirmsContent(r.outcome) && exit.code !== 0) {
     return { ...fields, outcome: "failed", reason: cap(`reported ${r.outcome} but ${how}`) };
   }
   const reason = r.reason ? cap(r.reason) : r.outcome === "ok" ? null : `${r.outcome} (${how})`;

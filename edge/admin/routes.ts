@@ -8,7 +8,6 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import {
   ClaimRequestBodySchema,
-  CompleteRequestBodySchema,
   datasetOfRequestId,
   DEFAULT_RUNS_PAGE,
   isDatasetName,
@@ -16,11 +15,13 @@ import {
   PruneBodySchema,
   RollbackBodySchema,
   RunRecordSchema,
+  servedRequestIds,
   type ManifestChange as ManifestChangeAnswer,
   type PruneResult,
   type RebuildAccepted,
+  type RunRecord,
 } from "../../contract/index.ts";
-import { listFolders } from "../../contract/storage.ts";
+import { listFolders, type ObjectStore } from "../../contract/storage.ts";
 import { DATASETS_PREFIX } from "../../contract/keys.ts";
 import { ProtocolError } from "../../contract/protocol/errors.ts";
 import { pruneDataset, rollback, setPinned, type ManifestChangeResult } from "../../contract/protocol/manifests.ts";
@@ -59,6 +60,20 @@ function storage(c: AppContext): EdgeStorage {
 export async function afterOperatorChange(storage: EdgeStorage, dataset: string, change: ManifestChangeResult, ctx: PurgeContext | undefined): Promise<ManifestChangeAnswer> {
   if (change.changed) await refreshAfterManifestChange(storage, dataset, { before: change.before, after: change.after }, ctx);
   return { dataset, current: change.after.current, previous: change.before.current, pinned: change.after.pinned };
+}
+
+/**
+ * Completes every rebuild request the run served, from its record: the one place a request is
+ * completed, so a request is done exactly when its run's record is stored (the scheduler resends a
+ * record until it is). A request of another dataset, or one that is gone, is skipped.
+ */
+async function completeServedRequests(store: ObjectStore, record: RunRecord): Promise<void> {
+  for (const requestId of servedRequestIds(record)) {
+    if (datasetOfRequestId(requestId) !== record.dataset) continue;
+    await completeRequest(store, requestId, { outcome: record.outcome, version: record.version, run_id: record.id, reason: record.reason }).catch((error: unknown) => {
+      if (!(error instanceof ProtocolError)) throw error;
+    });
+  }
 }
 
 /** The admin API, mounted at /admin/v1 by the app. */
@@ -158,24 +173,12 @@ export function adminApiRoutes(): Hono<AppEnv> {
     return c.json(await claimRequest(c.var.store, c.req.param("id"), c.req.valid("json").run_id ?? null));
   });
 
-  routes.post("/requests/:id/complete", jsonBody(CompleteRequestBodySchema), async (c) => {
-    return c.json(await completeRequest(c.var.store, c.req.param("id"), c.req.valid("json")));
-  });
-
   routes.post("/runs", jsonBody(RunRecordSchema), async (c) => {
     const record = c.req.valid("json");
     if (!isDatasetName(record.dataset)) throw new HTTPException(400, { message: `malformed dataset name ${quoted(record.dataset)}` });
     const key = await storeRunRecord(c.var.store, record);
     executionContextOf(c)?.waitUntil(onRunReported(c.var.store, c.env, record, c.req.url));
-    // The record links back to the operator's request: complete it here too, so a lost
-    // "complete" call from the scheduler still leaves the request with its outcome.
-    if (record.request_id !== null && datasetOfRequestId(record.request_id) === record.dataset) {
-      await completeRequest(c.var.store, record.request_id, { outcome: record.outcome, version: record.version, run_id: record.id, reason: record.reason }).catch(
-        (error: unknown) => {
-          if (!(error instanceof ProtocolError)) throw error;
-        },
-      );
-    }
+    await completeServedRequests(c.var.store, record);
     return c.json({ ok: true as const, key }, 201);
   });
 

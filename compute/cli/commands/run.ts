@@ -53,7 +53,7 @@ export default defineCommand({
     const config = loadConfig();
     const edgeUrl = resolveEdgeUrl(args);
     // Like the operator commands: a local start's token, found beside its state, for its notices.
-    const token = resolveToken({}, edgeUrl, config.store.kind === "local" ? { ...process.env, EDGESNAP_PERSIST_TO: config.store.persistTo } : process.env);
+    const token = resolveToken({}, edgeUrl, undefined, config.store.kind === "local" ? config.store.persistTo : undefined);
     await prepareTempRoot(config.tempRoot);
     // Unknown names fail here with one line, before any process starts.
     const dataset = findDataset(applyDatasetOverrides(await loadDatasets(config.datasets), config), args.dataset);

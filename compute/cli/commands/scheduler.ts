@@ -7,7 +7,7 @@ import { EDGE_ARGS, resolveEdgeUrl } from "../../admin-client/connect.ts";
 import { applyDatasetOverrides, describeConfig, loadConfig } from "../../config.ts";
 import { loadDatasets } from "../../dataset/registry.ts";
 import { jsonLineLog } from "../../scheduler/index.ts";
-import { runOperatedSchedulerUntilSignal } from "../../scheduler/operated.ts";
+import { runSchedulerUntilSignal } from "../../scheduler/operated.ts";
 
 export default defineCommand({
   meta: { name: "scheduler", description: "Run every dataset on its schedule, each run in a fresh child process" },
@@ -21,7 +21,7 @@ export default defineCommand({
     const datasets = applyDatasetOverrides(await loadDatasets(config.datasets), config);
     jsonLineLog({ time: new Date().toISOString(), level: "info", event: "scheduler.config", config: describeConfig(config) });
     // With EDGESNAP_TOKEN set, rebuild requests are polled from the edge and runs reported to it.
-    await runOperatedSchedulerUntilSignal(
+    await runSchedulerUntilSignal(
       { config, datasets, runAtStart: args["run-at-start"], metricsHost: config.metricsHost, env: { EDGESNAP_EDGE_URL: config.edgeUrl } },
       { edgeUrl: config.edgeUrl, token: config.token },
     );

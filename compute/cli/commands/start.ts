@@ -11,9 +11,9 @@
 import { randomBytes } from "node:crypto";
 import { defineCommand } from "citty";
 import { EDGE_ARGS, isLoopback, resolveEdgeUrl } from "../../admin-client/connect.ts";
-import { applyDatasetOverrides, describeConfig, loadConfig } from "../../config.ts";
+import { applyDatasetOverrides, describeConfig, loadConfig, localCronIntervalMs } from "../../config.ts";
 import { loadDatasets } from "../../dataset/registry.ts";
-import { localCronIntervalMs, startLocalCron } from "../../embedded/local-cron.ts";
+import { startLocalCron } from "../../embedded/local-cron.ts";
 import { removeLocalToken, writeLocalToken } from "../../embedded/local-token.ts";
 import { acquireStateLock } from "../../embedded/state-lock.ts";
 import { startWranglerDev, type WranglerDev } from "../../embedded/wrangler-dev.ts";
