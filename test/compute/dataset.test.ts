@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, defineDataset, scheduleIntervalSeconds } from "../../compute/dataset/define.ts";
+import { DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, defineDataset, scheduleIntervalSeconds, type DatasetOptions } from "../../compute/dataset/define.ts";
 import { findDataset, loadDatasets } from "../../compute/dataset/registry.ts";
 import { EdgesnapError } from "../../compute/errors.ts";
 
@@ -39,6 +39,57 @@ describe("defineDataset", () => {
     expect(() => defineDataset({ name: "x", schedule: "* * * * *", limits: { timeoutMs: 0 }, build })).toThrow(/timeoutMs/);
     expect(() => defineDataset({ name: "x", schedule: "* * * * *", gates: { minRows: 10, maxRows: 5 }, build })).toThrow(/maxRows/);
     expect(() => defineDataset({ name: "x", schedule: "* * * * *", gates: { maxRowDropRatio: 2 }, build })).toThrow(/maxRowDropRatio/);
+  });
+});
+
+describe("defineDataset's messages", () => {
+  it("names every problem at once, one line each, in the dataset's own words", () => {
+    let error: EdgesnapError | undefined;
+    try {
+      defineDataset({
+        name: "x",
+        schedule: "every five minutes",
+        key: "",
+        limits: { timeoutMs: 0, memoryBytes: 1.5 },
+        gates: { minRows: 10, maxRows: 5, maxRowDropRatio: 2 },
+        maxAgeSeconds: -1,
+        formats: ["csv", "xlsx", "csv"] as never,
+        build: "not a function" as never,
+      });
+    } catch (caught) {
+      error = caught as EdgesnapError;
+    }
+    expect(error).toBeInstanceOf(EdgesnapError);
+    expect(error!.code).toBe("config");
+    const lines = error!.message.split("\n");
+    expect(lines.every((line) => line.startsWith('dataset "x": '))).toBe(true);
+    expect(lines.map((line) => line.slice('dataset "x": '.length).replace(/^(invalid schedule "every five minutes"): .*$/, "$1"))).toEqual([
+      'invalid schedule "every five minutes"',
+      "key must be a non-empty column name",
+      "limits.timeoutMs must be a positive integer",
+      "limits.memoryBytes must be a positive integer",
+      "gates.maxRowDropRatio must be between 0 and 1",
+      "gates.maxRows must be an integer >= minRows",
+      "maxAgeSeconds must be a positive integer",
+      'unknown format "xlsx" (expected csv, ndjson, parquet)',
+      "formats lists a format twice",
+      "build must be a function",
+    ]);
+  });
+
+  it("keeps the messages of single problems as they were", () => {
+    const message = (options: Partial<DatasetOptions>) => {
+      try {
+        defineDataset({ name: "x", schedule: "* * * * *", build, ...options } as DatasetOptions);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return null;
+    };
+    expect(message({ name: "Bad" })).toBe('dataset "Bad": invalid name (expected [a-z0-9][a-z0-9-]{0,63})');
+    expect(message({ formats: "csv" as never })).toBe('dataset "x": formats must be an array of "csv", "ndjson", "parquet"');
+    expect(message({ gates: { minRows: -1 } })).toBe('dataset "x": gates.minRows must be a non-negative integer');
+    expect(message({ limits: { memoryBytes: 2 ** 20 }, gates: { maxRows: 3 }, formats: [] })).toBeNull();
   });
 });
 
