@@ -104,7 +104,7 @@ export const ConfigSchema = z.object({
    */
   alertWebhook: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   /** Module whose default export is the array of dataset definitions. */
-  datasets: z.string().default("compute/datasets/index.ts"),
+  datasets: z.string().default("compute/examples/index.ts"),
   /**
    * Cron schedules that replace the ones in the dataset definitions, by dataset name: lets one
    * image run on a different cadence per environment without a code change.
@@ -224,7 +224,7 @@ function parseSchedulesJson(text: string | undefined): unknown {
 /**
  * Reads and validates the configuration from environment variables.
  * Defaults: the local store under .wrangler/state, edge URL http://127.0.0.1:8787, datasets from
- * compute/datasets/index.ts, temp root <os tmpdir>/edgesnap, /healthz and /metrics on
+ * compute/examples/index.ts, temp root <os tmpdir>/edgesnap, /healthz and /metrics on
  * 127.0.0.1:9464, one run per CPU at once, schedules in UTC, no schedule overrides or limit caps.
  * @throws {EdgesnapError} code "config" (exit code 2) naming the first missing or malformed
  *   variable, e.g. `missing setting EDGESNAP_S3_BUCKET (required when EDGESNAP_STORE=s3)`; the
@@ -295,14 +295,16 @@ export interface OverridableDataset {
 /**
  * Applies the configuration's schedule overrides and limit caps to the registry's datasets.
  * Returns new objects (definitions are frozen); the other fields, `build` included, are kept.
+ * @param unloadable names of datasets whose module failed to load: an override for one is not a typo
  * @throws {EdgesnapError} "config" naming EDGESNAP_SCHEDULES when it names a dataset that is not
  *   in the registry (a typo would otherwise silently keep the old schedule)
  */
 export function applyDatasetOverrides<T extends OverridableDataset>(
   datasets: readonly T[],
   config: Pick<Config, "schedules" | "limits">,
+  unloadable: readonly string[] = [],
 ): T[] {
-  const known = new Set(datasets.map((dataset) => dataset.name));
+  const known = new Set([...datasets.map((dataset) => dataset.name), ...unloadable]);
   const schedules = config.schedules ?? {};
   const unknown = Object.keys(schedules).filter((name) => !known.has(name));
   if (unknown.length > 0) {

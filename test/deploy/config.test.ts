@@ -37,7 +37,7 @@ describe("loadConfig", () => {
     expect(config.store).toEqual({ kind: "local", persistTo: ".wrangler/state", wranglerConfig: "wrangler.toml" });
     expect(config.edgeUrl).toBe("http://127.0.0.1:8787");
     expect(config.token).toBeUndefined();
-    expect(config.datasets).toBe("compute/datasets/index.ts");
+    expect(config.datasets).toBe("compute/examples/index.ts");
     expect(config.tempRoot).toBe(path.join(os.tmpdir(), "edgesnap"));
     expect(config.metricsPort).toBe(9464);
     expect(config.metricsHost).toBeUndefined();

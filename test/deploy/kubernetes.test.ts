@@ -127,7 +127,7 @@ describe("scheduler-deployment.yaml", () => {
 });
 
 describe("cronjob-per-dataset.yaml", async () => {
-  const datasets = await loadDatasets(path.join(ROOT, "compute/datasets/index.ts"));
+  const datasets = await loadDatasets(path.join(ROOT, "compute/examples/index.ts"));
 
   it("has one CronJob for each bundled dataset, running `edgesnap run <dataset>` on its schedule", () => {
     expect(cronJobs.map((job) => job.kind)).toEqual(datasets.map(() => "CronJob"));

@@ -14,7 +14,7 @@ import path from "node:path";
 import { defineCommand } from "citty";
 import { EDGE_ARGS, resolveEdgeUrl, resolveToken } from "../../admin-client/connect.ts";
 import { applyDatasetOverrides, loadConfig } from "../../config.ts";
-import { findDataset, loadDatasets } from "../../dataset/registry.ts";
+import { findDataset, loadRegistry } from "../../dataset/registry.ts";
 import { ERROR_CODES } from "../../errors.ts";
 import { exitCodeFor, formatRunResult, type RunResult } from "../../run/result.ts";
 import { superviseRun, type SupervisedRun } from "../../scheduler/supervise.ts";
@@ -55,8 +55,11 @@ export default defineCommand({
     // Like the operator commands: a local start's token, found beside its state, for its notices.
     const token = resolveToken({}, edgeUrl, undefined, config.store.kind === "local" ? config.store.persistTo : undefined);
     await prepareTempRoot(config.tempRoot);
-    // Unknown names fail here with one line, before any process starts.
-    const dataset = findDataset(applyDatasetOverrides(await loadDatasets(config.datasets), config), args.dataset);
+    // Unknown names, and a dataset whose module fails to load (exit 2), fail here with one line,
+    // before any process starts; another dataset's broken module does not matter.
+    const { definitions, broken } = await loadRegistry(config.datasets);
+    const overridden = applyDatasetOverrides(definitions, config, broken.flatMap((module) => (module.name === null ? [] : [module.name])));
+    const dataset = findDataset(overridden, args.dataset, broken);
 
     const stop = new AbortController();
     let signal: NodeJS.Signals | null = null;
