@@ -272,7 +272,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // A bad record key is reported as "invalid_key" with the key check's own issue inside.
   const message = issue.code === "invalid_key" ? (issue.issues[0]?.message ?? issue.message) : issue.message;
   const detail = setting === "schedules" && issue.path.length > 1 ? `${String(issue.path[1])}: ${message}` : message;
-  const shown = SECRET_ENV.has(variable) ? "" : ` (${detail})`;
+  // A secret's detail is left out whole: a message derived from its value could echo part of it.
+  const shown = SECRET_ENV.has(variable) ? " (its value is secret and not shown)" : ` (${detail})`;
   throw new EdgesnapError("config", `invalid setting ${variable}${shown}`);
 }
 
