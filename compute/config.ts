@@ -19,16 +19,18 @@ import { EdgesnapError } from "./errors.ts";
 export const DEFAULT_TIMEOUT_MS = 90_000;
 /** A run's resident-memory ceiling when its dataset sets none: 1 GiB. */
 export const DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024;
-/** Where the Worker listens by default: `wrangler dev`'s own default address. */
-export const DEFAULT_EDGE_URL = "http://127.0.0.1:8787";
+/** Where the local Worker listens by default: `wrangler dev`'s own default port. */
+export const DEFAULT_EDGE_PORT = 8787;
+export const DEFAULT_EDGE_URL = `http://127.0.0.1:${DEFAULT_EDGE_PORT}`;
 /** The local store's state dir by default, as `wrangler dev --persist-to` names it. */
 export const DEFAULT_PERSIST_TO = ".wrangler/state";
+export const DEFAULT_WRANGLER_CONFIG = "wrangler.toml";
 
 const LocalStoreSchema = z.object({
   kind: z.literal("local"),
   /** Like `wrangler dev --persist-to`. */
   persistTo: z.string().default(DEFAULT_PERSIST_TO),
-  wranglerConfig: z.string().default("wrangler.toml"),
+  wranglerConfig: z.string().default(DEFAULT_WRANGLER_CONFIG),
 });
 
 const S3StoreSchema = z.object({

@@ -17,13 +17,11 @@ import { applyDatasetOverrides, loadConfig } from "../../config.ts";
 import { findDataset, loadRegistry } from "../../dataset/registry.ts";
 import { ERROR_CODES } from "../../errors.ts";
 import { exitCodeFor, formatRunResult, type RunResult } from "../../run/result.ts";
-import { superviseRun, type SupervisedRun } from "../../scheduler/supervise.ts";
+import { DEFAULT_KILL_GRACE_MS, superviseRun, type SupervisedRun } from "../../scheduler/supervise.ts";
 import { prepareTempRoot } from "../../scheduler/temp-root.ts";
 import type { CliIO } from "../main.ts";
 
 const CHILD_ENTRY = path.resolve(import.meta.dirname, "../../run/child.ts");
-/** SIGTERM to SIGKILL when a run is stopped, as in the scheduler. */
-const KILL_GRACE_MS = 5_000;
 
 /** What `edgesnap run` prints: the child's own result, or the supervisor's verdict (timed out...). */
 type OneShotResult = Omit<RunResult, "outcome"> & { outcome: SupervisedRun["outcome"] };
@@ -77,7 +75,7 @@ export default defineCommand({
         tempRoot: config.tempRoot,
         timeoutMs: dataset.limits.timeoutMs,
         memoryBytes: dataset.limits.memoryBytes,
-        killGraceMs: KILL_GRACE_MS,
+        killGraceMs: DEFAULT_KILL_GRACE_MS,
         cwd: process.cwd(),
         env: {
           EDGESNAP_EDGE_URL: edgeUrl,
