@@ -50,38 +50,49 @@ function isRefusal(error: unknown): boolean {
   return error instanceof EdgesnapError && error.code === "config";
 }
 
+/** A backoff wait that never holds the process's exit and that `wake` ends early (flush, stop). */
+function wakeableSleep(): { sleep(ms: number): Promise<void>; wake(): void } {
+  let wake: (() => void) | null = null;
+  return {
+    sleep: (ms) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          wake = null;
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        timer.unref();
+        wake = done;
+      }),
+    wake: () => wake?.(),
+  };
+}
+
+/** Lets callers wait for the next attempt to send, and learn whether it succeeded. */
+function attemptSignal(): { next(): Promise<boolean>; settle(ok: boolean): void } {
+  let waiters: ((ok: boolean) => void)[] = [];
+  return {
+    next: () => new Promise<boolean>((resolve) => waiters.push(resolve)),
+    settle(ok) {
+      const settled = waiters;
+      waiters = [];
+      for (const resolve of settled) resolve(ok);
+    },
+  };
+}
+
+/** Creates the reporter; nothing is sent until a record arrives. */
 export function createRunReporter(options: RunReporterOptions): RunReporter {
   const maxQueued = options.maxQueued ?? DEFAULT_REPORT_QUEUE;
   const retryMs = options.retryMs ?? DEFAULT_REPORT_RETRY_MS;
   const log = safeLog(options.log);
   const queue: RunRecord[] = [];
   let draining: Promise<void> | null = null;
-  /** Cuts the current backoff wait short (flush, stop). */
-  let wake: (() => void) | null = null;
-  /** Resolved after each attempt with whether it succeeded. */
-  let attemptWaiters: ((ok: boolean) => void)[] = [];
+  const backoff = wakeableSleep();
+  const attempts = attemptSignal();
   let failing = false;
   let stopped = false;
-
-  const attempted = (ok: boolean) => {
-    const waiters = attemptWaiters;
-    attemptWaiters = [];
-    for (const resolve of waiters) resolve(ok);
-  };
-  const nextAttempt = () => new Promise<boolean>((resolve) => attemptWaiters.push(resolve));
-
-  /** A backoff wait that never holds the process's exit and that `wake` ends early. */
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        wake = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      wake = done;
-    });
 
   /** One attempt; false when the record was dropped from the queue while it waited. */
   const sendOnce = async (record: RunRecord): Promise<boolean> => {
@@ -94,7 +105,7 @@ export function createRunReporter(options: RunReporterOptions): RunReporter {
       if (!isRefusal(error)) {
         if (!failing) log("warn", "run-report-failed", { dataset: record.dataset, run: record.id, queued: queue.length, message: (error as Error).message });
         failing = true;
-        attempted(false);
+        attempts.settle(false);
       }
       throw error;
     }
@@ -108,9 +119,9 @@ export function createRunReporter(options: RunReporterOptions): RunReporter {
         baseDelayMs: retryMs,
         maxDelayMs: Math.max(retryMs, MAX_REPORT_RETRY_MS),
         shouldRetry: (error) => !(error instanceof ReporterStopped) && !isRefusal(error),
-        sleep,
+        sleep: backoff.sleep,
       });
-      if (!sent) return attempted(true);
+      if (!sent) return attempts.settle(true);
     } catch (error) {
       if (!isRefusal(error)) return; // stopped: the record stays queued
       log("warn", "run-report-refused", { dataset: record.dataset, run: record.id, message: (error as Error).message });
@@ -119,7 +130,7 @@ export function createRunReporter(options: RunReporterOptions): RunReporter {
     if (index >= 0) queue.splice(index, 1);
     if (failing) log("info", "run-report-recovered", { queued: queue.length });
     failing = false;
-    attempted(true);
+    attempts.settle(true);
   };
 
   const startDraining = (): void => {
@@ -130,7 +141,7 @@ export function createRunReporter(options: RunReporterOptions): RunReporter {
       draining = null;
       // A record queued while the loop was ending: go on with it.
       if (queue.length > 0 && !stopped) startDraining();
-      else attempted(queue.length === 0);
+      else attempts.settle(queue.length === 0);
     });
   };
 
@@ -143,22 +154,22 @@ export function createRunReporter(options: RunReporterOptions): RunReporter {
       }
       if (stopped) return;
       const wasFailing = failing;
-      const attempt = nextAttempt();
+      const attempt = attempts.next();
       startDraining();
       if (!wasFailing) await attempt;
     },
     queued: () => queue.length,
     async flush() {
       while (queue.length > 0 && !stopped) {
-        const attempt = nextAttempt();
+        const attempt = attempts.next();
         startDraining();
-        wake?.();
+        backoff.wake();
         if (!(await attempt)) return;
       }
     },
     stop() {
       stopped = true;
-      wake?.();
+      backoff.wake();
     },
   };
 }

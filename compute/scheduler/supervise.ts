@@ -137,11 +137,6 @@ async function watchChild(options: SuperviseOptions, runDir: string, cgroup: Run
     return failedToStart(error, started);
   }
 
-  const known = new Map<number, ProcStat>();
-  let peakRss: number | null = null;
-  let stopReason: { outcome: RunOutcome; reason: string } | null = null;
-  const timers: NodeJS.Timeout[] = [];
-
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
     child.once("error", (error) => resolve({ code: null, signal: null, error }));
     child.once("exit", (code, signal) => resolve({ code, signal }));
@@ -153,33 +148,84 @@ async function watchChild(options: SuperviseOptions, runDir: string, cgroup: Run
   }
   // At once, before the event loop turns: the child is still starting Node and has forked nothing,
   // so everything it ever forks is born in the cgroup.
-  const inCgroup = cgroup?.add(pid) ?? false;
-  const self = readProcStat(pid);
-  if (self) known.set(pid, self);
+  const runCgroup = cgroup?.add(pid) ? cgroup : null;
   options.onSpawn?.(pid, runDir);
 
   const channel = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
   const result = readResultChannel(channel);
-
   const output = watchOutput(child, options);
+  const limits = enforceLimits(pid, runCgroup, options);
 
+  const exit = await exited;
+  limits.dispose();
+  // The result message can trail the exit event by a tick; the channel closes right after it.
+  await Promise.race([result.closed, delay(1000)]);
+  // Whatever the run started and left behind dies with it: the group, any descendant seen and
+  // everything in its cgroup.
+  await killLeftovers(pid, limits.known.values(), runCgroup);
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+  channel.destroy();
+
+  const decided = decideOutcome({
+    exit,
+    stopped: limits.stopped(),
+    heapExhausted: output.heapExhausted,
+    heapMb,
+    message: result.message(),
+    invalidMessage: result.invalid(),
+    lastStderrLine: output.lastStderrLine,
+  });
+  return {
+    durationMs: performance.now() - started,
+    peakRssBytes: limits.peakRss(),
+    exitCode: exit.code,
+    exitSignal: exit.signal,
+    pid,
+    spawnToFirstOutputMs: output.firstAt === null ? null : output.firstAt - started,
+    processes: [...limits.known.values()],
+    droppedOutputLines: output.dropped,
+    ...decided,
+  };
+}
+
+/** The supervisor's hold on a running child: its limits, the processes seen, its peak memory. */
+interface LimitWatch {
+  /** Every process seen in the run, by pid. */
+  known: Map<number, ProcStat>;
+  peakRss(): number | null;
+  /** Why the supervisor stopped the run, null while it did not. */
+  stopped(): { outcome: RunOutcome; reason: string } | null;
+  /** Stops the sampler and the timers (call once the child has exited). */
+  dispose(): void;
+}
+
+/**
+ * Enforces a run's limits: memory sampled every `sampleIntervalMs` over the run's processes (a
+ * kill at once above the ceiling), the timeout and the abort signal (SIGTERM, then SIGKILL after
+ * the grace period).
+ */
+function enforceLimits(pid: number, cgroup: RunCgroup | null, options: SuperviseOptions): LimitWatch {
+  const known = new Map<number, ProcStat>();
+  const self = readProcStat(pid);
+  if (self) known.set(pid, self);
+  let peakRss: number | null = null;
+  let stopReason: { outcome: RunOutcome; reason: string } | null = null;
+  const timers: NodeJS.Timeout[] = [];
+
+  const killAll = () => {
+    cgroup?.kill();
+    signalRun(pid, known.values(), "SIGKILL");
+  };
   const stop = (outcome: RunOutcome, reason: string, immediately: boolean) => {
     if (stopReason) return;
     stopReason = { outcome, reason };
-    if (immediately) {
-      killAll();
-      return;
-    }
+    if (immediately) return killAll();
     signalRun(pid, known.values(), "SIGTERM");
     timers.push(setTimeout(killAll, options.killGraceMs));
   };
-  const killAll = () => {
-    if (inCgroup) cgroup!.kill();
-    signalRun(pid, known.values(), "SIGKILL");
-  };
-
   const sample = () => {
-    const processes = runProcesses(pid, inCgroup ? cgroup : null);
+    const processes = runProcesses(pid, cgroup);
     let total = 0;
     for (const p of processes) {
       if (!known.has(p.pid)) known.set(p.pid, p);
@@ -188,55 +234,26 @@ async function watchChild(options: SuperviseOptions, runDir: string, cgroup: Run
     if (processes.length === 0) return;
     peakRss = Math.max(peakRss ?? 0, total, readPeakRssBytes(pid));
     if (total > options.memoryBytes) {
-      stop(
-        "memory-killed",
-        `resident memory ${Math.round(total / MIB)} MiB above the ceiling of ${Math.round(options.memoryBytes / MIB)} MiB`,
-        true,
-      );
+      stop("memory-killed", `resident memory ${Math.round(total / MIB)} MiB above the ceiling of ${Math.round(options.memoryBytes / MIB)} MiB`, true);
     }
   };
   sample();
   const sampler = setInterval(sample, options.sampleIntervalMs ?? 100);
-  timers.push(
-    setTimeout(() => stop("timed-out", `exceeded the timeout of ${formatSeconds(options.timeoutMs)}`, false), options.timeoutMs),
-  );
+  timers.push(setTimeout(() => stop("timed-out", `exceeded the timeout of ${formatSeconds(options.timeoutMs)}`, false), options.timeoutMs));
   const onAbort = () => stop("cancelled", "stopped by scheduler shutdown", false);
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
 
-  const exit = await exited;
-  clearInterval(sampler);
-  for (const timer of timers) clearTimeout(timer);
-  options.signal?.removeEventListener("abort", onAbort);
-  // The result message can trail the exit event by a tick; the channel closes right after it.
-  await Promise.race([result.closed, delay(1000)]);
-  // Whatever the run started and left behind dies with it: the group, any descendant seen and
-  // everything in its cgroup.
-  await killLeftovers(pid, known.values(), inCgroup ? cgroup : null);
-  child.stdout?.destroy();
-  child.stderr?.destroy();
-  channel.destroy();
-
-  const base = {
-    durationMs: performance.now() - started,
-    peakRssBytes: peakRss,
-    exitCode: exit.code,
-    exitSignal: exit.signal,
-    pid,
-    spawnToFirstOutputMs: output.firstAt === null ? null : output.firstAt - started,
-    processes: [...known.values()],
-    droppedOutputLines: output.dropped,
+  return {
+    known,
+    peakRss: () => peakRss,
+    stopped: () => stopReason,
+    dispose() {
+      clearInterval(sampler);
+      for (const timer of timers) clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+    },
   };
-  const decided = decideOutcome({
-    exit,
-    stopped: stopReason as { outcome: RunOutcome; reason: string } | null,
-    heapExhausted: output.heapExhausted,
-    heapMb,
-    message: result.message(),
-    invalidMessage: result.invalid(),
-    lastStderrLine: output.lastStderrLine,
-  });
-  return { ...base, ...decided };
 }
 
 /**

@@ -76,6 +76,31 @@ async function completeServedRequests(store: ObjectStore, record: RunRecord): Pr
   }
 }
 
+/** Prunes every dataset to its newest `keep` versions; one junk manifest is a warning, not a failure. */
+async function pruneAll(c: AppContext, keep: number, dryRun: boolean): Promise<PruneResult> {
+  const result: PruneResult = { dry_run: dryRun, keep, datasets: [] };
+  const warnings: string[] = [];
+  for (const dataset of await listFolders(c.var.store, DATASETS_PREFIX)) {
+    let pruned;
+    try {
+      pruned = await pruneDataset(c.var.store, dataset, { keep, dryRun });
+    } catch (error) {
+      // One junk manifest must not stop the prune of every other dataset.
+      if (!(error instanceof ProtocolError && error.code === "corrupt")) throw error;
+      warnings.push(error.message);
+      continue;
+    }
+    if (pruned === null) continue;
+    const gone = [...pruned.dropped.map((v) => v.version), ...pruned.orphans];
+    if (gone.length === 0) continue;
+    if (!dryRun && pruned.dropped.length > 0) {
+      await refreshAfterManifestChange(storage(c), dataset, { before: pruned.before, after: pruned.manifest }, executionContextOf(c));
+    }
+    result.datasets.push({ dataset, versions: gone, objects: pruned.objects });
+  }
+  return { ...result, ...(warnings.length > 0 ? { warnings } : {}) };
+}
+
 /** The admin API, mounted at /admin/v1 by the app. */
 export function adminApiRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
@@ -135,27 +160,7 @@ export function adminApiRoutes(): Hono<AppEnv> {
 
   routes.post("/prune", jsonBody(PruneBodySchema), async (c) => {
     const { keep, dry_run: dryRun = false } = c.req.valid("json");
-    const result: PruneResult = { dry_run: dryRun, keep, datasets: [] };
-    const warnings: string[] = [];
-    for (const dataset of await listFolders(c.var.store, DATASETS_PREFIX)) {
-      let pruned;
-      try {
-        pruned = await pruneDataset(c.var.store, dataset, { keep, dryRun });
-      } catch (error) {
-        // One junk manifest must not stop the prune of every other dataset.
-        if (!(error instanceof ProtocolError && error.code === "corrupt")) throw error;
-        warnings.push(error.message);
-        continue;
-      }
-      if (pruned === null) continue;
-      const gone = [...pruned.dropped.map((v) => v.version), ...pruned.orphans];
-      if (gone.length === 0) continue;
-      if (!dryRun && pruned.dropped.length > 0) {
-        await refreshAfterManifestChange(storage(c), dataset, { before: pruned.before, after: pruned.manifest }, executionContextOf(c));
-      }
-      result.datasets.push({ dataset, versions: gone, objects: pruned.objects });
-    }
-    return c.json({ ...result, ...(warnings.length > 0 ? { warnings } : {}) });
+    return c.json(await pruneAll(c, keep, dryRun));
   });
 
   routes.get("/requests/pending", async (c) => {
