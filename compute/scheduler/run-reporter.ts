@@ -123,7 +123,8 @@ export function createRunReporter(options: RunReporterOptions): RunReporter {
       });
       if (!sent) return attempts.settle(true);
     } catch (error) {
-      if (!isRefusal(error)) return; // stopped: the record stays queued
+      if (error instanceof ReporterStopped) return; // the record stays queued
+      if (!isRefusal(error)) throw error;
       log("warn", "run-report-refused", { dataset: record.dataset, run: record.id, message: (error as Error).message });
     }
     const index = queue.indexOf(record);
