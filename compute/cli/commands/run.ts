@@ -13,6 +13,7 @@
 import path from "node:path";
 import { defineCommand } from "citty";
 import { EDGE_ARGS, resolveEdgeUrl, resolveToken } from "../../admin-client/connect.ts";
+import { isRunResultOutcome } from "../../../contract/run-record.ts";
 import { applyDatasetOverrides, loadConfig } from "../../config.ts";
 import { findDataset, loadRegistry } from "../../dataset/registry.ts";
 import { ERROR_CODES } from "../../errors.ts";
@@ -33,8 +34,9 @@ function toResult(run: SupervisedRun): OneShotResult {
 
 function exitCode(result: OneShotResult, signal: NodeJS.Signals | null): number {
   if (result.outcome === "cancelled") return 128 + (signal === "SIGINT" ? 2 : 15);
-  if (result.outcome === "timed-out" || result.outcome === "memory-killed") return ERROR_CODES["build-failed"];
-  return exitCodeFor(result as RunResult);
+  // The supervisor's verdicts (a timeout, a memory kill) are build failures.
+  if (!isRunResultOutcome(result.outcome)) return ERROR_CODES["build-failed"];
+  return exitCodeFor({ ...result, outcome: result.outcome });
 }
 
 export default defineCommand({
