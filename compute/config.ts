@@ -15,11 +15,22 @@ import { z } from "zod";
 import { isDatasetName } from "../contract/names.ts";
 import { EdgesnapError } from "./errors.ts";
 
+/** A run's wall-clock limit when its dataset sets none. */
+export const DEFAULT_TIMEOUT_MS = 90_000;
+/** A run's resident-memory ceiling when its dataset sets none: 1 GiB. */
+export const DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024;
+/** Where the local Worker listens by default: `wrangler dev`'s own default port. */
+export const DEFAULT_EDGE_PORT = 8787;
+export const DEFAULT_EDGE_URL = `http://127.0.0.1:${DEFAULT_EDGE_PORT}`;
+/** The local store's state dir by default, as `wrangler dev --persist-to` names it. */
+export const DEFAULT_PERSIST_TO = ".wrangler/state";
+export const DEFAULT_WRANGLER_CONFIG = "wrangler.toml";
+
 const LocalStoreSchema = z.object({
   kind: z.literal("local"),
   /** Like `wrangler dev --persist-to`. */
-  persistTo: z.string().default(".wrangler/state"),
-  wranglerConfig: z.string().default("wrangler.toml"),
+  persistTo: z.string().default(DEFAULT_PERSIST_TO),
+  wranglerConfig: z.string().default(DEFAULT_WRANGLER_CONFIG),
 });
 
 const S3StoreSchema = z.object({
@@ -86,7 +97,7 @@ const positiveIntegerFromEnv = (what: string) =>
 export const ConfigSchema = z.object({
   store: z.discriminatedUnion("kind", [LocalStoreSchema, S3StoreSchema], { error: 'expected "local" or "s3"' }),
   /** Base URL of the Worker, for publish notices (and, for operators, the admin API). */
-  edgeUrl: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).default("http://127.0.0.1:8787"),
+  edgeUrl: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).default(DEFAULT_EDGE_URL),
   /** Bearer token for the Worker's publish notice and admin API. */
   token: z.string().min(1).optional(),
   /**
@@ -95,7 +106,7 @@ export const ConfigSchema = z.object({
    */
   alertWebhook: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   /** Module whose default export is the array of dataset definitions. */
-  datasets: z.string().default("compute/datasets/index.ts"),
+  datasets: z.string().default("compute/examples/index.ts"),
   /**
    * Cron schedules that replace the ones in the dataset definitions, by dataset name: lets one
    * image run on a different cadence per environment without a code change.
@@ -215,7 +226,7 @@ function parseSchedulesJson(text: string | undefined): unknown {
 /**
  * Reads and validates the configuration from environment variables.
  * Defaults: the local store under .wrangler/state, edge URL http://127.0.0.1:8787, datasets from
- * compute/datasets/index.ts, temp root <os tmpdir>/edgesnap, /healthz and /metrics on
+ * compute/examples/index.ts, temp root <os tmpdir>/edgesnap, /healthz and /metrics on
  * 127.0.0.1:9464, one run per CPU at once, schedules in UTC, no schedule overrides or limit caps.
  * @throws {EdgesnapError} code "config" (exit code 2) naming the first missing or malformed
  *   variable, e.g. `missing setting EDGESNAP_S3_BUCKET (required when EDGESNAP_STORE=s3)`; the
@@ -263,7 +274,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // A bad record key is reported as "invalid_key" with the key check's own issue inside.
   const message = issue.code === "invalid_key" ? (issue.issues[0]?.message ?? issue.message) : issue.message;
   const detail = setting === "schedules" && issue.path.length > 1 ? `${String(issue.path[1])}: ${message}` : message;
-  const shown = SECRET_ENV.has(variable) ? "" : ` (${detail})`;
+  // A secret's detail is left out whole: a message derived from its value could echo part of it.
+  const shown = SECRET_ENV.has(variable) ? " (its value is secret and not shown)" : ` (${detail})`;
   throw new EdgesnapError("config", `invalid setting ${variable}${shown}`);
 }
 
@@ -286,14 +298,16 @@ export interface OverridableDataset {
 /**
  * Applies the configuration's schedule overrides and limit caps to the registry's datasets.
  * Returns new objects (definitions are frozen); the other fields, `build` included, are kept.
+ * @param unloadable names of datasets whose module failed to load: an override for one is not a typo
  * @throws {EdgesnapError} "config" naming EDGESNAP_SCHEDULES when it names a dataset that is not
  *   in the registry (a typo would otherwise silently keep the old schedule)
  */
 export function applyDatasetOverrides<T extends OverridableDataset>(
   datasets: readonly T[],
   config: Pick<Config, "schedules" | "limits">,
+  unloadable: readonly string[] = [],
 ): T[] {
-  const known = new Set(datasets.map((dataset) => dataset.name));
+  const known = new Set([...datasets.map((dataset) => dataset.name), ...unloadable]);
   const schedules = config.schedules ?? {};
   const unknown = Object.keys(schedules).filter((name) => !known.has(name));
   if (unknown.length > 0) {
@@ -311,4 +325,91 @@ export function applyDatasetOverrides<T extends OverridableDataset>(
       memoryBytes: Math.min(dataset.limits.memoryBytes, maxMemoryBytes ?? Infinity),
     }),
   }));
+}
+
+/**
+ * Variables the supervisor sets for each run child; not settings for operators. The child reads
+ * them with `loadRunSettings`.
+ */
+export const RUN_ENV = {
+  /** The run's private dir, created and removed by the supervisor. */
+  runDir: "EDGESNAP_RUN_DIR",
+  /** The run's id, recorded as the version's run_id. */
+  runId: "EDGESNAP_RUN_ID",
+  /** "1": an operator's forced rebuild (publish unchanged content, skip the row-count gates). */
+  force: "EDGESNAP_FORCE",
+} as const;
+
+/** Variables for development and tests, read where noted; not needed in production. */
+export const DEV_ENV = {
+  /** Any non-empty value: run loggers write debug lines too. */
+  debug: "EDGESNAP_DEBUG",
+  /** `npm start` only: milliseconds between local cron ticks (default one minute, the Worker's cron). */
+  localCronIntervalMs: "EDGESNAP_LOCAL_CRON_INTERVAL_MS",
+} as const;
+
+/** The Worker's cron, `* * * * *`, fired locally by `npm start`. */
+export const DEFAULT_LOCAL_CRON_INTERVAL_MS = 60_000;
+
+/** What a run child learns from its supervisor's variables. */
+export interface RunSettings {
+  /** The run dir the supervisor made, or undefined for a child started by hand. */
+  runDir?: string;
+  runId?: string;
+  force: boolean;
+}
+
+/** The environment a run child gets for one run (on top of the supervisor's own). */
+export function childRunEnv(run: { runDir?: string; runId?: string; force?: boolean }): Record<string, string> {
+  return {
+    ...(run.runDir ? { [RUN_ENV.runDir]: run.runDir } : {}),
+    ...(run.runId ? { [RUN_ENV.runId]: run.runId } : {}),
+    ...(run.force ? { [RUN_ENV.force]: "1" } : {}),
+  };
+}
+
+/** Reads the run child's variables (RUN_ENV). */
+export function loadRunSettings(env: NodeJS.ProcessEnv = process.env): RunSettings {
+  return { runDir: env[RUN_ENV.runDir] || undefined, runId: env[RUN_ENV.runId] || undefined, force: env[RUN_ENV.force] === "1" };
+}
+
+/** True when EDGESNAP_DEBUG asks for debug log lines. */
+export function debugLogging(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env[DEV_ENV.debug]);
+}
+
+/**
+ * The local cron's interval from EDGESNAP_LOCAL_CRON_INTERVAL_MS, default one minute.
+ * @throws {EdgesnapError} "config" naming the variable when it is not a positive integer
+ */
+export function localCronIntervalMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[DEV_ENV.localCronIntervalMs]?.trim();
+  if (!raw) return DEFAULT_LOCAL_CRON_INTERVAL_MS;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
+    throw new EdgesnapError("config", `invalid setting ${DEV_ENV.localCronIntervalMs} (expected a positive integer of milliseconds)`);
+  }
+  return value;
+}
+
+/**
+ * Where the operator commands find the edge, before their flags: EDGESNAP_EDGE_URL, EDGESNAP_TOKEN
+ * and the local state dir, each trimmed, blank counting as unset. Read on their own (not through
+ * `loadConfig`), so a bad store setting never stops `edgesnap status`.
+ */
+export function readEdgeEnv(env: NodeJS.ProcessEnv = process.env): { edgeUrl?: string; token?: string; persistTo: string } {
+  return {
+    edgeUrl: env[CONFIG_ENV.edgeUrl]?.trim() || undefined,
+    token: env[CONFIG_ENV.token]?.trim() || undefined,
+    persistTo: env[CONFIG_ENV["store.persistTo"]]?.trim() || DEFAULT_PERSIST_TO,
+  };
+}
+
+/**
+ * This process's environment, to hand to a child process; `withoutSecrets` leaves out every
+ * SECRET_ENV variable (for processes that need none of them, like wrangler).
+ */
+export function inheritedEnv(options: { withoutSecrets?: boolean } = {}): NodeJS.ProcessEnv {
+  const entries = Object.entries(process.env).filter(([name]) => !(options.withoutSecrets && SECRET_ENV.has(name)));
+  return Object.fromEntries(entries);
 }

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { DATASET_NAME_PATTERN, VERSION_ID_PATTERN } from "./names.ts";
 import { AlertSchema } from "./freshness.ts";
-import { RUN_OUTCOMES, RunRecordSchema } from "./run-record.ts";
+import { RUN_OUTCOMES, RunRecordSchema, type RunOutcome } from "./run-record.ts";
 
 /** Path prefix of every admin endpoint. */
 export const ADMIN_API_PREFIX = "/admin/v1";
@@ -59,14 +59,17 @@ export type PendingRequests = z.infer<typeof PendingRequestsSchema>;
 export const ClaimRequestBodySchema = z.object({ run_id: z.string().min(1).nullable().optional() });
 export type ClaimRequestBody = z.infer<typeof ClaimRequestBodySchema>;
 
-/** `POST /admin/v1/requests/:id/complete`. */
-export const CompleteRequestBodySchema = z.object({
-  outcome: z.enum(RUN_OUTCOMES),
-  version: z.string().nullable().optional(),
-  run_id: z.string().min(1).nullable().optional(),
-  reason: z.string().nullable().optional(),
-});
-export type CompleteRequestBody = z.infer<typeof CompleteRequestBodySchema>;
+/**
+ * How a request ended: the outcome of the run that served it. The Worker completes a request only
+ * from the run record that lists it (`POST /admin/v1/runs`), so a request is done exactly when its
+ * run's record is stored.
+ */
+export interface RequestCompletion {
+  outcome: RunOutcome;
+  version?: string | null;
+  run_id?: string | null;
+  reason?: string | null;
+}
 
 /** One row of `GET /admin/v1/datasets`. */
 export const AdminDatasetSchema = z.object({

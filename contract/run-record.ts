@@ -4,16 +4,49 @@
  */
 import { z } from "zod";
 
-export const RUN_OUTCOMES = [
-  "ok",
-  "unchanged",
-  "failed",
-  "timed-out",
-  "memory-killed",
-  "rejected",
-  "cancelled",
-] as const;
-export type RunOutcome = (typeof RUN_OUTCOMES)[number];
+/**
+ * Every way a run can end, and what each means, defined once: the run child reports the outcomes
+ * it decides (`by: "run"`), the supervisor records the rest (a timeout, a memory kill, a stop).
+ * `confirms`: the published content is current (the run published it or found it unchanged).
+ * `failed`: the run was meant to confirm the content and could not. `retryable`: another attempt
+ * may succeed (a gate rejection or a cancelled run would only repeat).
+ */
+const OUTCOMES = {
+  ok: { by: "run", confirms: true, failed: false, retryable: false },
+  unchanged: { by: "run", confirms: true, failed: false, retryable: false },
+  failed: { by: "run", confirms: false, failed: true, retryable: true },
+  "timed-out": { by: "supervisor", confirms: false, failed: true, retryable: true },
+  "memory-killed": { by: "supervisor", confirms: false, failed: true, retryable: true },
+  rejected: { by: "run", confirms: false, failed: true, retryable: false },
+  cancelled: { by: "supervisor", confirms: false, failed: false, retryable: false },
+} as const;
+
+export type RunOutcome = keyof typeof OUTCOMES;
+export const RUN_OUTCOMES = Object.keys(OUTCOMES) as [RunOutcome, ...RunOutcome[]];
+
+/** The outcomes a run child decides and reports itself. */
+export type RunResultOutcome = { [K in RunOutcome]: (typeof OUTCOMES)[K]["by"] extends "run" ? K : never }[RunOutcome];
+export const RUN_RESULT_OUTCOMES = RUN_OUTCOMES.filter((outcome) => isRunResultOutcome(outcome)) as [RunResultOutcome, ...RunResultOutcome[]];
+
+/** True for the outcomes a run child reports itself (not the supervisor's verdicts). */
+export function isRunResultOutcome(outcome: RunOutcome): outcome is RunResultOutcome {
+  return OUTCOMES[outcome].by === "run";
+}
+
+/** True for ok and unchanged: the run confirmed the published content. */
+export function confirmsContent(outcome: RunOutcome): boolean {
+  return OUTCOMES[outcome].confirms;
+}
+
+/** True for the outcomes of a run that should have confirmed the content and did not (not `cancelled`). */
+export function isFailedOutcome(outcome: RunOutcome): boolean {
+  return OUTCOMES[outcome].failed;
+}
+
+/** True for the outcomes worth another attempt. */
+export function isRetryableOutcome(outcome: RunOutcome): boolean {
+  return OUTCOMES[outcome].retryable;
+}
 
 export const RUN_TRIGGERS = ["schedule", "startup", "manual", "rebuild-request", "retry"] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
@@ -22,8 +55,10 @@ export const RunRecordSchema = z.object({
   id: z.string(),
   dataset: z.string(),
   trigger: z.enum(RUN_TRIGGERS),
-  /** Links a run to the operator's rebuild request that caused it. */
+  /** The first operator rebuild request this run served (the first of `request_ids`), kept for older readers. */
   request_id: z.string().nullable().default(null),
+  /** Every operator rebuild request this run served: triggers coalesced into one run each add theirs. */
+  request_ids: z.array(z.string()).default([]),
   started_at: z.iso.datetime(),
   finished_at: z.iso.datetime(),
   outcome: z.enum(RUN_OUTCOMES),
@@ -42,6 +77,14 @@ export const RunRecordSchema = z.object({
   will_retry: z.boolean().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
+
+/**
+ * The requests a record served: `request_ids`, and `request_id` for records from schedulers that
+ * wrote only that field. Each once, in order.
+ */
+export function servedRequestIds(record: Pick<RunRecord, "request_id" | "request_ids">): string[] {
+  return [...new Set([...(record.request_id === null ? [] : [record.request_id]), ...(record.request_ids ?? [])])];
+}
 
 /**
  * A run id that sorts newest first: an inverted millisecond timestamp, then a random suffix.

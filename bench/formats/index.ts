@@ -13,11 +13,12 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { readManifest } from "../../contract/protocol/manifests.ts";
 import type { DatasetDefinition } from "../../compute/dataset/define.ts";
-import examples from "../../compute/datasets/index.ts";
+import { loadDatasets } from "../../compute/dataset/registry.ts";
 import { createLogger } from "../../compute/run/logger.ts";
 import { runDataset } from "../../compute/run/run.ts";
 import { openStore } from "../../compute/storage/index.ts";
 
+const examples = await loadDatasets(path.join(import.meta.dirname, "../../compute/examples/index.ts"));
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "3" } } });
 const rounds = Number(values.rounds);
 /** The formatsMs of the last "built" log line. */

@@ -1,5 +1,5 @@
 /**
- * Seed 000's anti-pattern: one long-lived process running the same build again and again. Prints
+ * The anti-pattern the scheduler replaces: one long-lived process running the same build again and again. Prints
  * one JSON line per iteration with its RSS. `--mode timer` waits on a timer between builds like a
  * service's scheduler does; `--mode sync` never returns to the event loop (the worst case). Stops
  * early above `--max-rss-mb` so it cannot take the machine down.

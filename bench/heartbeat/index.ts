@@ -1,6 +1,6 @@
 /**
- * The heartbeat benchmark (issue 3): the scheduler runs a real polars build N times, one fresh child
- * per run, while seed 000's anti-pattern (one long-lived process doing the same build in a loop)
+ * The heartbeat benchmark: the scheduler runs a real polars build N times, one fresh child per
+ * run, while the anti-pattern it replaces (one long-lived process doing the same build in a loop)
  * then runs N iterations (after it, so the two do not compete for CPUs; the chart overlays both
  * from their own start). Prints the scheduler's RSS at start and end and its slope, each
  * child's peak RSS, the spawn overhead, the anti-pattern's RSS, and draws all of it over time to

@@ -5,7 +5,7 @@
  * DuckDB writing one JSON file.
  */
 import { defineDataset } from "../../compute/dataset/define.ts";
-import { FLIGHTS_PARQUET, vegaDataPath } from "../../compute/datasets/vega.ts";
+import { FLIGHTS_PARQUET, vegaDataPath } from "../../compute/examples/vega.ts";
 
 const limits = { timeoutMs: 15 * 60_000, memoryBytes: 3 * 1024 ** 3 };
 /** JSON pages only, like DuckDB writing one JSON file (bench/formats measures the other formats). */

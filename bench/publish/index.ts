@@ -20,7 +20,7 @@ import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { FLIGHTS_PARQUET, vegaDataPath } from "../../compute/datasets/vega.ts";
+import { FLIGHTS_PARQUET, vegaDataPath } from "../../compute/examples/vega.ts";
 import { startWranglerDev, type WranglerDev } from "../../compute/embedded/wrangler-dev.ts";
 import { findRunProcesses, readRssBytes } from "../../compute/scheduler/proc.ts";
 import { S3_TEST_BUCKET, S3_TEST_CREDENTIALS, startS3TestServer, type S3TestServer } from "../../test/storage/s3-server.ts";

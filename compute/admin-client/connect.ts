@@ -4,11 +4,12 @@
  * EDGESNAP_EDGE_URL, else http://127.0.0.1:8787; the token is `--token`, else EDGESNAP_TOKEN, else,
  * for a loopback URL, the token a running `npm start` left beside its local state.
  */
+import { DEFAULT_EDGE_URL, readEdgeEnv } from "../config.ts";
 import { readLocalToken } from "../embedded/local-token.ts";
 import { EdgesnapError } from "../errors.ts";
 import { createAdminClient, type AdminClient } from "./index.ts";
 
-export const DEFAULT_EDGE_URL = "http://127.0.0.1:8787";
+export { DEFAULT_EDGE_URL };
 
 /** The citty arguments that locate the edge, shared by every command that talks to it. */
 export const EDGE_ARGS = {
@@ -33,7 +34,8 @@ export interface EdgeArgs {
  * The edge's base URL from `--url`, `--port` and EDGESNAP_EDGE_URL, without a trailing slash.
  * @throws {EdgesnapError} "config" for a malformed URL or port, naming where it came from
  */
-export function resolveEdgeUrl(args: EdgeArgs, env: NodeJS.ProcessEnv = process.env): string {
+export function resolveEdgeUrl(args: EdgeArgs, env?: NodeJS.ProcessEnv): string {
+  const configured = readEdgeEnv(env).edgeUrl;
   if (args.url && args.port) throw new EdgesnapError("config", "pass --url or --port, not both");
   let raw: string;
   let source: string;
@@ -42,7 +44,7 @@ export function resolveEdgeUrl(args: EdgeArgs, env: NodeJS.ProcessEnv = process.
     const port = Number(args.port);
     if (!/^\d+$/.test(args.port) || port < 1 || port > 65535) throw new EdgesnapError("config", `invalid --port ${args.port} (expected 1 to 65535)`);
     [raw, source] = [`http://127.0.0.1:${port}`, "--port"];
-  } else if (env.EDGESNAP_EDGE_URL?.trim()) [raw, source] = [env.EDGESNAP_EDGE_URL.trim(), "EDGESNAP_EDGE_URL"];
+  } else if (configured) [raw, source] = [configured, "EDGESNAP_EDGE_URL"];
   else [raw, source] = [DEFAULT_EDGE_URL, "the default"];
   let url: URL;
   try {
@@ -56,20 +58,20 @@ export function resolveEdgeUrl(args: EdgeArgs, env: NodeJS.ProcessEnv = process.
   return url.href.replace(/\/+$/, "");
 }
 
-/** The admin token from `--token`, EDGESNAP_TOKEN or, for a loopback URL, the local start's file. */
-export function resolveToken(args: EdgeArgs, edgeUrl: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return (
-    args.token ||
-    env.EDGESNAP_TOKEN?.trim() ||
-    (isLoopback(edgeUrl) ? readLocalToken(env.EDGESNAP_PERSIST_TO?.trim() || ".wrangler/state") : undefined)
-  );
+/**
+ * The admin token from `--token`, EDGESNAP_TOKEN or, for a loopback URL, the local start's file
+ * in `persistTo` (default: EDGESNAP_PERSIST_TO, else .wrangler/state).
+ */
+export function resolveToken(args: EdgeArgs, edgeUrl: string, env?: NodeJS.ProcessEnv, persistTo?: string): string | undefined {
+  const configured = readEdgeEnv(env);
+  return args.token || configured.token || (isLoopback(edgeUrl) ? readLocalToken(persistTo ?? configured.persistTo) : undefined);
 }
 
 /**
  * Builds the admin client from flags and environment.
  * @throws {EdgesnapError} "unauthorized" when no token is given anywhere; "config" for a bad URL.
  */
-export function connectAdmin(args: EdgeArgs, env: NodeJS.ProcessEnv = process.env): AdminClient {
+export function connectAdmin(args: EdgeArgs, env?: NodeJS.ProcessEnv): AdminClient {
   const edgeUrl = resolveEdgeUrl(args, env);
   const token = resolveToken(args, edgeUrl, env);
   if (!token) throw new EdgesnapError("unauthorized", "no admin token: set EDGESNAP_TOKEN or pass --token");

@@ -19,7 +19,6 @@ import {
   RunsPageSchema,
   RunStoredSchema,
   type AdminDataset,
-  type CompleteRequestBody,
   type ManifestChange,
   type PruneResult,
   type RebuildAccepted,
@@ -48,7 +47,6 @@ export interface AdminClient {
   getRequest(requestId: string): Promise<RebuildRequest>;
   pendingRequests(): Promise<RebuildRequest[]>;
   claimRequest(requestId: string, runId?: string | null): Promise<RebuildRequest>;
-  completeRequest(requestId: string, body: CompleteRequestBody): Promise<RebuildRequest>;
   listRuns(dataset: string, options?: { limit?: number; cursor?: string | null }): Promise<RunsPage>;
   getRun(dataset: string, runId: string): Promise<RunRecord>;
   reportRun(record: RunRecord): Promise<void>;
@@ -130,7 +128,6 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
     getRequest: (id) => call("GET", `/requests/${seg(id)}`, RebuildRequestSchema),
     pendingRequests: async () => (await call("GET", "/requests/pending", PendingRequestsSchema)).requests,
     claimRequest: (id, runId = null) => call("POST", `/requests/${seg(id)}/claim`, RebuildRequestSchema, { run_id: runId }),
-    completeRequest: (id, body) => call("POST", `/requests/${seg(id)}/complete`, RebuildRequestSchema, body),
     listRuns: (dataset, o = {}) => {
       const query = new URLSearchParams();
       if (o.limit !== undefined) query.set("limit", String(o.limit));

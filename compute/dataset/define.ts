@@ -6,9 +6,11 @@
  * the run hands the loaded module to `build` as `ctx.pl`.
  */
 import { Cron } from "croner";
+import { z } from "zod";
 import type pl from "nodejs-polars";
 import type { Format, VersionInfo } from "../../contract/index.ts";
 import { defaultMaxAgeSeconds, FORMATS, isDatasetName } from "../../contract/index.ts";
+import { DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from "../config.ts";
 import { EdgesnapError } from "../errors.ts";
 import type { Logger } from "../run/logger.ts";
 import type { Sources } from "./sources.ts";
@@ -97,13 +99,8 @@ export interface DatasetDefinition {
   build(ctx: DatasetContext): DataFrame | LazyDataFrame | Promise<DataFrame | LazyDataFrame>;
 }
 
-export const DEFAULT_TIMEOUT_MS = 90_000;
-export const DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024;
+export { DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS };
 export const DEFAULT_MIN_ROWS = 1;
-
-function positiveInteger(value: unknown): boolean {
-  return typeof value === "number" && Number.isInteger(value) && value > 0;
-}
 
 /** Runs of a schedule sampled to find its longest gap: enough to span a week of a weekday schedule. */
 const INTERVAL_SAMPLE_RUNS = 24;
@@ -121,67 +118,98 @@ export function scheduleIntervalSeconds(schedule: string, from = new Date()): nu
   return Math.ceil(longest / 1000);
 }
 
+const positiveInteger = (what: string) => {
+  const error = `${what} must be a positive integer`;
+  return z.number({ error }).int({ error }).positive({ error });
+};
+
+/** A schedule croner can parse, with its longest interval (for the default freshness budget). */
+const ScheduleSchema = z.unknown().transform((schedule, ctx) => {
+  try {
+    return { schedule: schedule as string, intervalSeconds: scheduleIntervalSeconds(schedule as string) };
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: `invalid schedule ${JSON.stringify(schedule)}: ${(error as Error).message}` });
+    return z.NEVER;
+  }
+});
+
+const FORMATS_EXPECTED = FORMATS.join(", ");
+
+const GatesSchema = z
+  .object(
+    {
+      minRows: z
+        .number({ error: "gates.minRows must be a non-negative integer" })
+        .int({ error: "gates.minRows must be a non-negative integer" })
+        .nonnegative({ error: "gates.minRows must be a non-negative integer" })
+        .nullish(),
+      maxRows: z.number({ error: "gates.maxRows must be an integer >= minRows" }).int({ error: "gates.maxRows must be an integer >= minRows" }).optional(),
+      maxRowDropRatio: z
+        .number({ error: "gates.maxRowDropRatio must be between 0 and 1" })
+        .min(0, { error: "gates.maxRowDropRatio must be between 0 and 1" })
+        .max(1, { error: "gates.maxRowDropRatio must be between 0 and 1" })
+        .optional(),
+    },
+    { error: "gates must be an object" },
+  )
+  .superRefine((gates, ctx) => {
+    if (gates.maxRows !== undefined && gates.maxRows < (gates.minRows ?? DEFAULT_MIN_ROWS)) {
+      ctx.addIssue({ code: "custom", message: "gates.maxRows must be an integer >= minRows" });
+    }
+  });
+
+/** What defineDataset accepts; every message names the option it is about. */
+const DatasetOptionsSchema = z.object(
+  {
+    name: z.string({ error: "invalid name (expected [a-z0-9][a-z0-9-]{0,63})" }).refine(isDatasetName, { error: "invalid name (expected [a-z0-9][a-z0-9-]{0,63})" }),
+    schedule: ScheduleSchema,
+    key: z.string({ error: "key must be a non-empty column name" }).min(1, { error: "key must be a non-empty column name" }).optional(),
+    limits: z
+      .object({ timeoutMs: positiveInteger("limits.timeoutMs").nullish(), memoryBytes: positiveInteger("limits.memoryBytes").nullish() }, { error: "limits must be an object" })
+      .optional(),
+    gates: GatesSchema.optional(),
+    description: z.string({ error: "description must be a string" }).optional(),
+    maxAgeSeconds: positiveInteger("maxAgeSeconds").optional(),
+    formats: z
+      .array(z.enum(FORMATS, { error: (issue) => `unknown format ${JSON.stringify(issue.input)} (expected ${FORMATS_EXPECTED})` }), {
+        error: `formats must be an array of ${FORMATS.map((f) => JSON.stringify(f)).join(", ")}`,
+      })
+      // `when`: also when an entry is unknown, so every problem is named at once.
+      .refine((formats) => new Set(formats).size === formats.length, { error: "formats lists a format twice", when: (payload) => Array.isArray(payload.value) })
+      .nullish(),
+    build: z.custom<DatasetOptions["build"]>((value) => typeof value === "function", { error: "build must be a function" }),
+  },
+  { error: "expected the dataset's options object" },
+);
+
 /**
  * Declares a dataset, validating it and filling in defaults.
  * Defaults: limits { timeoutMs: 90_000, memoryBytes: 1 GiB }, gates { minRows: 1 }, maxAgeSeconds
  * three intervals of the schedule and at least 300, formats: all.
- * @throws {EdgesnapError} code "config" for a malformed name, schedule, key, limit, gate or format.
+ * @throws {EdgesnapError} code "config" naming every malformed option, one line each, all in the
+ *   style `dataset "x": limits.timeoutMs must be a positive integer`.
  */
 export function defineDataset(options: DatasetOptions): DatasetDefinition {
-  const { name } = options;
-  const fail = (message: string): never => {
-    throw new EdgesnapError("config", `dataset ${JSON.stringify(name)}: ${message}`);
-  };
-  if (typeof name !== "string" || !isDatasetName(name)) {
-    fail("invalid name (expected [a-z0-9][a-z0-9-]{0,63})");
+  const parsed = DatasetOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const name = JSON.stringify((options as Partial<DatasetOptions> | null)?.name);
+    const problems = [...new Set(parsed.error.issues.map((issue) => issue.message))];
+    throw new EdgesnapError("config", problems.map((problem) => `dataset ${name}: ${problem}`).join("\n"));
   }
-  let intervalSeconds = 0;
-  try {
-    // Parse only: a paused job with no callback never fires and holds no timer.
-    intervalSeconds = scheduleIntervalSeconds(options.schedule);
-  } catch (error) {
-    fail(`invalid schedule ${JSON.stringify(options.schedule)}: ${(error as Error).message}`);
-  }
-  if (options.maxAgeSeconds !== undefined && !positiveInteger(options.maxAgeSeconds)) fail("maxAgeSeconds must be a positive integer");
-  if (options.key !== undefined && (typeof options.key !== "string" || options.key.length === 0)) {
-    fail("key must be a non-empty column name");
-  }
-  if (typeof options.build !== "function") fail("build must be a function");
-
-  const limits: DatasetLimits = {
-    timeoutMs: options.limits?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    memoryBytes: options.limits?.memoryBytes ?? DEFAULT_MEMORY_BYTES,
-  };
-  if (!positiveInteger(limits.timeoutMs)) fail("limits.timeoutMs must be a positive integer");
-  if (!positiveInteger(limits.memoryBytes)) fail("limits.memoryBytes must be a positive integer");
-
-  const gates: DatasetGates = { minRows: options.gates?.minRows ?? DEFAULT_MIN_ROWS };
-  if (!Number.isInteger(gates.minRows) || gates.minRows < 0) fail("gates.minRows must be a non-negative integer");
-  if (options.gates?.maxRows !== undefined) {
-    gates.maxRows = options.gates.maxRows;
-    if (!Number.isInteger(gates.maxRows) || gates.maxRows < gates.minRows) fail("gates.maxRows must be an integer >= minRows");
-  }
-  if (options.gates?.maxRowDropRatio !== undefined) {
-    gates.maxRowDropRatio = options.gates.maxRowDropRatio;
-    if (!(gates.maxRowDropRatio >= 0 && gates.maxRowDropRatio <= 1)) fail("gates.maxRowDropRatio must be between 0 and 1");
-  }
-
-  const formats = options.formats ?? FORMATS;
-  if (!Array.isArray(formats)) fail(`formats must be an array of ${FORMATS.map((f) => JSON.stringify(f)).join(", ")}`);
-  for (const format of formats) {
-    if (!FORMATS.includes(format)) fail(`unknown format ${JSON.stringify(format)} (expected ${FORMATS.join(", ")})`);
-  }
-  if (new Set(formats).size !== formats.length) fail("formats lists a format twice");
-
+  const { name, schedule, key, limits, gates, description, maxAgeSeconds, formats, build } = parsed.data;
   return Object.freeze({
     name,
-    schedule: options.schedule,
-    key: options.key ?? null,
-    limits: Object.freeze(limits),
-    gates: Object.freeze(gates),
-    description: options.description ?? "",
-    maxAgeSeconds: options.maxAgeSeconds ?? defaultMaxAgeSeconds(intervalSeconds),
-    formats: Object.freeze([...formats]),
-    build: options.build,
+    schedule: schedule.schedule,
+    key: key ?? null,
+    limits: Object.freeze({ timeoutMs: limits?.timeoutMs ?? DEFAULT_TIMEOUT_MS, memoryBytes: limits?.memoryBytes ?? DEFAULT_MEMORY_BYTES }),
+    gates: Object.freeze({
+      minRows: gates?.minRows ?? DEFAULT_MIN_ROWS,
+      ...(gates?.maxRows === undefined ? {} : { maxRows: gates.maxRows }),
+      ...(gates?.maxRowDropRatio === undefined ? {} : { maxRowDropRatio: gates.maxRowDropRatio }),
+    }),
+    description: description ?? "",
+    maxAgeSeconds: maxAgeSeconds ?? defaultMaxAgeSeconds(schedule.intervalSeconds),
+    formats: Object.freeze([...(formats ?? FORMATS)]),
+    build,
   });
 }

@@ -6,30 +6,10 @@
  * is served locally within about a minute, as it is in production.
  * https://developers.cloudflare.com/workers/examples/cron-trigger/#test-cron-triggers-using-wrangler
  */
-import { EdgesnapError } from "../errors.ts";
-
-/** The Worker's cron, `* * * * *`. */
-export const DEFAULT_LOCAL_CRON_INTERVAL_MS = 60_000;
-/** Overrides the interval (milliseconds), e.g. for tests. */
-export const LOCAL_CRON_INTERVAL_ENV = "EDGESNAP_LOCAL_CRON_INTERVAL_MS";
 
 export interface LocalCron {
   /** Stops firing; waits for a call in flight. */
   stop(): Promise<void>;
-}
-
-/**
- * The interval from EDGESNAP_LOCAL_CRON_INTERVAL_MS, default one minute.
- * @throws {EdgesnapError} "config" naming the variable when it is not a positive integer
- */
-export function localCronIntervalMs(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env[LOCAL_CRON_INTERVAL_ENV]?.trim();
-  if (!raw) return DEFAULT_LOCAL_CRON_INTERVAL_MS;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
-    throw new EdgesnapError("config", `invalid setting ${LOCAL_CRON_INTERVAL_ENV} (expected a positive integer of milliseconds)`);
-  }
-  return value;
 }
 
 /**

@@ -17,7 +17,7 @@ import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { SECRET_ENV } from "../config.ts";
+import { DEFAULT_EDGE_PORT, DEFAULT_PERSIST_TO, DEFAULT_WRANGLER_CONFIG, inheritedEnv } from "../config.ts";
 import { EdgesnapError } from "../errors.ts";
 import { writePrivateFile } from "./private-file.ts";
 
@@ -98,15 +98,15 @@ export async function assertPortFree(ip: string, port: number): Promise<void> {
  *   ready in time, or another Worker answers on the port.
  */
 export async function startWranglerDev(options: WranglerDevOptions = {}): Promise<WranglerDev> {
-  const port = options.port ?? 8787;
+  const port = options.port ?? DEFAULT_EDGE_PORT;
   const ip = options.ip ?? "127.0.0.1";
   const url = `http://${ip}:${port}`;
-  const persistTo = options.persistTo ?? ".wrangler/state";
+  const persistTo = options.persistTo ?? DEFAULT_PERSIST_TO;
   await assertPortFree(ip, port);
   const args = [
     wranglerBin(),
     "dev",
-    "--config", options.configPath ?? "wrangler.toml",
+    "--config", options.configPath ?? DEFAULT_WRANGLER_CONFIG,
     "--ip", ip,
     "--port", String(port),
     "--inspector-port", "0",
@@ -122,7 +122,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   }
 
   // wrangler needs none of our secrets in its environment (nor do the processes it starts).
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SECRET_ENV.has(name)));
+  const env = inheritedEnv({ withoutSecrets: true });
   const child = spawn(process.execPath, [WATCHDOG, process.execPath, ...args], {
     detached: true,
     // stdin is the watchdog's lifeline: it closes when this process dies.

@@ -19,7 +19,7 @@
  */
 import { rmSync } from "node:fs";
 import { isDatasetName } from "../../contract/names.ts";
-import { loadConfig } from "../config.ts";
+import { loadConfig, loadRunSettings } from "../config.ts";
 import { EdgesnapError, toEdgesnapError } from "../errors.ts";
 import { killOwnRunCgroup } from "../scheduler/cgroup.ts";
 import { findRunProcesses, readProcStat, signalQuietly } from "../scheduler/proc.ts";
@@ -38,7 +38,8 @@ function onSignal(signal: NodeJS.Signals): void {
 process.on("SIGTERM", onSignal);
 process.on("SIGINT", onSignal);
 
-let runDir = process.env.EDGESNAP_RUN_DIR || undefined;
+const settings = loadRunSettings();
+let runDir = settings.runDir;
 /** True when this process made its run dir (so it must remove it on every path). */
 let ownRunDir = false;
 
@@ -71,8 +72,8 @@ try {
   }
   result = await runDatasetByName(name, config, {
     tempDir: runDir,
-    runId: process.env.EDGESNAP_RUN_ID || undefined,
-    force: process.env.EDGESNAP_FORCE === "1",
+    runId: settings.runId,
+    force: settings.force,
     signal: controller.signal,
   });
 } catch (error) {

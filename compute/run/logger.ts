@@ -3,6 +3,7 @@
  * stderr) and any log shipper can parse it without guessing. stdout stays free for the CLI's
  * one-line summaries.
  */
+import { debugLogging } from "../config.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
@@ -39,7 +40,7 @@ function plain(value: unknown): unknown {
 /** Creates a JSON-lines logger. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const write = options.write ?? ((line: string) => process.stderr.write(line));
-  const minimum = LEVELS[options.level ?? (process.env.EDGESNAP_DEBUG ? "debug" : "info")];
+  const minimum = LEVELS[options.level ?? (debugLogging() ? "debug" : "info")];
   const base = options.fields ?? {};
   const emit = (level: LogLevel, message: string, fields?: LogFields) => {
     if (LEVELS[level] < minimum) return;

@@ -2,13 +2,11 @@
  * What one run reports: the child sends it to the scheduler over IPC, the CLI prints it. Kept free
  * of polars and storage imports so the scheduler can import the type and helpers cheaply.
  */
-import type { RunOutcome } from "../../contract/index.ts";
+import { confirmsContent, type RunResultOutcome } from "../../contract/run-record.ts";
 import { ERROR_CODES, type ErrorCode, type EdgesnapError } from "../errors.ts";
 
-/** The outcomes a run decides itself (timeouts and memory kills are the scheduler's to record). */
-export type RunResultOutcome = Extract<RunOutcome, "ok" | "unchanged" | "failed" | "rejected">;
-
 export interface RunResult {
+  /** One of the outcomes a run decides itself (timeouts and memory kills are the supervisor's). */
   outcome: RunResultOutcome;
   /** One line saying why, for every outcome but ok (unchanged says which version it matched). */
   reason: string | null;
@@ -56,7 +54,7 @@ export function failedResult(error: EdgesnapError, durationMs: number, partial: 
 
 /** Process exit code: 0 for ok and unchanged, else the error code's (gate 5, build 4, ...). */
 export function exitCodeFor(result: RunResult): number {
-  if (result.outcome === "ok" || result.outcome === "unchanged") return 0;
+  if (confirmsContent(result.outcome)) return 0;
   return ERROR_CODES[result.code ?? "internal"];
 }
 

@@ -15,7 +15,7 @@ import path from "node:path";
 import pl from "nodejs-polars";
 import type { Config } from "../config.ts";
 import type { DataFrame, DatasetContext, DatasetDefinition, LazyDataFrame } from "../dataset/define.ts";
-import { findDataset, loadDatasets } from "../dataset/registry.ts";
+import { findDataset, loadRegistry } from "../dataset/registry.ts";
 import { createSources } from "../dataset/sources.ts";
 import { sendPublishNotice } from "../edge-client/notice.ts";
 import { EdgesnapError, toEdgesnapError } from "../errors.ts";
@@ -228,14 +228,16 @@ async function notify(dataset: string, version: string, config: RunOptions["conf
 
 /**
  * Runs a dataset of the configured registry by name, in this process (`edgesnap run <dataset>`).
- * @throws {EdgesnapError} "config" when the registry cannot be loaded; "unknown-dataset" when no
- *   dataset has that name. A failed run is a result, not a throw.
+ * @throws {EdgesnapError} "config" when the registry or this dataset's own module cannot be loaded
+ *   (another dataset's broken module does not matter); "unknown-dataset" when no dataset has that
+ *   name. A failed run is a result, not a throw.
  */
 export async function runDatasetByName(
   name: string,
   config: Pick<Config, "store" | "edgeUrl" | "token" | "tempRoot" | "datasets">,
   options: Omit<RunOptions, "config"> = {},
 ): Promise<RunResult> {
-  const definition = findDataset(await loadDatasets(config.datasets), name);
+  const { definitions, broken } = await loadRegistry(config.datasets);
+  const definition = findDataset(definitions, name, broken);
   return runDataset(definition, { ...options, config });
 }

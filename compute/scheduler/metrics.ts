@@ -1,9 +1,10 @@
 /**
  * The scheduler's metrics in the Prometheus text exposition format, kept by hand (a few counters,
- * gauges and one histogram do not need a client library).
+ * gauges and one histogram do not need a client library; the tests check the output with
+ * `promtool check metrics`).
  * https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format
  */
-import type { RunRecord } from "../../contract/run-record.ts";
+import { confirmsContent, type RunRecord } from "../../contract/run-record.ts";
 
 /** Upper bounds (seconds) of the run duration histogram: sub-second builds up to the 90 s default timeout. */
 export const DURATION_BUCKETS_SECONDS = [0.25, 0.5, 1, 2, 5, 10, 30, 60, 90, 180, 600] as const;
@@ -40,10 +41,10 @@ export class SchedulerMetrics {
     if (record.peak_rss_bytes !== null) this.#peakRss.set(dataset, record.peak_rss_bytes);
     if (outcome === "memory-killed") increment(this.#memoryKills, dataset);
     else if (!this.#memoryKills.has(dataset)) this.#memoryKills.set(dataset, 0);
-    if (outcome === "ok") {
-      increment(this.#bytesPublished, dataset, record.bytes ?? 0);
-      this.#lastSuccess.set(dataset, Date.parse(record.finished_at) / 1000);
-    }
+    if (outcome === "ok") increment(this.#bytesPublished, dataset, record.bytes ?? 0);
+    // An unchanged run confirmed the served content as much as a publish did: both are a success
+    // for an alert on "no success for too long".
+    if (confirmsContent(outcome)) this.#lastSuccess.set(dataset, Date.parse(record.finished_at) / 1000);
   }
 
   recordCoalesced(dataset: string): void {
@@ -75,7 +76,7 @@ export class SchedulerMetrics {
     this.#perDataset(out, family, "edgesnap_run_peak_rss_bytes", "gauge", "Peak resident memory of the last run (child and descendants).", this.#peakRss);
     this.#perDataset(out, family, "edgesnap_memory_kills_total", "counter", "Runs killed for exceeding their memory ceiling.", this.#memoryKills);
     this.#perDataset(out, family, "edgesnap_published_bytes_total", "counter", "Bytes of snapshots published by ok runs.", this.#bytesPublished);
-    this.#perDataset(out, family, "edgesnap_last_success_timestamp_seconds", "gauge", "Unix time of the last ok run.", this.#lastSuccess);
+    this.#perDataset(out, family, "edgesnap_last_success_timestamp_seconds", "gauge", "Unix time of the last run that published or found the content unchanged.", this.#lastSuccess);
     this.#perDataset(out, family, "edgesnap_triggers_coalesced_total", "counter", "Triggers folded into an already pending run.", this.#coalesced);
     this.#perDataset(out, family, "edgesnap_retries_total", "counter", "Retries scheduled after a failed run.", this.#retries);
 

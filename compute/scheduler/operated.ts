@@ -1,13 +1,16 @@
 /**
  * The scheduler as `edgesnap start` and `edgesnap scheduler` run it: with a token configured it
- * also polls the edge for operators' rebuild requests and reports every run record to the edge.
- * Built beside `runSchedulerUntilSignal` (which it mirrors) because the poller needs the running
- * scheduler's `trigger`.
+ * also polls the edge for operators' rebuild requests and reports every run record to the edge
+ * (which completes the requests a record lists). `runSchedulerUntilSignal` is the one way a
+ * long-lived scheduler process runs until it is told to stop.
  */
 import { createAdminClient } from "../admin-client/index.ts";
 import { jsonLineLog, startScheduler, type Scheduler, type SchedulerOptions } from "./index.ts";
 import { startRebuildRequestPoller, type RebuildRequestPoller } from "./rebuild-requests.ts";
 import { createRunReporter } from "./run-reporter.ts";
+
+/** How long stopping waits for records still queued for the edge. */
+const FINAL_REPORT_MS = 3_000;
 
 export interface OperatorLinkOptions {
   /** Base URL of the Worker. */
@@ -25,46 +28,44 @@ export interface OperatedScheduler {
 }
 
 /** Starts the scheduler and, when `link.token` is set, the request poller and the run reporter. */
-export async function startOperatedScheduler(options: SchedulerOptions, link: OperatorLinkOptions): Promise<OperatedScheduler> {
-  const log = options.log ?? jsonLineLog;
-  if (!link.token) {
+export async function startOperatedScheduler(options: SchedulerOptions, link?: OperatorLinkOptions): Promise<OperatedScheduler> {
+  if (!link?.token) {
     const scheduler = await startScheduler(options);
     return { scheduler, poller: null, stop: (o) => scheduler.stop(o) };
   }
+  const log = options.log ?? jsonLineLog;
   const client = createAdminClient({ edgeUrl: link.edgeUrl, token: link.token });
   const reporter = createRunReporter({ client, log });
-  let poller: RebuildRequestPoller | null = null;
-  const scheduler = await startScheduler({
-    ...options,
-    recordSink: reporter.sink,
-    onRunFinished: (record, details) => {
-      options.onRunFinished?.(record, details);
-      poller?.onRunFinished(record);
-    },
-  });
-  poller = startRebuildRequestPoller({
+  const scheduler = await startScheduler({ ...options, recordSink: reporter.sink });
+  const poller = startRebuildRequestPoller({
     client,
-    datasets: options.datasets.map((d) => d.name),
+    // A dataset whose module failed to load is still this scheduler's: its requests are refused
+    // with the reason rather than left pending for ever.
+    datasets: [...options.datasets, ...(options.unloadable ?? [])].map((d) => d.name),
     trigger: (dataset, trigger, requestId, triggerOptions) => scheduler.trigger(dataset, trigger, requestId, triggerOptions),
+    report: (record) => reporter.sink(record),
     log,
     intervalMs: link.pollIntervalMs,
   });
-  const activePoller = poller;
   return {
     scheduler,
     poller,
     async stop(o) {
-      await activePoller.stop();
+      await poller.stop();
       await scheduler.stop(o);
       // One last attempt for records still queued, bounded so a dead edge cannot hold the exit.
-      await Promise.race([reporter.flush(), new Promise((resolve) => setTimeout(resolve, 3_000).unref())]);
+      await Promise.race([reporter.flush(), new Promise((resolve) => setTimeout(resolve, FINAL_REPORT_MS).unref())]);
       reporter.stop();
     },
   };
 }
 
-/** Like runSchedulerUntilSignal, with the operator link: runs until SIGTERM/SIGINT, then stops. */
-export async function runOperatedSchedulerUntilSignal(options: SchedulerOptions, link: OperatorLinkOptions): Promise<void> {
+/**
+ * Runs the scheduler (with the operator link when `link` has a token) until SIGTERM or SIGINT,
+ * then stops it (a second signal skips the grace period) and resolves; the caller exits 0. What
+ * `edgesnap scheduler` and the container run.
+ */
+export async function runSchedulerUntilSignal(options: SchedulerOptions, link?: OperatorLinkOptions): Promise<void> {
   const operated = await startOperatedScheduler(options, link);
   await new Promise<void>((resolve) => {
     let signals = 0;

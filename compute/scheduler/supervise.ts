@@ -12,7 +12,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import type { RunOutcome } from "../../contract/run-record.ts";
+import { confirmsContent, RUN_RESULT_OUTCOMES, type RunOutcome } from "../../contract/run-record.ts";
+import { childRunEnv, inheritedEnv } from "../config.ts";
 import { ERROR_CODES, type ErrorCode } from "../errors.ts";
 import { createRunCgroup, type RunCgroup } from "./cgroup.ts";
 import {
@@ -32,7 +33,7 @@ const ERROR_CODE_NAMES = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]
 export const ChildMessageSchema = z.object({
   type: z.literal("result"),
   result: z.object({
-    outcome: z.enum(["ok", "unchanged", "failed", "rejected"]),
+    outcome: z.enum(RUN_RESULT_OUTCOMES),
     reason: z.string().nullish(),
     rows: z.number().int().nonnegative().nullish(),
     bytes: z.number().int().nonnegative().nullish(),
@@ -106,6 +107,8 @@ export interface SupervisedRun {
 }
 
 const MIB = 1024 * 1024;
+/** SIGTERM to SIGKILL when a run times out or is stopped, for the scheduler and `edgesnap run`. */
+export const DEFAULT_KILL_GRACE_MS = 5_000;
 
 /**
  * Spawns the run child, watches it and cleans up after it. Never throws for anything the child
@@ -134,11 +137,6 @@ async function watchChild(options: SuperviseOptions, runDir: string, cgroup: Run
     return failedToStart(error, started);
   }
 
-  const known = new Map<number, ProcStat>();
-  let peakRss: number | null = null;
-  let stopReason: { outcome: RunOutcome; reason: string } | null = null;
-  const timers: NodeJS.Timeout[] = [];
-
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
     child.once("error", (error) => resolve({ code: null, signal: null, error }));
     child.once("exit", (code, signal) => resolve({ code, signal }));
@@ -150,33 +148,84 @@ async function watchChild(options: SuperviseOptions, runDir: string, cgroup: Run
   }
   // At once, before the event loop turns: the child is still starting Node and has forked nothing,
   // so everything it ever forks is born in the cgroup.
-  const inCgroup = cgroup?.add(pid) ?? false;
-  const self = readProcStat(pid);
-  if (self) known.set(pid, self);
+  const runCgroup = cgroup?.add(pid) ? cgroup : null;
   options.onSpawn?.(pid, runDir);
 
   const channel = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
   const result = readResultChannel(channel);
-
   const output = watchOutput(child, options);
+  const limits = enforceLimits(pid, runCgroup, options);
 
+  const exit = await exited;
+  limits.dispose();
+  // The result message can trail the exit event by a tick; the channel closes right after it.
+  await Promise.race([result.closed, delay(1000)]);
+  // Whatever the run started and left behind dies with it: the group, any descendant seen and
+  // everything in its cgroup.
+  await killLeftovers(pid, limits.known.values(), runCgroup);
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+  channel.destroy();
+
+  const decided = decideOutcome({
+    exit,
+    stopped: limits.stopped(),
+    heapExhausted: output.heapExhausted,
+    heapMb,
+    message: result.message(),
+    invalidMessage: result.invalid(),
+    lastStderrLine: output.lastStderrLine,
+  });
+  return {
+    durationMs: performance.now() - started,
+    peakRssBytes: limits.peakRss(),
+    exitCode: exit.code,
+    exitSignal: exit.signal,
+    pid,
+    spawnToFirstOutputMs: output.firstAt === null ? null : output.firstAt - started,
+    processes: [...limits.known.values()],
+    droppedOutputLines: output.dropped,
+    ...decided,
+  };
+}
+
+/** The supervisor's hold on a running child: its limits, the processes seen, its peak memory. */
+interface LimitWatch {
+  /** Every process seen in the run, by pid. */
+  known: Map<number, ProcStat>;
+  peakRss(): number | null;
+  /** Why the supervisor stopped the run, null while it did not. */
+  stopped(): { outcome: RunOutcome; reason: string } | null;
+  /** Stops the sampler and the timers (call once the child has exited). */
+  dispose(): void;
+}
+
+/**
+ * Enforces a run's limits: memory sampled every `sampleIntervalMs` over the run's processes (a
+ * kill at once above the ceiling), the timeout and the abort signal (SIGTERM, then SIGKILL after
+ * the grace period).
+ */
+function enforceLimits(pid: number, cgroup: RunCgroup | null, options: SuperviseOptions): LimitWatch {
+  const known = new Map<number, ProcStat>();
+  const self = readProcStat(pid);
+  if (self) known.set(pid, self);
+  let peakRss: number | null = null;
+  let stopReason: { outcome: RunOutcome; reason: string } | null = null;
+  const timers: NodeJS.Timeout[] = [];
+
+  const killAll = () => {
+    cgroup?.kill();
+    signalRun(pid, known.values(), "SIGKILL");
+  };
   const stop = (outcome: RunOutcome, reason: string, immediately: boolean) => {
     if (stopReason) return;
     stopReason = { outcome, reason };
-    if (immediately) {
-      killAll();
-      return;
-    }
+    if (immediately) return killAll();
     signalRun(pid, known.values(), "SIGTERM");
     timers.push(setTimeout(killAll, options.killGraceMs));
   };
-  const killAll = () => {
-    if (inCgroup) cgroup!.kill();
-    signalRun(pid, known.values(), "SIGKILL");
-  };
-
   const sample = () => {
-    const processes = runProcesses(pid, inCgroup ? cgroup : null);
+    const processes = runProcesses(pid, cgroup);
     let total = 0;
     for (const p of processes) {
       if (!known.has(p.pid)) known.set(p.pid, p);
@@ -185,51 +234,26 @@ async function watchChild(options: SuperviseOptions, runDir: string, cgroup: Run
     if (processes.length === 0) return;
     peakRss = Math.max(peakRss ?? 0, total, readPeakRssBytes(pid));
     if (total > options.memoryBytes) {
-      stop(
-        "memory-killed",
-        `resident memory ${Math.round(total / MIB)} MiB above the ceiling of ${Math.round(options.memoryBytes / MIB)} MiB`,
-        true,
-      );
+      stop("memory-killed", `resident memory ${Math.round(total / MIB)} MiB above the ceiling of ${Math.round(options.memoryBytes / MIB)} MiB`, true);
     }
   };
   sample();
   const sampler = setInterval(sample, options.sampleIntervalMs ?? 100);
-  timers.push(
-    setTimeout(() => stop("timed-out", `exceeded the timeout of ${formatSeconds(options.timeoutMs)}`, false), options.timeoutMs),
-  );
+  timers.push(setTimeout(() => stop("timed-out", `exceeded the timeout of ${formatSeconds(options.timeoutMs)}`, false), options.timeoutMs));
   const onAbort = () => stop("cancelled", "stopped by scheduler shutdown", false);
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
 
-  const exit = await exited;
-  clearInterval(sampler);
-  for (const timer of timers) clearTimeout(timer);
-  options.signal?.removeEventListener("abort", onAbort);
-  // The result message can trail the exit event by a tick; the channel closes right after it.
-  await Promise.race([result.closed, delay(1000)]);
-  // Whatever the run started and left behind dies with it: the group, any descendant seen and
-  // everything in its cgroup.
-  await killLeftovers(pid, known.values(), inCgroup ? cgroup : null);
-  child.stdout?.destroy();
-  child.stderr?.destroy();
-  channel.destroy();
-
-  const base = {
-    durationMs: performance.now() - started,
-    peakRssBytes: peakRss,
-    exitCode: exit.code,
-    exitSignal: exit.signal,
-    pid,
-    spawnToFirstOutputMs: output.firstAt === null ? null : output.firstAt - started,
-    processes: [...known.values()],
-    droppedOutputLines: output.dropped,
+  return {
+    known,
+    peakRss: () => peakRss,
+    stopped: () => stopReason,
+    dispose() {
+      clearInterval(sampler);
+      for (const timer of timers) clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+    },
   };
-  const stopped = stopReason as { outcome: RunOutcome; reason: string } | null;
-  if (stopped) return { ...base, ...UNKNOWN_FIGURES, outcome: stopped.outcome, reason: stopped.reason };
-  if (output.heapExhausted) {
-    return { ...base, ...UNKNOWN_FIGURES, outcome: "memory-killed", reason: `V8 heap limit reached (--max-old-space-size=${heapMb})` };
-  }
-  return { ...base, ...judgeResult(exit, result.message(), result.invalid(), output.lastStderrLine) };
 }
 
 /**
@@ -245,9 +269,9 @@ function spawnChild(options: SuperviseOptions, runDir: string, heapMb: number): 
   return spawn(options.nodePath ?? process.execPath, args, {
     cwd: options.cwd,
     env: {
-      ...process.env,
+      ...inheritedEnv(),
       ...options.env,
-      EDGESNAP_RUN_DIR: runDir,
+      ...childRunEnv({ runDir }),
       NODE_CHANNEL_FD: "3",
       NODE_CHANNEL_SERIALIZATION_MODE: "json",
     },
@@ -292,22 +316,46 @@ function watchOutput(child: ChildProcess, options: SuperviseOptions): OutputWatc
 
 const UNKNOWN_FIGURES = { rows: null, bytes: null, version: null, hash: null, code: null };
 
-/** The run's outcome from how the child exited and what it reported (nothing stopped it). */
-function judgeResult(
-  exit: { code: number | null; signal: NodeJS.Signals | null; error?: Error },
-  message: ChildMessage | null,
-  invalidMessage: boolean,
-  lastStderrLine: string,
-): Pick<SupervisedRun, "outcome" | "reason" | "rows" | "bytes" | "version" | "hash" | "code"> {
+/** Everything the supervisor knows about how a run ended, for `decideOutcome`. */
+export interface RunEnding {
+  exit: { code: number | null; signal: NodeJS.Signals | null; error?: Error };
+  /** Why the supervisor stopped the run (timeout, memory ceiling, shutdown), null when it did not. */
+  stopped: { outcome: RunOutcome; reason: string } | null;
+  /** The child's stderr said V8 ran out of heap. */
+  heapExhausted: boolean;
+  /** The V8 heap cap the child ran with, for the reason. */
+  heapMb: number;
+  /** The child's result message, null when none valid arrived. */
+  message: ChildMessage | null;
+  /** Something unparsable arrived on the result channel. */
+  invalidMessage: boolean;
+  /** The last stderr line that says what went wrong, "" when none. */
+  lastStderrLine: string;
+}
+
+/** The verdict on a run and the figures kept from its report. */
+export type RunVerdict = Pick<SupervisedRun, "outcome" | "reason" | "rows" | "bytes" | "version" | "hash" | "code">;
+
+/**
+ * The run's outcome, pure: the supervisor's own reason to stop it wins, then an exhausted V8 heap
+ * (memory-killed), then how the child exited and what it reported. A child that reports success
+ * but exits non-zero failed; one that reports nothing failed with its last stderr line as reason.
+ */
+export function decideOutcome(ending: RunEnding): RunVerdict {
+  const { exit, message } = ending;
+  if (ending.stopped) return { ...UNKNOWN_FIGURES, outcome: ending.stopped.outcome, reason: ending.stopped.reason };
+  if (ending.heapExhausted) {
+    return { ...UNKNOWN_FIGURES, outcome: "memory-killed", reason: `V8 heap limit reached (--max-old-space-size=${ending.heapMb})` };
+  }
   if (exit.error) return { ...UNKNOWN_FIGURES, outcome: "failed", reason: cap(`could not start: ${exit.error.message}`) };
   const how = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
   if (!message) {
-    const why = invalidMessage ? "sent an invalid result message" : "exited without a result";
-    return { ...UNKNOWN_FIGURES, outcome: "failed", reason: cap(`${why} (${how})${lastStderrLine ? `: ${lastStderrLine}` : ""}`) };
+    const why = ending.invalidMessage ? "sent an invalid result message" : "exited without a result";
+    return { ...UNKNOWN_FIGURES, outcome: "failed", reason: cap(`${why} (${how})${ending.lastStderrLine ? `: ${ending.lastStderrLine}` : ""}`) };
   }
   const r = message.result;
   const fields = { rows: r.rows ?? null, bytes: r.bytes ?? null, version: r.version ?? null, hash: r.hash ?? null, code: r.code ?? null };
-  if ((r.outcome === "ok" || r.outcome === "unchanged") && exit.code !== 0) {
+  if (confirmsContent(r.outcome) && exit.code !== 0) {
     return { ...fields, outcome: "failed", reason: cap(`reported ${r.outcome} but ${how}`) };
   }
   const reason = r.reason ? cap(r.reason) : r.outcome === "ok" ? null : `${r.outcome} (${how})`;

@@ -7,6 +7,7 @@
 import path from "node:path";
 import { createR2Store, type R2BucketLike } from "../../contract/r2-store.ts";
 import type { ObjectStore } from "../../contract/storage.ts";
+import { DEFAULT_PERSIST_TO, DEFAULT_WRANGLER_CONFIG } from "../config.ts";
 import { EdgesnapError } from "../errors.ts";
 import { nodeSha256 } from "./hash.ts";
 
@@ -28,11 +29,11 @@ const DISPOSE_TIMEOUT_MS = 5_000;
  */
 export async function openLocalStore(options: LocalStoreOptions = {}): Promise<ObjectStore> {
   const { getPlatformProxy } = await import("wrangler");
-  const persistTo = options.persistTo ?? ".wrangler/state";
+  const persistTo = options.persistTo ?? DEFAULT_PERSIST_TO;
   let proxy: Awaited<ReturnType<typeof getPlatformProxy>>;
   try {
     proxy = await getPlatformProxy({
-      configPath: options.configPath ?? "wrangler.toml",
+      configPath: options.configPath ?? DEFAULT_WRANGLER_CONFIG,
       persist: { path: path.join(persistTo, "v3") },
       remoteBindings: false,
     });

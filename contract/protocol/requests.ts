@@ -14,8 +14,8 @@ import {
   makeRequestId,
   REQUEST_HISTORY_PER_DATASET,
   RebuildRequestSchema,
-  type CompleteRequestBody,
   type RebuildRequest,
+  type RequestCompletion,
   type RequestState,
 } from "../admin.ts";
 import { requestObjectKey, requestPointerKey, REQUESTS_PREFIX } from "../keys.ts";
@@ -192,7 +192,7 @@ export function claimRequest(store: ObjectStore, requestId: string, runId: strin
  * Records the outcome of the run that served a request. Repeatable: a retry of a failed run
  * completes the request again with its own outcome.
  */
-export function completeRequest(store: ObjectStore, requestId: string, body: CompleteRequestBody, now = new Date()): Promise<RebuildRequest> {
+export function completeRequest(store: ObjectStore, requestId: string, body: RequestCompletion, now = new Date()): Promise<RebuildRequest> {
   return transitionRequest(store, requestId, ["pending", "claimed", "done"], (r) => ({
     ...r,
     state: "done",

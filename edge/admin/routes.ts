@@ -8,7 +8,6 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import {
   ClaimRequestBodySchema,
-  CompleteRequestBodySchema,
   datasetOfRequestId,
   DEFAULT_RUNS_PAGE,
   isDatasetName,
@@ -16,11 +15,13 @@ import {
   PruneBodySchema,
   RollbackBodySchema,
   RunRecordSchema,
+  servedRequestIds,
   type ManifestChange as ManifestChangeAnswer,
   type PruneResult,
   type RebuildAccepted,
+  type RunRecord,
 } from "../../contract/index.ts";
-import { listFolders } from "../../contract/storage.ts";
+import { listFolders, type ObjectStore } from "../../contract/storage.ts";
 import { DATASETS_PREFIX } from "../../contract/keys.ts";
 import { ProtocolError } from "../../contract/protocol/errors.ts";
 import { pruneDataset, rollback, setPinned, type ManifestChangeResult } from "../../contract/protocol/manifests.ts";
@@ -59,6 +60,45 @@ function storage(c: AppContext): EdgeStorage {
 export async function afterOperatorChange(storage: EdgeStorage, dataset: string, change: ManifestChangeResult, ctx: PurgeContext | undefined): Promise<ManifestChangeAnswer> {
   if (change.changed) await refreshAfterManifestChange(storage, dataset, { before: change.before, after: change.after }, ctx);
   return { dataset, current: change.after.current, previous: change.before.current, pinned: change.after.pinned };
+}
+
+/**
+ * Completes every rebuild request the run served, from its record: the one place a request is
+ * completed, so a request is done exactly when its run's record is stored (the scheduler resends a
+ * record until it is). A request of another dataset, or one that is gone, is skipped.
+ */
+async function completeServedRequests(store: ObjectStore, record: RunRecord): Promise<void> {
+  for (const requestId of servedRequestIds(record)) {
+    if (datasetOfRequestId(requestId) !== record.dataset) continue;
+    await completeRequest(store, requestId, { outcome: record.outcome, version: record.version, run_id: record.id, reason: record.reason }).catch((error: unknown) => {
+      if (!(error instanceof ProtocolError)) throw error;
+    });
+  }
+}
+
+/** Prunes every dataset to its newest `keep` versions; one junk manifest is a warning, not a failure. */
+async function pruneAll(c: AppContext, keep: number, dryRun: boolean): Promise<PruneResult> {
+  const result: PruneResult = { dry_run: dryRun, keep, datasets: [] };
+  const warnings: string[] = [];
+  for (const dataset of await listFolders(c.var.store, DATASETS_PREFIX)) {
+    let pruned;
+    try {
+      pruned = await pruneDataset(c.var.store, dataset, { keep, dryRun });
+    } catch (error) {
+      // One junk manifest must not stop the prune of every other dataset.
+      if (!(error instanceof ProtocolError && error.code === "corrupt")) throw error;
+      warnings.push(error.message);
+      continue;
+    }
+    if (pruned === null) continue;
+    const gone = [...pruned.dropped.map((v) => v.version), ...pruned.orphans];
+    if (gone.length === 0) continue;
+    if (!dryRun && pruned.dropped.length > 0) {
+      await refreshAfterManifestChange(storage(c), dataset, { before: pruned.before, after: pruned.manifest }, executionContextOf(c));
+    }
+    result.datasets.push({ dataset, versions: gone, objects: pruned.objects });
+  }
+  return { ...result, ...(warnings.length > 0 ? { warnings } : {}) };
 }
 
 /** The admin API, mounted at /admin/v1 by the app. */
@@ -120,27 +160,7 @@ export function adminApiRoutes(): Hono<AppEnv> {
 
   routes.post("/prune", jsonBody(PruneBodySchema), async (c) => {
     const { keep, dry_run: dryRun = false } = c.req.valid("json");
-    const result: PruneResult = { dry_run: dryRun, keep, datasets: [] };
-    const warnings: string[] = [];
-    for (const dataset of await listFolders(c.var.store, DATASETS_PREFIX)) {
-      let pruned;
-      try {
-        pruned = await pruneDataset(c.var.store, dataset, { keep, dryRun });
-      } catch (error) {
-        // One junk manifest must not stop the prune of every other dataset.
-        if (!(error instanceof ProtocolError && error.code === "corrupt")) throw error;
-        warnings.push(error.message);
-        continue;
-      }
-      if (pruned === null) continue;
-      const gone = [...pruned.dropped.map((v) => v.version), ...pruned.orphans];
-      if (gone.length === 0) continue;
-      if (!dryRun && pruned.dropped.length > 0) {
-        await refreshAfterManifestChange(storage(c), dataset, { before: pruned.before, after: pruned.manifest }, executionContextOf(c));
-      }
-      result.datasets.push({ dataset, versions: gone, objects: pruned.objects });
-    }
-    return c.json({ ...result, ...(warnings.length > 0 ? { warnings } : {}) });
+    return c.json(await pruneAll(c, keep, dryRun));
   });
 
   routes.get("/requests/pending", async (c) => {
@@ -158,24 +178,12 @@ export function adminApiRoutes(): Hono<AppEnv> {
     return c.json(await claimRequest(c.var.store, c.req.param("id"), c.req.valid("json").run_id ?? null));
   });
 
-  routes.post("/requests/:id/complete", jsonBody(CompleteRequestBodySchema), async (c) => {
-    return c.json(await completeRequest(c.var.store, c.req.param("id"), c.req.valid("json")));
-  });
-
   routes.post("/runs", jsonBody(RunRecordSchema), async (c) => {
     const record = c.req.valid("json");
     if (!isDatasetName(record.dataset)) throw new HTTPException(400, { message: `malformed dataset name ${quoted(record.dataset)}` });
     const key = await storeRunRecord(c.var.store, record);
     executionContextOf(c)?.waitUntil(onRunReported(c.var.store, c.env, record, c.req.url));
-    // The record links back to the operator's request: complete it here too, so a lost
-    // "complete" call from the scheduler still leaves the request with its outcome.
-    if (record.request_id !== null && datasetOfRequestId(record.request_id) === record.dataset) {
-      await completeRequest(c.var.store, record.request_id, { outcome: record.outcome, version: record.version, run_id: record.id, reason: record.reason }).catch(
-        (error: unknown) => {
-          if (!(error instanceof ProtocolError)) throw error;
-        },
-      );
-    }
+    await completeServedRequests(c.var.store, record);
     return c.json({ ok: true as const, key }, 201);
   });
 

@@ -5,7 +5,7 @@
  * starts and once when it ends: a run that failed with no retry left, a dataset over its freshness
  * budget, nothing reported for longer than the largest budget (the scheduler is down), recovery.
  */
-import { currentVersion, type Alert, type RunRecord } from "../../contract/index.ts";
+import { confirmsContent, currentVersion, type Alert, type RunRecord } from "../../contract/index.ts";
 import { freshnessOf } from "../../contract/freshness.ts";
 import { readAllManifests, refreshCatalog } from "../../contract/protocol/catalog.ts";
 import { readVersioned, swapObject } from "../../contract/protocol/cas.ts";
@@ -71,7 +71,7 @@ export function statusPageFrom(requestUrl: string): string {
  */
 export async function onRunReported(store: ObjectStore, env: WatchdogEnv, record: RunRecord, requestUrl: string, options: WatchOptions = {}): Promise<Alert[]> {
   const now = options.now ?? new Date();
-  if (record.outcome === "ok" || record.outcome === "unchanged") await step("catalog refresh", () => refreshCatalog(store));
+  if (confirmsContent(record.outcome)) await step("catalog refresh", () => refreshCatalog(store));
   const alerts =
     (await step("run observation", () =>
       transition(store, (state) =>

@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { formatAge } from "../../contract/format.ts";
 import { AlertSchema, isSilent, largestBudgetSeconds, latestTime, type Alert, type AlertCondition, type Freshness } from "../../contract/freshness.ts";
-import type { RunOutcome, RunRecord } from "../../contract/run-record.ts";
+import { confirmsContent, isFailedOutcome, RUN_OUTCOMES, type RunOutcome, type RunRecord } from "../../contract/run-record.ts";
 
 /** R2: the watchdog's state (edge-only, beside the purge state). */
 export const ALERT_STATE_KEY = "edge/alert-state.json";
@@ -23,7 +23,7 @@ export const SCHEDULER_KEY = "*";
 export const MAX_OUTBOX = 100;
 
 /** Outcomes of a run that did not confirm the content. */
-export const FAILED_OUTCOMES: ReadonlySet<RunOutcome> = new Set(["failed", "timed-out", "memory-killed", "rejected"]);
+export const FAILED_OUTCOMES: ReadonlySet<RunOutcome> = new Set(RUN_OUTCOMES.filter(isFailedOutcome));
 
 const DatasetWatchSchema = z.object({
   /** The dataset's last final run (not followed by a retry) failed. */
@@ -138,7 +138,7 @@ export function observeRun(previous: AlertState, record: RunRecord, options: Rai
     watch.failing = true;
     const attempts = record.attempt > 1 ? ` (attempt ${record.attempt}, no retry left)` : "";
     raise(transition, { dataset, kind: "run-failed", message: `${dataset}: run ${record.id} ${record.outcome}${attempts}: ${record.reason ?? "no reason given"}. The previous version is still served.` }, options);
-  } else if ((record.outcome === "ok" || record.outcome === "unchanged") && watch.failing) {
+  } else if (confirmsContent(record.outcome) && watch.failing) {
     watch.failing = false;
     raise(transition, { dataset, kind: "recovered", recovered: "run-failed", message: `${dataset}: runs succeed again (run ${record.id} ${record.outcome}).` }, options);
   }

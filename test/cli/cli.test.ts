@@ -80,6 +80,20 @@ describe("edgesnap CLI", () => {
       expect(first.stdout).toContain(result.version);
     }, 60_000);
 
+    it("exits 2 with one line naming the module and its error when the dataset's module fails to load, and runs the others", async () => {
+      process.env.EDGESNAP_DATASETS = "test/compute/fixtures/registry/index.ts";
+      try {
+        const broken = await cli("run", "reg-explodes");
+        expect(broken.code).toBe(2);
+        expect(broken.stderr).toBe("edgesnap: dataset module test/compute/fixtures/registry/reg-explodes.ts failed to load: the module itself is broken\n");
+        const fine = await cli("run", "reg-fine");
+        expect(fine.code, fine.stderr).toBe(0);
+        expect(fine.stdout).toMatch(/^reg-fine: published /);
+      } finally {
+        process.env.EDGESNAP_DATASETS = "test/cli/fixtures/datasets.ts";
+      }
+    }, 60_000);
+
     it("exits 4 with the build's reason when the build throws", async () => {
       const { code, stdout } = await cli("run", "cli-broken");
       expect(code).toBe(4);

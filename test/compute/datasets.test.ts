@@ -3,9 +3,9 @@ import pl from "nodejs-polars";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DatasetDefinition, LazyDataFrame } from "../../compute/dataset/define.ts";
 import { createSources } from "../../compute/dataset/sources.ts";
-import airportDelays from "../../compute/datasets/airport-delays.ts";
-import busiestRoutes from "../../compute/datasets/busiest-routes.ts";
-import dailyDelays from "../../compute/datasets/daily-delays.ts";
+import airportDelays from "../../compute/examples/airport-delays.ts";
+import busiestRoutes from "../../compute/examples/busiest-routes.ts";
+import dailyDelays from "../../compute/examples/daily-delays.ts";
 import { checkGates } from "../../compute/run/gates.ts";
 import { makeTempDir, memoryLogger, serializeFrame, type SerializedFrame } from "./helpers.ts";
 

@@ -5,7 +5,7 @@ import path from "node:path";
 import pl from "nodejs-polars";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSources } from "../../compute/dataset/sources.ts";
-import { vegaDataPath } from "../../compute/datasets/vega.ts";
+import { vegaDataPath } from "../../compute/examples/vega.ts";
 import { makeTempDir } from "./helpers.ts";
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;

@@ -6,7 +6,20 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { applyDatasetOverrides, CONFIG_ENV, describeConfig, loadConfig, parseByteSize } from "../../compute/config.ts";
+import {
+  applyDatasetOverrides,
+  childRunEnv,
+  CONFIG_ENV,
+  debugLogging,
+  describeConfig,
+  inheritedEnv,
+  loadConfig,
+  loadRunSettings,
+  localCronIntervalMs,
+  parseByteSize,
+  readEdgeEnv,
+  RUN_ENV,
+} from "../../compute/config.ts";
 import { EdgesnapError } from "../../compute/errors.ts";
 
 const S3_ENV = {
@@ -37,7 +50,7 @@ describe("loadConfig", () => {
     expect(config.store).toEqual({ kind: "local", persistTo: ".wrangler/state", wranglerConfig: "wrangler.toml" });
     expect(config.edgeUrl).toBe("http://127.0.0.1:8787");
     expect(config.token).toBeUndefined();
-    expect(config.datasets).toBe("compute/datasets/index.ts");
+    expect(config.datasets).toBe("compute/examples/index.ts");
     expect(config.tempRoot).toBe(path.join(os.tmpdir(), "edgesnap"));
     expect(config.metricsPort).toBe(9464);
     expect(config.metricsHost).toBeUndefined();
@@ -136,6 +149,16 @@ describe("loadConfig", () => {
     for (const secret of SECRETS) expect(error.message).not.toContain(secret);
   });
 
+  it("names a malformed secret setting without any detail that could echo its value", () => {
+    const webhook = "hooks.example.com/services/T000/B000/very-secret-path";
+    const error = configError({ EDGESNAP_ALERT_WEBHOOK: webhook });
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe("invalid setting EDGESNAP_ALERT_WEBHOOK (its value is secret and not shown)");
+    expect(error.message).not.toContain("very-secret-path");
+    // The same mistake in a setting that is not secret is explained.
+    expect(configError({ EDGESNAP_EDGE_URL: webhook }).message).toBe("invalid setting EDGESNAP_EDGE_URL (expected an http(s) URL)");
+  });
+
   it("names every variable it reads in CONFIG_ENV", () => {
     expect(Object.values(CONFIG_ENV).every((name) => name.startsWith("EDGESNAP_"))).toBe(true);
     expect(new Set(Object.values(CONFIG_ENV)).size).toBe(Object.values(CONFIG_ENV).length);
@@ -149,6 +172,53 @@ describe("docs/deploy.md", () => {
   it("documents every configuration variable", () => {
     const docs = readFileSync(path.resolve(import.meta.dirname, "../../docs/deploy.md"), "utf8");
     expect(Object.values(CONFIG_ENV).filter((name) => !docs.includes(`\`${name}\``))).toEqual([]);
+  });
+});
+
+describe("the variables outside CONFIG_ENV, read in the same module", () => {
+  it("reads what the supervisor hands a run child, and writes it the same way", () => {
+    expect(loadRunSettings({})).toEqual({ runDir: undefined, runId: undefined, force: false });
+    const env = childRunEnv({ runDir: "/tmp/run-1", runId: "0001-abc", force: true });
+    expect(env).toEqual({ [RUN_ENV.runDir]: "/tmp/run-1", [RUN_ENV.runId]: "0001-abc", [RUN_ENV.force]: "1" });
+    expect(loadRunSettings(env)).toEqual({ runDir: "/tmp/run-1", runId: "0001-abc", force: true });
+    expect(childRunEnv({ force: false })).toEqual({});
+  });
+
+  it("reads the debug switch and the local cron interval, refusing a malformed interval with one line", () => {
+    expect(debugLogging({})).toBe(false);
+    expect(debugLogging({ EDGESNAP_DEBUG: "1" })).toBe(true);
+    expect(localCronIntervalMs({})).toBe(60_000);
+    expect(localCronIntervalMs({ EDGESNAP_LOCAL_CRON_INTERVAL_MS: " 250 " })).toBe(250);
+    for (const bad of ["0", "1.5", "soon"]) {
+      expect(() => localCronIntervalMs({ EDGESNAP_LOCAL_CRON_INTERVAL_MS: bad })).toThrow(
+        "invalid setting EDGESNAP_LOCAL_CRON_INTERVAL_MS (expected a positive integer of milliseconds)",
+      );
+    }
+  });
+
+  it("reads where the edge is for the operator commands without validating the rest", () => {
+    expect(readEdgeEnv({ EDGESNAP_STORE: "s3" })).toEqual({ edgeUrl: undefined, token: undefined, persistTo: ".wrangler/state" });
+    expect(readEdgeEnv({ EDGESNAP_EDGE_URL: " https://e.example ", EDGESNAP_TOKEN: "t ", EDGESNAP_PERSIST_TO: "/s" })).toEqual({
+      edgeUrl: "https://e.example",
+      token: "t",
+      persistTo: "/s",
+    });
+  });
+
+  it("hands children this environment, without the secrets when asked", () => {
+    process.env.EDGESNAP_TEST_INHERITED = "yes";
+    const saved = process.env.EDGESNAP_TOKEN;
+    process.env.EDGESNAP_TOKEN = "secret-token";
+    try {
+      expect(inheritedEnv()).toMatchObject({ EDGESNAP_TEST_INHERITED: "yes", EDGESNAP_TOKEN: "secret-token" });
+      const withoutSecrets = inheritedEnv({ withoutSecrets: true });
+      expect(withoutSecrets.EDGESNAP_TEST_INHERITED).toBe("yes");
+      expect(withoutSecrets.EDGESNAP_TOKEN).toBeUndefined();
+    } finally {
+      delete process.env.EDGESNAP_TEST_INHERITED;
+      if (saved === undefined) delete process.env.EDGESNAP_TOKEN;
+      else process.env.EDGESNAP_TOKEN = saved;
+    }
   });
 });
 

@@ -69,6 +69,7 @@ function runRecord(dataset: string, started: Date, overrides: Partial<RunRecord>
     dataset,
     trigger: "schedule",
     request_id: null,
+    request_ids: [],
     started_at: started.toISOString(),
     finished_at: started.toISOString(),
     outcome: "ok",

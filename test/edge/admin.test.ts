@@ -44,6 +44,7 @@ function runRecord(dataset: string, overrides: Partial<RunRecord> = {}, startedA
     dataset,
     trigger: "schedule",
     request_id: null,
+    request_ids: [],
     started_at: startedAt.toISOString(),
     finished_at: new Date(startedAt.getTime() + 1500).toISOString(),
     outcome: "ok",
@@ -134,7 +135,7 @@ describe("rebuild requests", () => {
     expect(listed.objects).toHaveLength(1);
   });
 
-  it("follows a request through claim and complete to the run that served it, and a new request after a claim is a new one", async () => {
+  it("follows a request through claim to the run record that completes it, and a new request after a claim is a new one", async () => {
     const dataset = uniqueDataset("lifecycle");
     const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
     const { request_id } = await json<RebuildAccepted>(await rebuild(dataset, "?force=1"));
@@ -151,11 +152,14 @@ describe("rebuild requests", () => {
     expect(next.request_id).not.toBe(request_id);
     expect(next.coalesced).toBe(false);
 
-    const done = await admin(`/requests/${request_id}/complete`, { body: { outcome: "ok", version: info.version, run_id: "0001-abc" } });
-    expect(done.status).toBe(200);
+    const record = runRecord(dataset, { trigger: "rebuild-request", request_id, request_ids: [request_id], version: info.version });
+    expect((await admin("/runs", { body: record })).status).toBe(201);
     const read = await json<RebuildRequest>(await admin(`/requests/${request_id}`));
-    expect(read).toMatchObject({ state: "done", outcome: "ok", version: info.version, run_id: "0001-abc" });
+    expect(read).toMatchObject({ state: "done", outcome: "ok", version: info.version, run_id: record.id });
     expect(read.completed_at).not.toBeNull();
+    // The run record is the only way to complete a request: there is no endpoint for it.
+    expect((await admin(`/requests/${next.request_id}/complete`, { body: { outcome: "ok" } })).status).toBe(404);
+    expect((await json<RebuildRequest>(await admin(`/requests/${next.request_id}`))).state).toBe("pending");
   });
 
   it("offers a request again when the scheduler that claimed it never finished within the lease", async () => {
@@ -183,9 +187,11 @@ describe("rebuild requests", () => {
     const dataset = uniqueDataset("badbody");
     await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
     const { request_id } = await json<RebuildAccepted>(await rebuild(dataset));
-    expect((await admin(`/requests/${request_id}/complete`, { body: "{nope" })).status).toBe(400);
-    expect((await admin(`/requests/${request_id}/complete`, { body: { outcome: "splendid" } })).status).toBe(400);
+    expect((await admin(`/requests/${request_id}/claim`, { body: "{nope" })).status).toBe(400);
+    expect((await admin("/runs", { body: runRecord(dataset, { request_ids: [request_id], outcome: "splendid" as "ok" }) })).status).toBe(400);
     expect((await admin(`/requests/${request_id}/claim`, { body: { run_id: 5 } })).status).toBe(400);
+    // Neither malformed body touched the request.
+    expect((await json<RebuildRequest>(await admin(`/requests/${request_id}`))).state).toBe("pending");
   });
 });
 
@@ -223,6 +229,44 @@ describe("run records", () => {
     const record = runRecord(dataset, { trigger: "rebuild-request", request_id, version: info.version });
     await admin("/runs", { body: record });
     expect(await json<RebuildRequest>(await admin(`/requests/${request_id}`))).toMatchObject({ state: "done", run_id: record.id, outcome: "ok", version: info.version });
+  });
+
+  it("completes every request a coalesced run served, and skips ids of other datasets", async () => {
+    const dataset = uniqueDataset("coalesced");
+    const other = uniqueDataset("coalesced-other");
+    const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
+    await publishFakeVersion(env, { dataset: other, records: [{ a: 1 }] });
+    const first = (await json<RebuildAccepted>(await rebuild(dataset))).request_id;
+    await admin(`/requests/${first}/claim`, { body: {} });
+    const second = (await json<RebuildAccepted>(await rebuild(dataset))).request_id;
+    const foreign = (await json<RebuildAccepted>(await rebuild(other))).request_id;
+    expect(second).not.toBe(first);
+    const record = runRecord(dataset, { trigger: "rebuild-request", request_id: first, request_ids: [first, second, foreign], version: info.version });
+    expect((await admin("/runs", { body: record })).status).toBe(201);
+    for (const id of [first, second]) {
+      expect(await json<RebuildRequest>(await admin(`/requests/${id}`))).toMatchObject({ state: "done", run_id: record.id, outcome: "ok", version: info.version });
+    }
+    expect((await json<RebuildRequest>(await admin(`/requests/${foreign}`))).state).toBe("pending");
+  });
+
+  it("completes a request the scheduler could not start with the refusal's outcome and reason", async () => {
+    const dataset = uniqueDataset("refused");
+    await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
+    const { request_id } = await json<RebuildAccepted>(await rebuild(dataset));
+    await admin(`/requests/${request_id}/claim`, { body: {} });
+    const refusal = runRecord(dataset, { trigger: "rebuild-request", request_id, request_ids: [request_id], outcome: "cancelled", reason: "the scheduler is stopping", rows: null, bytes: null, duration_ms: 0 });
+    expect((await admin("/runs", { body: refusal })).status).toBe(201);
+    expect(await json<RebuildRequest>(await admin(`/requests/${request_id}`))).toMatchObject({ state: "done", outcome: "cancelled", reason: "the scheduler is stopping", run_id: refusal.id });
+  });
+
+  it("reads a record without request_ids as serving none but its request_id", async () => {
+    const dataset = uniqueDataset("older");
+    await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
+    const { request_id } = await json<RebuildAccepted>(await rebuild(dataset));
+    const { request_ids: _, ...older } = runRecord(dataset, { trigger: "rebuild-request", request_id });
+    expect((await admin("/runs", { body: older })).status).toBe(201);
+    expect(await json<RunRecord>(await admin(`/datasets/${dataset}/runs/${older.id}`))).toMatchObject({ request_id, request_ids: [] });
+    expect((await json<RebuildRequest>(await admin(`/requests/${request_id}`))).state).toBe("done");
   });
 
   it("knows a dataset that has runs but no published version yet", async () => {

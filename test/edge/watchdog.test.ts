@@ -42,6 +42,7 @@ function runRecord(dataset: string, overrides: Partial<RunRecord> = {}, finished
     dataset,
     trigger: "schedule",
     request_id: null,
+    request_ids: [],
     started_at: finished.toISOString(),
     finished_at: finished.toISOString(),
     outcome: "ok",

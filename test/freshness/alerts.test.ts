@@ -108,6 +108,7 @@ describe("alerts from the edge, against wrangler dev, a webhook receiver and a r
         dataset,
         trigger: "schedule",
         request_id: null,
+        request_ids: [],
         started_at: now.toISOString(),
         finished_at: now.toISOString(),
         outcome,

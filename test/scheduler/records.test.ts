@@ -67,6 +67,9 @@ describe("run records and the status port", () => {
   it("answers /healthz and /metrics, 404 elsewhere, 405 for other methods, and 503 while stopping", async () => {
     current = await startTestScheduler([{ name: "slow", schedule: NEVER, fixture: "slow-ok" }], {
       env: { FIXTURE_DELAY_MS: "1500" },
+      // Long enough for the child to finish however slow the machine is: this test is about the
+      // port while stopping, not about the grace period.
+      shutdownGraceMs: 120_000,
     });
     const base = `http://127.0.0.1:${current.scheduler.port}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);

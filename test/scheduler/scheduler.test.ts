@@ -193,6 +193,49 @@ describe("scheduling", () => {
     expect(gap(2)).toBeGreaterThanOrEqual(190);
   });
 
+  it("lets a fresh trigger replace a pending retry: the retry's timer is cancelled and the new run is attempt 1", async () => {
+    // A backoff far longer than any test: idle() can only resolve this soon if the retry was cancelled.
+    current = await startTestScheduler([{ name: "flaky", schedule: NEVER, fixture: "fail-unless-forced" }], { retries: 2, retryBackoffMs: 3_600_000 });
+    const { scheduler, logs } = current;
+    scheduler.trigger("flaky", "schedule");
+    await waitFor(() => logs.some((l) => l.event === "retry-scheduled"));
+    expect(scheduler.trigger("flaky", "rebuild-request", "req-1", { force: true })).toBe("started");
+    await scheduler.idle();
+    expect(scheduler.records("flaky").map((r) => [r.trigger, r.attempt, r.outcome, r.request_ids])).toEqual([
+      ["schedule", 1, "failed", []],
+      ["rebuild-request", 1, "ok", ["req-1"]],
+    ]);
+  });
+
+  it("lists every request coalesced into one run on its record, the first also as request_id", async () => {
+    current = await startTestScheduler([{ name: "slow", schedule: NEVER, fixture: "slow-ok" }], { env: { FIXTURE_DELAY_MS: "500" } });
+    const { scheduler } = current;
+    expect(scheduler.trigger("slow", "schedule")).toBe("started");
+    expect(scheduler.trigger("slow", "rebuild-request", "req-1")).toBe("queued");
+    expect(scheduler.trigger("slow", "rebuild-request", "req-2")).toBe("coalesced");
+    expect(scheduler.trigger("slow", "schedule")).toBe("coalesced");
+    await scheduler.idle();
+    expect(scheduler.records("slow").map((r) => [r.trigger, r.request_id, r.request_ids])).toEqual([
+      ["schedule", null, []],
+      ["rebuild-request", "req-1", ["req-1", "req-2"]],
+    ]);
+  });
+
+  it("records a dataset whose module failed to load as a failed run, refuses its triggers with the reason, and runs the others", async () => {
+    const reason = "dataset module test/broken.ts failed to load: Error: boom";
+    current = await startTestScheduler([{ name: "fine", schedule: NEVER, fixture: "slow-ok" }], {
+      unloadable: [{ name: "broken", reason }],
+      env: { FIXTURE_DELAY_MS: "10" },
+    });
+    const { scheduler, logs } = current;
+    expect(scheduler.records("broken")).toMatchObject([{ dataset: "broken", outcome: "failed", reason, will_retry: false, trigger: "startup" }]);
+    expect(logs.some((l) => l.event === "dataset-unloadable" && l.dataset === "broken" && l.level === "error")).toBe(true);
+    expect(() => scheduler.trigger("broken")).toThrow(reason);
+    expect(scheduler.trigger("fine")).toBe("started");
+    await scheduler.idle();
+    expect(scheduler.records("fine")[0]!.outcome).toBe("ok");
+  });
+
   it("says on each record whether a retry follows, so only the last failure of a run is final", async () => {
     current = await startTestScheduler(
       [

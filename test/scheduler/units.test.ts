@@ -2,7 +2,8 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { RunRecord } from "../../contract/run-record.ts";
+import { spawnSync } from "node:child_process";
+import { RUN_OUTCOMES, type RunRecord } from "../../contract/run-record.ts";
 import { SchedulerMetrics, escapeLabel } from "../../compute/scheduler/metrics.ts";
 import { findRunProcesses, parseProcStat, selfProcStat, type ProcStat } from "../../compute/scheduler/proc.ts";
 import { RunRecordRing } from "../../compute/scheduler/records.ts";
@@ -16,6 +17,7 @@ function record(overrides: Partial<RunRecord>): RunRecord {
     dataset: "a",
     trigger: "manual",
     request_id: null,
+    request_ids: [],
     started_at: "2026-11-23T00:00:00.000Z",
     finished_at: "2026-11-23T00:00:01.000Z",
     outcome: "ok",
@@ -74,6 +76,31 @@ describe("metrics", () => {
     expect(text).toContain('edgesnap_last_success_timestamp_seconds{dataset="a"} 1795392001');
     expect(text).toContain("edgesnap_temp_root_bytes 4096");
     expect(text).toMatch(/^# TYPE edgesnap_run_duration_seconds histogram$/m);
+  });
+
+  it("counts an unchanged run as a success for the last-success gauge, and a failure not", () => {
+    const metrics = new SchedulerMetrics();
+    metrics.recordRun(record({ outcome: "ok", finished_at: "2026-11-23T00:00:01.000Z" }));
+    metrics.recordRun(record({ outcome: "unchanged", finished_at: "2026-11-23T01:00:01.000Z", bytes: 10 }));
+    metrics.recordRun(record({ outcome: "failed", finished_at: "2026-11-23T02:00:01.000Z" }));
+    const text = metrics.render({ running: 0, waiting: 0, tempRootBytes: 0 });
+    expect(text).toContain(`edgesnap_last_success_timestamp_seconds{dataset="a"} ${Date.parse("2026-11-23T01:00:01.000Z") / 1000}`);
+    // Only a publish adds published bytes.
+    expect(text).toContain('edgesnap_published_bytes_total{dataset="a"} 10');
+  });
+
+  it("writes an exposition promtool accepts, whatever the label values", () => {
+    const metrics = new SchedulerMetrics();
+    for (const outcome of RUN_OUTCOMES) metrics.recordRun(record({ outcome, dataset: 'odd "name"\\with\nbreaks' }));
+    metrics.recordCoalesced("a");
+    metrics.recordRetry("a");
+    const text = metrics.render({ running: 2, waiting: 1, tempRootBytes: 4096 });
+    // promtool comes from Debian's prometheus package (.ci/run installs it).
+    const checked = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+    expect(checked.error).toBeUndefined();
+    const { status: code } = checked;
+    const output = `${checked.stdout}${checked.stderr}`;
+    expect({ code, output }).toEqual({ code: 0, output: "" });
   });
 
   it("escapes label values", () => {

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { defineCommand } from "citty";
-import type { RebuildRequest } from "../../../contract/index.ts";
+import { confirmsContent, type RebuildRequest } from "../../../contract/index.ts";
 import { CONNECTION_ARGS, connectAdmin } from "../../admin-client/connect.ts";
 import { formatDuration } from "../../admin-client/format.ts";
 import { EdgesnapError, ERROR_CODES } from "../../errors.ts";
@@ -13,7 +13,7 @@ import type { CliIO } from "../main.ts";
 
 /** The exit code of a finished request. */
 export function exitCodeForRequest(request: RebuildRequest): number {
-  if (request.outcome === "ok" || request.outcome === "unchanged") return 0;
+  if (request.outcome !== null && confirmsContent(request.outcome)) return 0;
   if (request.outcome === "rejected") return ERROR_CODES["gate-rejected"];
   return ERROR_CODES["build-failed"];
 }

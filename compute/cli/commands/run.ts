@@ -13,17 +13,16 @@
 import path from "node:path";
 import { defineCommand } from "citty";
 import { EDGE_ARGS, resolveEdgeUrl, resolveToken } from "../../admin-client/connect.ts";
+import { isRunResultOutcome } from "../../../contract/run-record.ts";
 import { applyDatasetOverrides, loadConfig } from "../../config.ts";
-import { findDataset, loadDatasets } from "../../dataset/registry.ts";
+import { findDataset, loadRegistry } from "../../dataset/registry.ts";
 import { ERROR_CODES } from "../../errors.ts";
 import { exitCodeFor, formatRunResult, type RunResult } from "../../run/result.ts";
-import { superviseRun, type SupervisedRun } from "../../scheduler/supervise.ts";
+import { DEFAULT_KILL_GRACE_MS, superviseRun, type SupervisedRun } from "../../scheduler/supervise.ts";
 import { prepareTempRoot } from "../../scheduler/temp-root.ts";
 import type { CliIO } from "../main.ts";
 
 const CHILD_ENTRY = path.resolve(import.meta.dirname, "../../run/child.ts");
-/** SIGTERM to SIGKILL when a run is stopped, as in the scheduler. */
-const KILL_GRACE_MS = 5_000;
 
 /** What `edgesnap run` prints: the child's own result, or the supervisor's verdict (timed out...). */
 type OneShotResult = Omit<RunResult, "outcome"> & { outcome: SupervisedRun["outcome"] };
@@ -35,8 +34,9 @@ function toResult(run: SupervisedRun): OneShotResult {
 
 function exitCode(result: OneShotResult, signal: NodeJS.Signals | null): number {
   if (result.outcome === "cancelled") return 128 + (signal === "SIGINT" ? 2 : 15);
-  if (result.outcome === "timed-out" || result.outcome === "memory-killed") return ERROR_CODES["build-failed"];
-  return exitCodeFor(result as RunResult);
+  // The supervisor's verdicts (a timeout, a memory kill) are build failures.
+  if (!isRunResultOutcome(result.outcome)) return ERROR_CODES["build-failed"];
+  return exitCodeFor({ ...result, outcome: result.outcome });
 }
 
 export default defineCommand({
@@ -53,10 +53,13 @@ export default defineCommand({
     const config = loadConfig();
     const edgeUrl = resolveEdgeUrl(args);
     // Like the operator commands: a local start's token, found beside its state, for its notices.
-    const token = resolveToken({}, edgeUrl, config.store.kind === "local" ? { ...process.env, EDGESNAP_PERSIST_TO: config.store.persistTo } : process.env);
+    const token = resolveToken({}, edgeUrl, undefined, config.store.kind === "local" ? config.store.persistTo : undefined);
     await prepareTempRoot(config.tempRoot);
-    // Unknown names fail here with one line, before any process starts.
-    const dataset = findDataset(applyDatasetOverrides(await loadDatasets(config.datasets), config), args.dataset);
+    // Unknown names, and a dataset whose module fails to load (exit 2), fail here with one line,
+    // before any process starts; another dataset's broken module does not matter.
+    const { definitions, broken } = await loadRegistry(config.datasets);
+    const overridden = applyDatasetOverrides(definitions, config, broken.flatMap((module) => (module.name === null ? [] : [module.name])));
+    const dataset = findDataset(overridden, args.dataset, broken);
 
     const stop = new AbortController();
     let signal: NodeJS.Signals | null = null;
@@ -74,7 +77,7 @@ export default defineCommand({
         tempRoot: config.tempRoot,
         timeoutMs: dataset.limits.timeoutMs,
         memoryBytes: dataset.limits.memoryBytes,
-        killGraceMs: KILL_GRACE_MS,
+        killGraceMs: DEFAULT_KILL_GRACE_MS,
         cwd: process.cwd(),
         env: {
           EDGESNAP_EDGE_URL: edgeUrl,

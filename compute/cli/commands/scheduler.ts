@@ -4,10 +4,10 @@
  */
 import { defineCommand } from "citty";
 import { EDGE_ARGS, resolveEdgeUrl } from "../../admin-client/connect.ts";
-import { applyDatasetOverrides, describeConfig, loadConfig } from "../../config.ts";
-import { loadDatasets } from "../../dataset/registry.ts";
-import { jsonLineLog } from "../../scheduler/index.ts";
-import { runOperatedSchedulerUntilSignal } from "../../scheduler/operated.ts";
+import { describeConfig, loadConfig } from "../../config.ts";
+import { jsonLineLog, safeLog } from "../../scheduler/index.ts";
+import { loadScheduledDatasets } from "../datasets.ts";
+import { runSchedulerUntilSignal } from "../../scheduler/operated.ts";
 
 export default defineCommand({
   meta: { name: "scheduler", description: "Run every dataset on its schedule, each run in a fresh child process" },
@@ -18,11 +18,11 @@ export default defineCommand({
   },
   async run({ args }) {
     const config = { ...loadConfig(), edgeUrl: resolveEdgeUrl(args) };
-    const datasets = applyDatasetOverrides(await loadDatasets(config.datasets), config);
+    const { datasets, unloadable } = await loadScheduledDatasets(config, safeLog(jsonLineLog));
     jsonLineLog({ time: new Date().toISOString(), level: "info", event: "scheduler.config", config: describeConfig(config) });
     // With EDGESNAP_TOKEN set, rebuild requests are polled from the edge and runs reported to it.
-    await runOperatedSchedulerUntilSignal(
-      { config, datasets, runAtStart: args["run-at-start"], metricsHost: config.metricsHost, env: { EDGESNAP_EDGE_URL: config.edgeUrl } },
+    await runSchedulerUntilSignal(
+      { config, datasets, unloadable, runAtStart: args["run-at-start"], metricsHost: config.metricsHost, env: { EDGESNAP_EDGE_URL: config.edgeUrl } },
       { edgeUrl: config.edgeUrl, token: config.token },
     );
     return 0;

@@ -11,9 +11,8 @@
 import { randomBytes } from "node:crypto";
 import { defineCommand } from "citty";
 import { EDGE_ARGS, isLoopback, resolveEdgeUrl } from "../../admin-client/connect.ts";
-import { applyDatasetOverrides, describeConfig, loadConfig } from "../../config.ts";
-import { loadDatasets } from "../../dataset/registry.ts";
-import { localCronIntervalMs, startLocalCron } from "../../embedded/local-cron.ts";
+import { describeConfig, loadConfig, localCronIntervalMs } from "../../config.ts";
+import { startLocalCron } from "../../embedded/local-cron.ts";
 import { removeLocalToken, writeLocalToken } from "../../embedded/local-token.ts";
 import { acquireStateLock } from "../../embedded/state-lock.ts";
 import { startWranglerDev, type WranglerDev } from "../../embedded/wrangler-dev.ts";
@@ -21,6 +20,7 @@ import { EdgesnapError } from "../../errors.ts";
 import { jsonLineLog } from "../../scheduler/index.ts";
 import { startOperatedScheduler, type OperatedScheduler } from "../../scheduler/operated.ts";
 import { prepareTempRoot } from "../../scheduler/temp-root.ts";
+import { loadScheduledDatasets } from "../datasets.ts";
 
 function log(level: "info" | "warn" | "error", event: string, fields: Record<string, unknown> = {}): void {
   jsonLineLog({ time: new Date().toISOString(), level, event, ...fields });
@@ -47,7 +47,7 @@ export default defineCommand({
     if (config.store.kind !== "local") throw new EdgesnapError("config", "edgesnap start runs the embedded default; set EDGESNAP_STORE=local or use `edgesnap scheduler`");
     const { persistTo, wranglerConfig } = config.store;
     await prepareTempRoot(config.tempRoot);
-    const datasets = applyDatasetOverrides(await loadDatasets(config.datasets), config);
+    const { datasets, unloadable } = await loadScheduledDatasets(config, log);
     const cronIntervalMs = localCronIntervalMs();
     const lock = acquireStateLock(persistTo);
     try {
@@ -62,7 +62,7 @@ export default defineCommand({
           log("info", "edge.ready", { url: edge.url, admin: `${edge.url}/admin`, tokenFile, config: { ...describeConfig(config), edgeUrl: edge.url } });
           // With the token, the scheduler also takes rebuild requests from the edge and reports runs.
           const operated = await startOperatedScheduler(
-            { config, datasets, runAtStart: true, env: { EDGESNAP_EDGE_URL: edge.url, EDGESNAP_TOKEN: token } },
+            { config, datasets, unloadable, runAtStart: true, env: { EDGESNAP_EDGE_URL: edge.url, EDGESNAP_TOKEN: token } },
             { edgeUrl: edge.url, token },
           );
           const cron = startLocalCron({ url: edge.url, intervalMs: cronIntervalMs, log });

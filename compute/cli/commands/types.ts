@@ -6,7 +6,8 @@
  */
 import { rename, rm, writeFile } from "node:fs/promises";
 import { defineCommand } from "citty";
-import { CONNECTION_ARGS, DEFAULT_EDGE_URL } from "../../admin-client/connect.ts";
+import { CONNECTION_ARGS } from "../../admin-client/connect.ts";
+import { DEFAULT_EDGE_URL, readEdgeEnv } from "../../config.ts";
 import { EdgesnapError } from "../../errors.ts";
 import type { CliIO } from "../main.ts";
 
@@ -105,7 +106,7 @@ export default defineCommand({
   },
   async run({ args, data }) {
     const io = (data as { io: CliIO }).io;
-    const edgeUrl = args.url || process.env.EDGESNAP_EDGE_URL || DEFAULT_EDGE_URL;
+    const edgeUrl = args.url || readEdgeEnv().edgeUrl || DEFAULT_EDGE_URL;
     try {
       new URL(edgeUrl);
     } catch (error) {
