@@ -38,6 +38,7 @@ function record(dataset: string, overrides: Partial<RunRecord> = {}): RunRecord 
     dataset,
     trigger: "schedule",
     request_id: null,
+    request_ids: [],
     started_at: startedAt.toISOString(),
     finished_at: startedAt.toISOString(),
     outcome: "ok",
