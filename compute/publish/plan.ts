@@ -40,6 +40,11 @@ export interface VersionPlan {
   pages: PlannedPage[];
   /** Item shard files in shard order, or none for an unkeyed snapshot. */
   shardFiles: string[];
+  /**
+   * Shards with a key decoded from JSON (a float, an escaped string): their keys are checked for
+   * duplicates before upload. Plain keys are their own bytes, unique by the key gate's distinct count.
+   */
+  decodedKeyShards: ReadonlySet<number>;
 }
 
 export interface PlanOptions {
@@ -130,6 +135,7 @@ export async function planVersion(options: PlanOptions): Promise<VersionPlan> {
     await spill?.finish();
   } finally {
     await keys?.close();
+    await spill?.settle();
   }
   return {
     rowsFile: options.rowsFile,
@@ -138,6 +144,7 @@ export async function planVersion(options: PlanOptions): Promise<VersionPlan> {
     rows,
     pages,
     shardFiles: spill?.files ?? [],
+    decodedKeyShards: spill?.decodedKeyShards ?? new Set(),
   };
 }
 

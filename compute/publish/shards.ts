@@ -91,7 +91,7 @@ export class KeyReader {
   #readKey(batch: KeyBatch, lineStart: number, lineEnd: number): void {
     const line = this.#chunk;
     const prefix = this.#prefix;
-    if (lineEnd - lineStart < prefix.length + 2 || line.compare(prefix, 0, prefix.length, lineStart, lineStart + prefix.length) !== 0 || line[lineEnd - 1] !== 0x7d) {
+    if (lineEnd - lineStart < prefix.length + 2 || !startsWith(line, lineStart, prefix) || line[lineEnd - 1] !== 0x7d) {
       throw new EdgesnapError("internal", `unexpected key line ${JSON.stringify(line.toString("utf8", lineStart, Math.min(lineEnd, lineStart + 80)))}`);
     }
     let start = lineStart + prefix.length;
@@ -117,6 +117,12 @@ export class KeyReader {
   async close(): Promise<void> {
     await this.#chunks.return(undefined);
   }
+}
+
+/** Whether `bytes` has `prefix` at `start` (a loop: the prefix is a few bytes, a native call per row costs more). */
+function startsWith(bytes: Buffer, start: number, prefix: Buffer): boolean {
+  for (let i = 0; i < prefix.length; i++) if (bytes[start + i] !== prefix[i]) return false;
+  return true;
 }
 
 /** An integer token as JSON writes it (no sign but "-", no leading zero), short enough to be exact. */
@@ -151,26 +157,40 @@ function keyString(token: string): string {
   return key;
 }
 
+/** Shard writes in flight at once: the pass goes on while the disk catches up. */
+const WRITES_IN_FLIGHT = 32;
+
 /**
  * Item shards being written: each shard's lines are copied into a fixed buffer of its own and
- * appended to its file when the buffer is full, so memory stays at shards x SHARD_FLUSH_BYTES.
+ * appended to its file when the buffer is full, so memory stays at shards x SHARD_FLUSH_BYTES plus
+ * the writes in flight. Writes to one shard stay in order; the pass waits only when
+ * WRITES_IN_FLIGHT are pending.
  */
 export class ShardSpill {
   readonly files: string[];
   readonly count: number;
+  /**
+   * Shards holding a key that was decoded from JSON (not a plain string or integer): the only keys
+   * whose uniqueness the key column's distinct count does not already prove, checked before upload.
+   */
+  readonly decodedKeyShards = new Set<number>();
   readonly #buffers: Buffer[];
   readonly #filled: number[];
+  /** The last write of each shard, which its next write follows. */
+  readonly #tails: (Promise<void> | undefined)[];
+  readonly #inFlight = new Set<Promise<void>>();
 
   constructor(dir: string, count: number) {
     this.count = count;
     this.files = Array.from({ length: count }, (_, shard) => path.join(dir, `${shard}.tsv`));
     this.#buffers = Array.from({ length: count }, () => Buffer.allocUnsafe(SHARD_FLUSH_BYTES));
     this.#filled = new Array<number>(count).fill(0);
+    this.#tails = new Array<Promise<void> | undefined>(count).fill(undefined);
   }
 
   /**
-   * Adds row `record[recordStart, recordEnd)` under key i of `keys`; returns a flush to await when
-   * its shard's buffer was full.
+   * Adds row `record[recordStart, recordEnd)` under key i of `keys`; returns a promise to await
+   * when too many writes are in flight.
    */
   add(keys: KeyBatch, i: number, record: Buffer, recordStart: number, recordEnd: number): Promise<void> | undefined {
     const string = keys.strings[i];
@@ -178,32 +198,57 @@ export class ShardSpill {
     const keyStart = string === undefined ? keys.starts[i]! : 0;
     const keyEnd = string === undefined ? keys.ends[i]! : keyBuffer.length;
     const shard = string === undefined ? fnv1a32Bytes(keyBuffer, keyStart, keyEnd) % this.count : shardOf(string, this.count);
+    if (string !== undefined) this.decodedKeyShards.add(shard);
     const size = keyEnd - keyStart + (recordEnd - recordStart) + 2;
     const buffer = this.#buffers[shard]!;
     if (size > buffer.length) {
       // A line longer than the buffer goes to the file on its own, after what is buffered.
-      const line = Buffer.concat([keyBuffer.subarray(keyStart, keyEnd), Buffer.from([TAB]), record.subarray(recordStart, recordEnd), Buffer.from([NEWLINE])]);
-      return this.#flush(shard).then(() => appendFile(this.files[shard]!, line));
+      this.#flush(shard);
+      return this.#write(shard, Buffer.concat([keyBuffer.subarray(keyStart, keyEnd), Buffer.from([TAB]), record.subarray(recordStart, recordEnd), Buffer.from([NEWLINE])]));
     }
-    const flushed = this.#filled[shard]! + size > buffer.length ? this.#flush(shard) : undefined;
+    const backlog = this.#filled[shard]! + size > buffer.length ? this.#flush(shard) : undefined;
     let at = this.#filled[shard]!;
     at += keyBuffer.copy(buffer, at, keyStart, keyEnd);
     buffer[at++] = TAB;
     at += record.copy(buffer, at, recordStart, recordEnd);
     buffer[at++] = NEWLINE;
     this.#filled[shard] = at;
-    return flushed;
+    return backlog;
   }
 
-  #flush(shard: number): Promise<void> {
+  #flush(shard: number): Promise<void> | undefined {
+    if (this.#filled[shard] === 0) return undefined;
     // A copy, so the buffer can take new lines while the write is in flight.
     const bytes = Buffer.from(this.#buffers[shard]!.subarray(0, this.#filled[shard]!));
     this.#filled[shard] = 0;
-    return appendFile(this.files[shard]!, bytes);
+    return this.#write(shard, bytes);
   }
 
+  /** Queues an append behind the shard's previous one; resolves when the backlog allows more. */
+  #write(shard: number, bytes: Buffer): Promise<void> | undefined {
+    const file = this.files[shard]!;
+    const write = (this.#tails[shard] ?? Promise.resolve()).then(() => appendFile(file, bytes));
+    this.#tails[shard] = write;
+    this.#inFlight.add(write);
+    // A failed write is reported by whoever awaits it (a backlog wait, or finish()).
+    void write.then(
+      () => this.#inFlight.delete(write),
+      () => {},
+    );
+    if (this.#inFlight.size < WRITES_IN_FLIGHT) return undefined;
+    return Promise.race(this.#inFlight);
+  }
+
+  /** Writes what is buffered and waits for every write; every shard gets a file, an empty one included. */
   async finish(): Promise<void> {
-    // Every shard gets a file, an empty one included: the edge reads shard i for any key of shard i.
-    for (let shard = 0; shard < this.count; shard++) await this.#flush(shard);
+    for (let shard = 0; shard < this.count; shard++) this.#flush(shard);
+    await Promise.all(this.#tails);
+    // The edge reads shard i for any key of shard i, so even a shard no key fell into is a file.
+    await Promise.all(this.files.map((file, shard) => (this.#tails[shard] ? undefined : appendFile(file, ""))));
+  }
+
+  /** Waits until no write is pending, failed or not (before the shard dir is removed). */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.#tails);
   }
 }

@@ -63,4 +63,16 @@ describe("planVersion", () => {
       }
     }
   });
+
+  it("fails when a shard cannot be written, rather than publish a shard missing its items", async () => {
+    const dir = path.join(temp.dir, "unwritable");
+    const { mkdirSync } = await import("node:fs");
+    // Shard 0's file is a directory, so every append to it fails (root ignores file modes).
+    mkdirSync(path.join(dir, "shards", "0.tsv"), { recursive: true });
+    const rows = Array.from({ length: 2000 }, (_, i) => JSON.stringify({ k: `K${i}`, pad: "x".repeat(100) }));
+    writeFileSync(path.join(dir, "rows.ndjson"), rows.map((r) => `${r}\n`).join(""));
+    writeFileSync(path.join(dir, "keys.ndjson"), rows.map((_, i) => `${JSON.stringify({ k: `K${i}` })}\n`).join(""));
+    const planned = planVersion({ rowsFile: path.join(dir, "rows.ndjson"), keysFile: path.join(dir, "keys.ndjson"), keyName: "k", shardDir: path.join(dir, "shards") });
+    await expect(planned).rejects.toMatchObject({ code: "EISDIR" });
+  });
 });

@@ -221,6 +221,25 @@ describe("runDataset", () => {
     expect(await listKeys(store, "datasets/pub-dupes/")).toEqual([]);
   });
 
+  it("refuses a shard with a decoded key twice before uploading anything (two JSON values, one item key)", async () => {
+    // polars' distinct count proves plain keys unique; a decoded key (here a float) is checked again
+    // at upload. Two floats reading as one key cannot come out of polars (it counts 0.0 and -0.0 as
+    // one), so the shard is doubled by hand, as a stand-in for any such pair.
+    const rowsDir = await makeTempDir("decoded-dupes");
+    try {
+      const { plan, columns } = await serializeFrame(pl.DataFrame({ id: [1.5, 2.5], v: [1, 2] }), { key: "id", keep: rowsDir.dir });
+      expect(plan.decodedKeyShards.size).toBeGreaterThan(0);
+      const shard = [...plan.decodedKeyShards][0]!;
+      const { appendFileSync, readFileSync } = await import("node:fs");
+      appendFileSync(plan.shardFiles[shard]!, readFileSync(plan.shardFiles[shard]!));
+      const published = publishVersion(store, { dataset: "pub-decoded-dupes", plan, columns, key: "id", generatedAt: new Date() });
+      await expect(published).rejects.toMatchObject({ code: "gate-rejected", message: expect.stringMatching(/duplicate item key "(1|2)\.5"/) });
+      expect(await listKeys(store, "datasets/pub-decoded-dupes/")).toEqual([]);
+    } finally {
+      await rowsDir.remove();
+    }
+  });
+
   it("a forced run publishes unchanged content as a new current version", async () => {
     const definition = keyedDataset("pub-forced", () => [5, 6]);
     const first = await run(definition);

@@ -170,6 +170,13 @@ describe("item shards", () => {
     }
     const floats = await serializeFrame(pl.DataFrame({ id: [1.5, -2.25, 1e21], n: [1, 2, 3] }), { key: "id" });
     for (const key of ["1.5", "-2.25", "1e+21"]) expect(findItem(floats.shards.join(""), key)).not.toBeNull();
+    // Decoded keys mark their shards for the duplicate check at upload; plain ones (their own bytes) do not.
+    const decodedShards = (list: string[], shards: number) => new Set(list.map((key) => shardOf(key, shards)));
+    expect(floats.plan.decodedKeyShards).toEqual(decodedShards(["1.5", "-2.25", "1e+21"], floats.shards.length));
+    expect(result.plan.decodedKeyShards).toEqual(decodedShards(["é", "✈ Zürich", 'say "hi"', "back\\slash"], result.shards.length));
+    const plain = await serializeFrame(pl.DataFrame({ id: ["a", "b"], n: [1, 2] }), { key: "id" });
+    const integers = await serializeFrame(pl.DataFrame([pl.Series("id", [1, -20, 300], pl.Int64)]), { key: "id" });
+    expect([plain.plan.decodedKeyShards.size, integers.plan.decodedKeyShards.size]).toEqual([0, 0]);
   });
 
   it("keep a record larger than a shard's write buffer whole", async () => {
@@ -190,7 +197,18 @@ describe("item shards", () => {
       const key = `key-${i}`;
       expect(JSON.parse(findItem(result.shards[shardOf(key, result.shards.length)]!, key)!)).toEqual({ id: key, payload: "p".repeat(20 + (i % 50)) });
     }
-    const lines = result.shards.reduce((total, shard) => total + shard.split("\n").filter(Boolean).length, 0);
-    expect(lines).toBe(n);
+    // Every key exactly once, in the shard its hash names, with its record: the writes that spill
+    // the shards run many at a time, and none is lost or torn.
+    const seen = new Map<string, string>();
+    for (const [index, shard] of result.shards.entries()) {
+      for (const line of shard.split("\n").filter(Boolean)) {
+        const [key, record] = line.split("\t") as [string, string];
+        expect(shardOf(key, result.shards.length)).toBe(index);
+        expect(seen.has(key)).toBe(false);
+        seen.set(key, record);
+      }
+    }
+    expect(seen.size).toBe(n);
+    for (let i = 0; i < n; i++) expect(seen.get(`key-${i}`)).toBe(JSON.stringify({ id: `key-${i}`, payload: "p".repeat(20 + (i % 50)) }));
   });
 });
