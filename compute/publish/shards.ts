@@ -17,6 +17,8 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 /** Each shard's buffer: its lines go to the shard's file whenever it is full. */
 const SHARD_FLUSH_BYTES = 64 * 1024;
+/** All shards' buffers together: with many shards each gets less (4,096 shards: 8 KiB each). */
+const SHARD_BUFFERS_BYTES = 32 * 1024 * 1024;
 
 /** Yields a file in chunks that end at a line end (the last may lack one), with their offsets. */
 export async function* lineChunks(file: string, chunkBytes: number): AsyncGenerator<{ chunk: Buffer; offset: number }> {
@@ -162,8 +164,8 @@ const WRITES_IN_FLIGHT = 32;
 
 /**
  * Item shards being written: each shard's lines are copied into a fixed buffer of its own and
- * appended to its file when the buffer is full, so memory stays at shards x SHARD_FLUSH_BYTES plus
- * the writes in flight. Writes to one shard stay in order; the pass waits only when
+ * appended to its file when the buffer is full, so memory stays under SHARD_BUFFERS_BYTES plus the
+ * writes in flight. Writes to one shard stay in order; the pass waits only when
  * WRITES_IN_FLIGHT are pending.
  */
 export class ShardSpill {
@@ -183,7 +185,8 @@ export class ShardSpill {
   constructor(dir: string, count: number) {
     this.count = count;
     this.files = Array.from({ length: count }, (_, shard) => path.join(dir, `${shard}.tsv`));
-    this.#buffers = Array.from({ length: count }, () => Buffer.allocUnsafe(SHARD_FLUSH_BYTES));
+    const bufferBytes = Math.min(SHARD_FLUSH_BYTES, Math.floor(SHARD_BUFFERS_BYTES / count));
+    this.#buffers = Array.from({ length: count }, () => Buffer.allocUnsafe(bufferBytes));
     this.#filled = new Array<number>(count).fill(0);
     this.#tails = new Array<Promise<void> | undefined>(count).fill(undefined);
   }

@@ -10,6 +10,7 @@ import {
   applyDatasetOverrides,
   childRunEnv,
   CONFIG_ENV,
+  DEV_ENV,
   debugLogging,
   describeConfig,
   inheritedEnv,
@@ -172,6 +173,12 @@ describe("docs/deploy.md", () => {
   it("documents every configuration variable", () => {
     const docs = readFileSync(path.resolve(import.meta.dirname, "../../docs/deploy.md"), "utf8");
     expect(Object.values(CONFIG_ENV).filter((name) => !docs.includes(`\`${name}\``))).toEqual([]);
+  });
+
+  it("documents the development variables and the default datasets module", () => {
+    const docs = readFileSync(path.resolve(import.meta.dirname, "../../docs/deploy.md"), "utf8");
+    expect(Object.values(DEV_ENV).filter((name) => !docs.includes(`\`${name}\``))).toEqual([]);
+    expect(docs).toContain(`| \`${CONFIG_ENV.datasets}\` | \`${loadConfig({}).datasets}\` |`);
   });
 });
 
