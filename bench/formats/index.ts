@@ -21,13 +21,13 @@ import { openStore } from "../../compute/storage/index.ts";
 const examples = await loadDatasets(path.join(import.meta.dirname, "../../compute/examples/index.ts"));
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "3" } } });
 const rounds = Number(values.rounds);
-/** The formatsMs of the last "built" log line. */
+/** The formatsMs of the last "formats written" log line. */
 let lastFormatsMs = 0;
 const quiet = createLogger({
   level: "info",
   write: (line) => {
     const record = JSON.parse(line) as { msg?: string; formatsMs?: number };
-    if (record.msg === "built") lastFormatsMs = record.formatsMs ?? 0;
+    if (record.msg === "formats written") lastFormatsMs = record.formatsMs ?? 0;
   },
 });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

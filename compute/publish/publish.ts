@@ -47,8 +47,11 @@ export interface PublishInput {
   runId?: string;
   /** The definition's description and freshness budget, recorded in the manifest. */
   facts?: DatasetFacts;
-  /** The other formats, written and hashed (./formats.ts); none by default. */
-  formats?: readonly FormatFile[];
+  /**
+   * The other formats, written and hashed (./formats.ts), or what writes them: called only once the
+   * content is known to be new, so an unchanged run writes none. None by default.
+   */
+  formats?: readonly FormatFile[] | (() => Promise<readonly FormatFile[]>);
 }
 
 export interface PublishOptions {
@@ -66,7 +69,7 @@ export interface PublishOptions {
 export type PublishResult = { outcome: "ok" | "unchanged"; version: string; info: VersionInfo };
 
 /** The version info a plan makes. Pure. */
-export function versionInfo(input: PublishInput): VersionInfo {
+export function versionInfo(input: PublishInput & { formats?: readonly FormatFile[] }): VersionInfo {
   const { plan } = input;
   return {
     version: makeVersionId(input.generatedAt, plan.hash),
@@ -102,7 +105,7 @@ async function readShard(file: string, shard: number, check: boolean): Promise<B
   return bytes;
 }
 
-async function uploadVersion(store: ObjectStore, dataset: string, info: VersionInfo, input: PublishInput, signal?: AbortSignal): Promise<void> {
+async function uploadVersion(store: ObjectStore, dataset: string, info: VersionInfo, input: PublishInput & { formats: readonly FormatFile[] }, signal?: AbortSignal): Promise<void> {
   const { plan } = input;
   const limit = pLimit(UPLOAD_CONCURRENCY);
   const checkStopped = () => {
@@ -122,7 +125,7 @@ async function uploadVersion(store: ObjectStore, dataset: string, info: VersionI
         await put(shardObjectKey(dataset, info.version, shard), bytes, sha256Hex(bytes), SHARD_CONTENT_TYPE);
       }),
     ),
-    ...(input.formats ?? []).map((file) =>
+    ...input.formats.map((file) =>
       limit(async () => {
         checkStopped();
         await uploadFormat(store, dataset, info.version, file, { hash: info.hash });
@@ -135,7 +138,8 @@ async function uploadVersion(store: ObjectStore, dataset: string, info: VersionI
  * Publishes a planned version (see the module comment). Content equal to the current version's
  * publishes nothing and returns "unchanged".
  * @throws {EdgesnapError} "conflict" after repeated lost swaps; "storage" on store failures;
- *   "gate-rejected" for a duplicate item key. Nothing is published when it throws.
+ *   "gate-rejected" for a duplicate item key; "build-failed" when writing a format fails. Nothing
+ *   is published when it throws.
  */
 export async function publishVersion(store: ObjectStore, input: PublishInput, options: PublishOptions = {}): Promise<PublishResult> {
   const { dataset, plan } = input;
@@ -152,9 +156,10 @@ export async function publishVersion(store: ObjectStore, input: PublishInput, op
     throw toEdgesnapError(error, "storage");
   }
 
-  const info = versionInfo(input);
+  const formats = typeof input.formats === "function" ? await input.formats() : (input.formats ?? []);
+  const info = versionInfo({ ...input, formats });
   try {
-    await uploadVersion(store, dataset, info, input, options.signal);
+    await uploadVersion(store, dataset, info, { ...input, formats }, options.signal);
     log?.debug("uploaded version objects", { version: info.version, pages: info.pages.length, shards: info.shards, formats: Object.keys(info.formats) });
     if (options.signal?.aborted) throw new EdgesnapError("internal", "run stopped before the manifest write");
     const committed = await commitVersion(store, dataset, info, {

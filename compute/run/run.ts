@@ -104,12 +104,14 @@ async function createRunDir(options: RunOptions, dataset: string): Promise<strin
 interface BuiltVersion {
   plan: VersionPlan;
   columns: Column[];
-  formats: FormatFile[];
+  /** Writes the other formats; called only when the version is published, not for unchanged content. */
+  formats: () => Promise<FormatFile[]>;
   generatedAt: Date;
 }
 
 /**
- * Build -> gates -> rows (and the other formats: compute/publish/formats.ts) on disk -> plan. A
+ * Build -> gates -> rows on disk -> plan (the other formats, compute/publish/formats.ts, are
+ * written later, and only if the version is published). A
  * LazyFrame result is first written to an Arrow IPC file by polars' streaming engine (one
  * execution, bounded memory) and read back from it, so the facts query and the row files see the
  * same rows in the same order.
@@ -142,16 +144,18 @@ async function buildVersion(
   const keyed = definition.key !== null;
   const normalized = normalizeFrame(frame, facts);
   await writeRowFiles(normalized, { rows: rowsFile, ...(keyed ? { keys: { file: keysFile, column: definition.key! } } : {}) });
-  const formatsStarted = performance.now();
-  const formats = await writeFormats({ frame, normalized, facts, rowsFile, dir: tempDir, formats: definition.formats });
-  const formatsMs = Math.round(performance.now() - formatsStarted);
   const plan = await planVersion({
     rowsFile,
     ...(keyed ? { keysFile, keyName: definition.key!, shardDir: path.join(tempDir, "shards") } : {}),
   });
   if (plan.rows !== facts.rows) throw new EdgesnapError("internal", `polars wrote ${plan.rows} rows of ${facts.rows}`);
-  const formatBytes = Object.fromEntries(formats.map((f) => [f.format, f.bytes]));
-  log.info("built", { rows: plan.rows, bytes: plan.bytes, pages: plan.pages.length, hash: plan.hash, formats: formatBytes, formatsMs, buildMs: Math.round(performance.now() - buildStarted) });
+  log.info("built", { rows: plan.rows, bytes: plan.bytes, pages: plan.pages.length, hash: plan.hash, buildMs: Math.round(performance.now() - buildStarted) });
+  const formats = async () => {
+    const started = performance.now();
+    const files = await writeFormats({ frame, normalized, facts, rowsFile, dir: tempDir, formats: definition.formats });
+    log.info("formats written", { formats: Object.fromEntries(files.map((f) => [f.format, f.bytes])), formatsMs: Math.round(performance.now() - started) });
+    return files;
+  };
   return { plan, columns: facts.columns, formats, generatedAt };
 }
 
