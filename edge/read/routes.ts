@@ -66,7 +66,9 @@ export function publicRoutes(): Hono<AppEnv> {
     const dataset = datasetParam(c);
     const version = versionParam(c);
     const manifest = await requireManifest(c, dataset);
-    return serveSchema(c, manifest, retainedOf(manifest, version), "versioned");
+    // The columns are the version's, but the description is the dataset's present one, which a later
+    // publish can change: cached like a current URL, not for a year.
+    return serveSchema(c, manifest, retainedOf(manifest, version), "current");
   });
 
   routes.get("/datasets/:name", edgeCache(), async (c) => {
