@@ -68,8 +68,11 @@ export interface PublishOptions {
 
 export type PublishResult = { outcome: "ok" | "unchanged"; version: string; info: VersionInfo };
 
+/** A publish input whose formats are written. */
+type WrittenInput = Omit<PublishInput, "formats"> & { formats: readonly FormatFile[] };
+
 /** The version info a plan makes. Pure. */
-export function versionInfo(input: PublishInput & { formats?: readonly FormatFile[] }): VersionInfo {
+function versionInfo(input: WrittenInput): VersionInfo {
   const { plan } = input;
   return {
     version: makeVersionId(input.generatedAt, plan.hash),
@@ -81,7 +84,7 @@ export function versionInfo(input: PublishInput & { formats?: readonly FormatFil
     key: input.key,
     shards: plan.shardFiles.length,
     pages: plan.pages.map(({ first_row, rows, bytes, sha256 }) => ({ first_row, rows, bytes, sha256 })),
-    formats: formatRecord(input.formats ?? []),
+    formats: formatRecord(input.formats),
     ...(input.runId ? { run_id: input.runId } : {}),
   };
 }
@@ -105,7 +108,7 @@ async function readShard(file: string, shard: number, check: boolean): Promise<B
   return bytes;
 }
 
-async function uploadVersion(store: ObjectStore, dataset: string, info: VersionInfo, input: PublishInput & { formats: readonly FormatFile[] }, signal?: AbortSignal): Promise<void> {
+async function uploadVersion(store: ObjectStore, dataset: string, info: VersionInfo, input: WrittenInput, signal?: AbortSignal): Promise<void> {
   const { plan } = input;
   const limit = pLimit(UPLOAD_CONCURRENCY);
   const checkStopped = () => {
@@ -156,10 +159,10 @@ export async function publishVersion(store: ObjectStore, input: PublishInput, op
     throw toEdgesnapError(error, "storage");
   }
 
-  const formats = typeof input.formats === "function" ? await input.formats() : (input.formats ?? []);
-  const info = versionInfo({ ...input, formats });
+  const written: WrittenInput = { ...input, formats: typeof input.formats === "function" ? await input.formats() : (input.formats ?? []) };
+  const info = versionInfo(written);
   try {
-    await uploadVersion(store, dataset, info, { ...input, formats }, options.signal);
+    await uploadVersion(store, dataset, info, written, options.signal);
     log?.debug("uploaded version objects", { version: info.version, pages: info.pages.length, shards: info.shards, formats: Object.keys(info.formats) });
     if (options.signal?.aborted) throw new EdgesnapError("internal", "run stopped before the manifest write");
     const committed = await commitVersion(store, dataset, info, {

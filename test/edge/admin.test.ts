@@ -5,7 +5,6 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import {
-  makeRunId,
   manifestObjectKey,
   pageObjectKey,
   parseManifest,
@@ -20,7 +19,7 @@ import {
 } from "../../contract/index.ts";
 import { CLAIM_LEASE_MS, claimRequest } from "../../contract/protocol/requests.ts";
 import { openR2Store } from "../../edge/storage/r2.ts";
-import { BASE, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
+import { BASE, publishFakeVersion, runRecord, uniqueDataset } from "./publish-fixture.ts";
 
 const AUTH = { Authorization: "Bearer test-token" };
 
@@ -36,27 +35,6 @@ function admin(path: string, init: { method?: string; body?: unknown; headers?: 
 
 async function json<T>(res: Response): Promise<T> {
   return (await res.json()) as T;
-}
-
-function runRecord(dataset: string, overrides: Partial<RunRecord> = {}, startedAt = new Date()): RunRecord {
-  return {
-    id: makeRunId(startedAt, Math.random().toString(16).slice(2, 10).padEnd(8, "0")),
-    dataset,
-    trigger: "schedule",
-    request_id: null,
-    request_ids: [],
-    started_at: startedAt.toISOString(),
-    finished_at: new Date(startedAt.getTime() + 1500).toISOString(),
-    outcome: "ok",
-    reason: null,
-    duration_ms: 1500,
-    peak_rss_bytes: 200 * 1024 * 1024,
-    rows: 3,
-    bytes: 120,
-    version: null,
-    attempt: 1,
-    ...overrides,
-  };
 }
 
 async function rebuild(dataset: string, query = ""): Promise<Response> {

@@ -3,6 +3,7 @@
  * shared protocol, test/support/fake-publish.ts). KV is left alone: tests fill it through the
  * notice or the cron, as production does.
  */
+import { makeRunId, type RunRecord } from "../../contract/index.ts";
 import { openR2Store } from "../../edge/storage/r2.ts";
 import { publishRecords, type FakePublish, type FakePublishOptions } from "../support/fake-publish.ts";
 
@@ -11,6 +12,28 @@ export type { FakePublish, FakePublishOptions } from "../support/fake-publish.ts
 /** Publishes a fake version into the test's R2 through the Worker's own storage driver. */
 export function publishFakeVersion(env: Env, options: FakePublishOptions): Promise<FakePublish> {
   return publishRecords(openR2Store(env), options);
+}
+
+/** A finished run record of `dataset` (an ok scheduled run), as the scheduler reports it. */
+export function runRecord(dataset: string, overrides: Partial<RunRecord> = {}, startedAt = new Date()): RunRecord {
+  return {
+    id: makeRunId(startedAt, Math.random().toString(16).slice(2, 10).padEnd(8, "0")),
+    dataset,
+    trigger: "schedule",
+    request_id: null,
+    request_ids: [],
+    started_at: startedAt.toISOString(),
+    finished_at: new Date(startedAt.getTime() + 1500).toISOString(),
+    outcome: "ok",
+    reason: null,
+    duration_ms: 1500,
+    peak_rss_bytes: 200 * 1024 * 1024,
+    rows: 3,
+    bytes: 120,
+    version: null,
+    attempt: 1,
+    ...overrides,
+  };
 }
 
 let counter = 0;

@@ -7,7 +7,6 @@ import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import {
   CATALOG_OBJECT_KEY,
-  makeRunId,
   manifestObjectKey,
   pageObjectKey,
   REQUEST_HISTORY_PER_DATASET,
@@ -17,7 +16,7 @@ import {
   type RunRecord,
 } from "../../contract/index.ts";
 import { ORPHAN_MIN_AGE_MS } from "../../contract/protocol/manifests.ts";
-import { BASE, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
+import { BASE, publishFakeVersion, runRecord, uniqueDataset } from "./publish-fixture.ts";
 
 const AUTH = { Authorization: "Bearer test-token" };
 
@@ -29,28 +28,6 @@ function admin(path: string, init: { method?: string; body?: string; type?: stri
 
 async function error(res: Response): Promise<{ code: string; message: string }> {
   return ((await res.json()) as { error: { code: string; message: string } }).error;
-}
-
-function record(dataset: string, overrides: Partial<RunRecord> = {}): RunRecord {
-  const startedAt = new Date();
-  return {
-    id: makeRunId(startedAt, Math.random().toString(16).slice(2, 10).padEnd(8, "0")),
-    dataset,
-    trigger: "schedule",
-    request_id: null,
-    request_ids: [],
-    started_at: startedAt.toISOString(),
-    finished_at: startedAt.toISOString(),
-    outcome: "ok",
-    reason: null,
-    duration_ms: 10,
-    peak_rss_bytes: null,
-    rows: 1,
-    bytes: 10,
-    version: null,
-    attempt: 1,
-    ...overrides,
-  };
 }
 
 describe("an unreadable manifest", () => {
@@ -116,7 +93,7 @@ describe("an unreadable manifest", () => {
 describe("an unreadable run record", () => {
   it("is skipped with a warning by the runs listing and the overview; the others are listed", async () => {
     const dataset = uniqueDataset("bad-run");
-    const good = record(dataset);
+    const good = runRecord(dataset);
     expect((await admin("/runs", { body: JSON.stringify(good) })).status).toBe(201);
     await env.SNAPSHOTS.put(runObjectKey(dataset, "0000000000001-deadbeef"), "{ broken");
     const page = await admin(`/datasets/${dataset}/runs`);
@@ -151,7 +128,7 @@ describe("admin API input", () => {
 
   it("answers 400 to an over-long run id instead of passing it to R2", async () => {
     const dataset = uniqueDataset("long-id");
-    await admin("/runs", { body: JSON.stringify(record(dataset)) });
+    await admin("/runs", { body: JSON.stringify(runRecord(dataset)) });
     const res = await admin(`/datasets/${dataset}/runs/${"9".repeat(2_000)}`);
     expect(res.status).toBe(400);
     expect((await error(res)).message.length).toBeLessThan(200);
