@@ -3,14 +3,23 @@
  * every key in one module means the publisher and the Worker can never disagree on a path.
  */
 
-/** R2: the dataset's manifest, written last and only by compare-and-swap. */
+/**
+ * R2: the dataset's head (named "manifest" since schema 1, so a store upgrades in place): the
+ * current version, pinned, freshness and one summary line per retained version. The only mutable
+ * object of a dataset, written last and only by compare-and-swap.
+ */
 export function manifestObjectKey(dataset: string): string {
   return `datasets/${dataset}/manifest.json`;
 }
 
+/** R2: everything stored for one dataset (the head, versions, pages, item index shards). */
+export function datasetPrefix(dataset: string): string {
+  return `datasets/${dataset}/`;
+}
+
 /** R2: the folder holding one folder per version of a dataset. */
 export function versionsPrefix(dataset: string): string {
-  return `datasets/${dataset}/versions/`;
+  return `${datasetPrefix(dataset)}versions/`;
 }
 
 /** R2: prefix of every object of one version (immutable once the manifest names it). */
@@ -18,20 +27,61 @@ export function versionPrefix(dataset: string, version: string): string {
   return `${versionsPrefix(dataset)}${version}/`;
 }
 
-/** R2: page `page` (from 1) of a version: a JSON array of whole rows. */
-export function pageObjectKey(dataset: string, version: string, page: number): string {
+/**
+ * R2: a version's index: its columns, pages, item index and formats. Immutable, written before the
+ * head names the version.
+ */
+export function versionIndexKey(dataset: string, version: string): string {
+  return `${versionPrefix(dataset, version)}index.json`;
+}
+
+/** R2: the keys a keyed version added, changed and removed against the version before it. */
+export function keyChangesKey(dataset: string, version: string): string {
+  return `${versionPrefix(dataset, version)}changes.json`;
+}
+
+/** R2: prefix of a dataset's content-addressed pages (shared by every version that holds them). */
+export function pagesPrefix(dataset: string): string {
+  return `${datasetPrefix(dataset)}pages/`;
+}
+
+/** R2: a page named by its sha256: a JSON array of whole rows, shared by every version holding it. */
+export function pageObjectKey(dataset: string, sha256: string): string {
+  return `${pagesPrefix(dataset)}${sha256}.json`;
+}
+
+/**
+ * R2: the same rows as the page `sha256` names, as NDJSON (one record and "\n" per row). Named by
+ * the JSON page's hash: its bytes follow from that page's.
+ */
+export function ndjsonPageObjectKey(dataset: string, sha256: string): string {
+  return `${pagesPrefix(dataset)}${sha256}.ndjson`;
+}
+
+/** R2: prefix of a dataset's content-addressed item index shards. */
+export function itemsPrefix(dataset: string): string {
+  return `${datasetPrefix(dataset)}items/`;
+}
+
+/** R2: an item index shard named by its sha256 (lines of key, page, offset, length). */
+export function itemShardObjectKey(dataset: string, sha256: string): string {
+  return `${itemsPrefix(dataset)}${sha256}.tsv`;
+}
+
+/** R2 (schema 2 versions): page `page` (from 1) of a version, in the version's own folder. */
+export function legacyPageObjectKey(dataset: string, version: string, page: number): string {
   return `${versionPrefix(dataset, version)}pages/${page}.json`;
 }
 
 /**
- * R2: one item shard of a keyed version: lines of `<key>\t<record>`, where the record is the row's
+ * R2 (schema 2 versions): one item shard: lines of `<key>\t<record>`, where the record is the row's
  * bytes exactly as in the body (keys hold no control characters, so a tab ends the key).
  */
-export function shardObjectKey(dataset: string, version: string, shard: number): string {
+export function legacyShardObjectKey(dataset: string, version: string, shard: number): string {
   return `${versionPrefix(dataset, version)}items/${shard}.tsv`;
 }
 
-/** R2: the version in another format (`data.csv`, `data.ndjson`, `data.parquet`). */
+/** R2: the version in another format stored whole (`data.csv`, `data.parquet`; `data.ndjson` in schema 2). */
 export function formatObjectKey(dataset: string, version: string, format: string): string {
   return `${versionPrefix(dataset, version)}data.${format}`;
 }
@@ -61,7 +111,7 @@ export function requestObjectKey(dataset: string, requestId: string): string {
 export const DATASETS_PREFIX = "datasets/";
 
 /**
- * KV holds hot copies of immutable objects only (pages and item shards), under the object's own R2
+ * KV holds hot copies of immutable objects only (indexes, pages and item shards), under the object's own R2
  * key: an immutable key is either there or not, so KV's eventual consistency can never make an
  * answer stale. The mutable "current" pointer is always read from R2.
  * https://developers.cloudflare.com/kv/concepts/how-kv-works/

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { readManifest } from "../../contract/protocol/manifests.ts";
+import { readHead, requireIndex } from "../../contract/protocol/manifests.ts";
 import type { DatasetDefinition } from "../../compute/dataset/define.ts";
 import { loadDatasets } from "../../compute/dataset/registry.ts";
 import { createLogger } from "../../compute/run/logger.ts";
@@ -53,7 +53,8 @@ async function round(formats: DatasetDefinition["formats"] | null): Promise<Map<
       const formatsMs = lastFormatsMs;
       const unchanged = await runDataset(definition, { config, store, log: quiet, notify: false });
       if (published.outcome !== "ok" || unchanged.outcome !== "unchanged") throw new Error(`${example.name}: ${published.reason ?? unchanged.reason}`);
-      const info = (await readManifest(store, example.name))!.value.versions[0]!;
+      const head = (await readHead(store, example.name))!.value;
+      const info = await requireIndex(store, example.name, head.head.current!, head);
       const bytes: Record<string, number> = { json: info.bytes };
       for (const [format, object] of Object.entries(info.formats)) bytes[format] = object.bytes;
       samples.set(example.name, { publishMs: published.durationMs, formatsMs, unchangedMs: unchanged.durationMs, bytes });

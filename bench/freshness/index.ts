@@ -83,7 +83,7 @@ async function measureReads(reads: number): Promise<void> {
       // A manifest with a full history (20 versions), as a dataset has after a while.
       let published;
       for (let v = 0; v < 20; v++) published = await publishRecords(store, { dataset: "bench", records: [{ v }, { v: v + 1 }] });
-      pageKey = pageObjectKey("bench", published!.info.version, 1);
+      pageKey = pageObjectKey("bench", published!.info.pages[0]!.sha256);
     } finally {
       await store.close();
     }

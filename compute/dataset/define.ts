@@ -8,7 +8,7 @@
 import { Cron } from "croner";
 import { z } from "zod";
 import type pl from "nodejs-polars";
-import type { Format, VersionInfo } from "../../contract/index.ts";
+import type { Format, VersionIndex } from "../../contract/index.ts";
 import { defaultMaxAgeSeconds, FORMATS, isDatasetName } from "../../contract/index.ts";
 import { DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from "../config.ts";
 import { EdgesnapError } from "../errors.ts";
@@ -52,8 +52,8 @@ export interface DatasetContext {
   tempDir: string;
   /** JSON-lines logger to stderr, tagged with the dataset name. */
   log: Logger;
-  /** The currently published version, or null before the first publish. */
-  previous: VersionInfo | null;
+  /** The currently published version (its index: columns, rows, pages), or null before the first publish. */
+  previous: VersionIndex | null;
   /** Helpers to locate and read sources (files, CSV, Parquet, HTTP downloads). */
   sources: Sources;
   /** Aborted when the run is being stopped; long builds may pass it on to fetches. */

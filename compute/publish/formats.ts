@@ -7,7 +7,9 @@
  *
  * What each format holds (the row-for-row equivalence with the JSON body is tested):
  * - **NDJSON** is the rows file the JSON pages are cut from (`rows.ndjson`): one JSON record per
- *   line, each line byte for byte the row in the JSON body, every line ending in "\n".
+ *   line, each line byte for byte the row in the JSON body, every line ending in "\n". It is
+ *   stored cut like the JSON pages (`ndjsonPageObjectKey`), so it is shared between versions too;
+ *   the whole file is only hashed here (its sha256 is the NDJSON's ETag).
  * - **CSV** (RFC 4180) is written from the normalized frame, so dates, datetimes, NaN/infinities and
  *   wide integers read exactly as in the JSON. A header row of column names; lines end in CRLF, as
  *   RFC 4180 §2 specifies (the one line break every CSV reader accepts); UTF-8 without a BOM;
@@ -25,7 +27,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, openAsBlob } from "node:fs";
 import path from "node:path";
 import pl from "nodejs-polars";
-import { formatObjectKey, FORMAT_CONTENT_TYPES, FORMATS, type Format, type FormatObject } from "../../contract/index.ts";
+import { FORMAT_CONTENT_TYPES, FORMATS, type Format, type FormatObject } from "../../contract/index.ts";
 import type { LazyDataFrame } from "../dataset/define.ts";
 import { EdgesnapError } from "../errors.ts";
 import type { FrameFacts } from "../run/serialize.ts";
@@ -126,15 +128,11 @@ export function formatRecord(files: readonly FormatFile[]): Partial<Record<Forma
 }
 
 /**
- * Uploads one format file as one object, streamed from disk (the drivers send any size in parts
- * and check the body against the sha256 taken when it was written).
+ * Uploads one format file as one object under `key`, streamed from disk (the drivers send any size
+ * in parts and check the body against the sha256 taken when it was written).
  */
-export async function uploadFormat(store: ObjectStore, dataset: string, version: string, file: FormatFile, customMetadata: Record<string, string>): Promise<void> {
+export async function uploadFormat(store: ObjectStore, key: string, file: FormatFile): Promise<void> {
   // A Blob over the file opens it only while it is read, and refuses a file changed since.
   const body = (await openAsBlob(file.file)).stream() as ReadableStream<Uint8Array>;
-  await store.put(formatObjectKey(dataset, version, file.format), body, {
-    sha256: file.sha256,
-    contentType: FORMAT_CONTENT_TYPES[file.format],
-    customMetadata,
-  });
+  await store.put(key, body, { sha256: file.sha256, contentType: FORMAT_CONTENT_TYPES[file.format] });
 }

@@ -1,9 +1,10 @@
 /**
- * Item shards of a keyed snapshot, written while the rows are planned: each row's key is read from
- * the key column's NDJSON (polars wrote it beside the rows, in the same order), hashed to its shard,
- * and `<key>\t<record>\n` is appended to that shard's file. A keyed snapshot has millions of rows,
- * so the common keys (ASCII strings without escapes, integers) are handled as bytes from start to
- * end: no string, no object per row, which keeps the garbage collector out of the way.
+ * The item index of a keyed snapshot, written while the rows are planned: each row's key is read
+ * from the key column's NDJSON (polars wrote it beside the rows, in the same order), hashed to its
+ * shard, and `<key>\t<page>\t<offset>\t<length>\n` (where the record is in its page,
+ * contract/items.ts) is appended to that shard's file. A keyed snapshot has millions of rows, so the
+ * common keys (ASCII strings without escapes, integers) are handled as bytes from start to end: no
+ * string, no object per row, which keeps the garbage collector out of the way.
  */
 import { appendFile } from "node:fs/promises";
 import path from "node:path";
@@ -162,8 +163,23 @@ function keyString(token: string): string {
 /** Shard writes in flight at once: the pass goes on while the disk catches up. */
 const WRITES_IN_FLIGHT = 32;
 
+/** Writes `value` as decimal ASCII at `at`; @returns the offset after it. */
+function writeDecimal(buffer: Buffer, at: number, value: number): number {
+  if (value === 0) {
+    buffer[at] = 0x30;
+    return at + 1;
+  }
+  let digits = 0;
+  for (let rest = value; rest > 0; rest = Math.floor(rest / 10)) digits++;
+  for (let i = digits - 1, rest = value; i >= 0; i--, rest = Math.floor(rest / 10)) buffer[at + i] = 0x30 + (rest % 10);
+  return at + digits;
+}
+
+/** Longest text of the three numbers of an entry and their separators: 3 tabs, a newline, 3 × 16 digits. */
+const ENTRY_NUMBERS_BYTES = 4 + 3 * 16;
+
 /**
- * Item shards being written: each shard's lines are copied into a fixed buffer of its own and
+ * Item-index shards being written: each shard's lines are copied into a fixed buffer of its own and
  * appended to its file when the buffer is full, so memory stays under SHARD_BUFFERS_BYTES plus the
  * writes in flight. Writes to one shard stay in order; the pass waits only when
  * WRITES_IN_FLIGHT are pending.
@@ -192,28 +208,27 @@ export class ShardSpill {
   }
 
   /**
-   * Adds row `record[recordStart, recordEnd)` under key i of `keys`; returns a promise to await
-   * when too many writes are in flight.
+   * Adds the entry of key i of `keys`: its record is `length` bytes at `offset` of page `page`.
+   * @returns a promise to await when too many writes are in flight
    */
-  add(keys: KeyBatch, i: number, record: Buffer, recordStart: number, recordEnd: number): Promise<void> | undefined {
+  add(keys: KeyBatch, i: number, page: number, offset: number, length: number): Promise<void> | undefined {
     const string = keys.strings[i];
     const keyBuffer = string === undefined ? keys.buffers[i]! : Buffer.from(string);
     const keyStart = string === undefined ? keys.starts[i]! : 0;
     const keyEnd = string === undefined ? keys.ends[i]! : keyBuffer.length;
     const shard = string === undefined ? fnv1a32Bytes(keyBuffer, keyStart, keyEnd) % this.count : shardOf(string, this.count);
     if (string !== undefined) this.decodedKeyShards.add(shard);
-    const size = keyEnd - keyStart + (recordEnd - recordStart) + 2;
+    const size = keyEnd - keyStart + ENTRY_NUMBERS_BYTES;
     const buffer = this.#buffers[shard]!;
-    if (size > buffer.length) {
-      // A line longer than the buffer goes to the file on its own, after what is buffered.
-      this.#flush(shard);
-      return this.#write(shard, Buffer.concat([keyBuffer.subarray(keyStart, keyEnd), Buffer.from([TAB]), record.subarray(recordStart, recordEnd), Buffer.from([NEWLINE])]));
-    }
     const backlog = this.#filled[shard]! + size > buffer.length ? this.#flush(shard) : undefined;
     let at = this.#filled[shard]!;
     at += keyBuffer.copy(buffer, at, keyStart, keyEnd);
     buffer[at++] = TAB;
-    at += record.copy(buffer, at, recordStart, recordEnd);
+    at = writeDecimal(buffer, at, page);
+    buffer[at++] = TAB;
+    at = writeDecimal(buffer, at, offset);
+    buffer[at++] = TAB;
+    at = writeDecimal(buffer, at, length);
     buffer[at++] = NEWLINE;
     this.#filled[shard] = at;
     return backlog;

@@ -3,7 +3,7 @@
  * (EdgesnapError "gate-rejected", exit code 5) and nothing is published, so a bad build can never
  * replace a good snapshot.
  */
-import type { VersionInfo } from "../../contract/index.ts";
+import type { VersionSummary } from "../../contract/index.ts";
 import type { DatasetDefinition } from "../dataset/define.ts";
 import { EdgesnapError } from "../errors.ts";
 import type { FrameFacts } from "./serialize.ts";
@@ -15,7 +15,7 @@ import type { FrameFacts } from "./serialize.ts";
 export const ROW_DROP_WINDOW = 5;
 
 /** The row count the drop gate measures against: the largest among the newest retained versions. */
-export function referenceRows(retained: readonly VersionInfo[]): number | null {
+export function referenceRows(retained: readonly Pick<VersionSummary, "rows">[]): number | null {
   const recent = retained.slice(0, ROW_DROP_WINDOW);
   return recent.length === 0 ? null : Math.max(...recent.map((v) => v.rows));
 }
@@ -34,14 +34,14 @@ function reject(message: string): never {
 export function checkGates(
   facts: FrameFacts,
   definition: Pick<DatasetDefinition, "key" | "gates">,
-  retained: readonly VersionInfo[],
+  retained: readonly Pick<VersionSummary, "rows">[],
   options: { rowGates?: boolean } = {},
 ): void {
   if (options.rowGates !== false) checkRows(facts.rows, definition.gates, retained);
   if (definition.key !== null) checkKey(facts, definition.key);
 }
 
-function checkRows(rows: number, gates: DatasetDefinition["gates"], retained: readonly VersionInfo[]): void {
+function checkRows(rows: number, gates: DatasetDefinition["gates"], retained: readonly Pick<VersionSummary, "rows">[]): void {
   const { minRows, maxRows, maxRowDropRatio } = gates;
   if (rows < minRows) reject(`${rows} rows, fewer than minRows ${minRows}`);
   if (maxRows !== undefined && rows > maxRows) reject(`${rows} rows, more than maxRows ${maxRows}`);

@@ -1,6 +1,6 @@
 /**
  * One run of one dataset: build -> gates -> rows written by polars to the run's temp dir -> plan
- * (pages, hashes, item shards) -> publish (objects, then the manifest by compare-and-swap) ->
+ * (pages, hashes, item index) -> publish (new objects, the index, then the head by compare-and-swap) ->
  * publish notice. The serialized snapshot is never held whole in memory. Meant to run in a fresh, short-lived process
  * (compute/run/child.ts) so native polars memory is returned to the OS when it exits; `edgesnap run`
  * also calls it in-process for a one-shot run.
@@ -23,8 +23,8 @@ import { writeFormats, type FormatFile } from "../publish/formats.ts";
 import { planVersion, type VersionPlan } from "../publish/plan.ts";
 import { publishVersion } from "../publish/publish.ts";
 import { openStore, type ObjectStore } from "../storage/index.ts";
-import { currentVersion, type Column, type VersionInfo } from "../../contract/index.ts";
-import { readManifest } from "../../contract/protocol/manifests.ts";
+import type { Column, VersionSummary } from "../../contract/index.ts";
+import { readHead, readIndex } from "../../contract/protocol/manifests.ts";
 import { checkGates } from "./gates.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { failedResult, type RunResult } from "./result.ts";
@@ -120,7 +120,7 @@ async function buildVersion(
   definition: DatasetDefinition,
   options: RunOptions,
   ctx: DatasetContext,
-  retained: readonly VersionInfo[],
+  retained: readonly VersionSummary[],
   partial: Partial<RunResult>,
 ): Promise<BuiltVersion> {
   const { tempDir, log } = ctx;
@@ -180,26 +180,27 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
   try {
     tempDir = await createRunDir(options, definition.name);
     store = options.store ?? (await openStore(options.config));
-    const state = await readManifest(store, definition.name);
-    const previous = state ? (currentVersion(state.value) ?? null) : null;
+    const state = await readHead(store, definition.name);
+    const current = state?.value.head.current ?? null;
+    const previous = current === null ? null : await readIndex(store, definition.name, current, state!.value);
     log.info("build started", { previous: previous?.version ?? null });
     const sources = createSources({ pl, tempDir, signal });
     const ctx = { pl, tempDir, log, previous, sources, signal };
-    const { plan, columns, formats, generatedAt } = await buildVersion(definition, options, ctx, state?.value.versions ?? [], partial);
+    const { plan, columns, formats, generatedAt } = await buildVersion(definition, options, ctx, state?.value.head.versions ?? [], partial);
     Object.assign(partial, { rows: plan.rows, bytes: plan.bytes, hash: plan.hash });
 
     if (signal.aborted) throw stopped(signal);
     const published = await publishVersion(
       store,
       { dataset: definition.name, plan, columns, formats, key: definition.key, generatedAt, runId: options.runId, facts: { description: definition.description, maxAgeSeconds: definition.maxAgeSeconds } },
-      { log, manifest: state, signal, force: options.force },
+      { log, head: state, signal, force: options.force },
     );
     const done = { rows: plan.rows, bytes: plan.bytes, hash: plan.hash, version: published.version, durationMs: elapsed(), code: null };
     if (published.outcome === "unchanged") {
       log.info("unchanged", { version: published.version });
       return { ...done, outcome: "unchanged", reason: `same content as ${published.version}` };
     }
-    log.info("published", { version: published.version, pages: published.info.pages.length, shards: published.info.shards });
+    log.info("published", { version: published.version, pages: published.index?.pages.length, uploadedBytes: published.uploaded.bytes, reusedPages: published.uploaded.reusedPages });
     if (options.notify !== false) await notify(definition.name, published.version, options.config, log);
     return { ...done, outcome: "ok", reason: null };
   } catch (error) {

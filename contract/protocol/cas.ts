@@ -59,6 +59,13 @@ export interface SwapOptions<T> {
    * instead of reading again; when it is stale the swap is lost and the retry reads afresh.
    */
   initial?: Versioned<T> | null;
+  /** The stored text of a value. Default JSON.stringify. */
+  serialize?: (value: T) => string;
+  /**
+   * Runs before each write with the value it replaces (e.g. storing objects the new value will
+   * reference). Default: nothing.
+   */
+  prepare?: (current: T | null) => Promise<void>;
 }
 
 export interface SwapResult<T> {
@@ -81,7 +88,8 @@ export async function swapObject<T>(store: ObjectStore, key: string, options: Sw
         const current = attempt === 1 && options.initial !== undefined ? options.initial : await readVersioned(store, key, options.parse);
         const next = options.change(current?.value ?? null);
         if (next === null) return { before: current?.value ?? null, after: current?.value ?? null, changed: false };
-        const written = await store.put(key, JSON.stringify(next), {
+        await options.prepare?.(current?.value ?? null);
+        const written = await store.put(key, (options.serialize ?? JSON.stringify)(next), {
           contentType: JSON_TYPE,
           ...(current === null ? { ifNoneMatch: "*" as const } : { ifMatch: current.etag }),
         });

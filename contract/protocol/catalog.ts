@@ -5,26 +5,28 @@
  */
 import { CATALOG_OBJECT_KEY, DATASETS_PREFIX } from "../keys.ts";
 import { freshnessOf } from "../freshness.ts";
-import { CatalogEntrySchema, currentVersion, type CatalogEntry, type PublicCatalogEntry, type SnapshotManifest } from "../manifest.ts";
+import { currentSummary, type DatasetHead, type HeadState } from "../head.ts";
+import { CatalogEntrySchema, type CatalogEntry, type PublicCatalogEntry } from "../manifest.ts";
 import { listFolders, type ObjectStore } from "../storage.ts";
+import type { VersionIndex } from "../version-index.ts";
 import { ProtocolError } from "./errors.ts";
-import { readManifest } from "./manifests.ts";
+import { readHead, requireIndex } from "./manifests.ts";
 
-/** The catalog entry of one manifest, or null while it has no current version. Pure. */
-export function catalogEntry(manifest: SnapshotManifest): CatalogEntry | null {
-  const info = currentVersion(manifest);
-  if (info === undefined) return null;
+/** The catalog entry of a head and its current version's index, or null while it has none. Pure. */
+export function catalogEntry(head: DatasetHead, current: VersionIndex | null): CatalogEntry | null {
+  const info = currentSummary(head);
+  if (info === undefined || current === null) return null;
   return {
-    name: manifest.dataset,
+    name: head.dataset,
     version: info.version,
     generated_at: info.generated_at,
     rows: info.rows,
     bytes: info.bytes,
-    pages: info.pages.length,
-    key: info.key,
-    url: `/v1/datasets/${manifest.dataset}`,
-    checked_at: manifest.checked_at,
-    max_age_seconds: manifest.max_age_seconds,
+    pages: current.pages.length,
+    key: current.key,
+    url: `/v1/datasets/${head.dataset}`,
+    checked_at: head.checked_at,
+    max_age_seconds: head.max_age_seconds,
   };
 }
 
@@ -56,23 +58,29 @@ function byName(a: CatalogEntry, b: CatalogEntry): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-/** Every dataset's manifest; datasets whose manifest is unreadable are listed apart. */
-export async function readAllManifests(store: ObjectStore): Promise<{ manifests: SnapshotManifest[]; unreadable: string[] }> {
+/** Every dataset's head; datasets whose head is unreadable are listed apart. */
+export async function readAllHeads(store: ObjectStore): Promise<{ heads: HeadState[]; unreadable: string[] }> {
   const names = await listFolders(store, DATASETS_PREFIX);
-  const manifests: SnapshotManifest[] = [];
+  const heads: HeadState[] = [];
   const unreadable: string[] = [];
   await Promise.all(
     names.map(async (name) => {
       try {
-        const read = await readManifest(store, name);
-        if (read !== null) manifests.push(read.value);
+        const read = await readHead(store, name);
+        if (read !== null) heads.push(read.value);
       } catch (error) {
         if (!(error instanceof ProtocolError && error.code === "corrupt")) throw error;
         unreadable.push(name);
       }
     }),
   );
-  return { manifests, unreadable };
+  return { heads: heads.sort((a, b) => (a.head.dataset < b.head.dataset ? -1 : 1)), unreadable };
+}
+
+/** A dataset's catalog entry: its head and its current version's index. @throws {ProtocolError} "corrupt" */
+async function entryOf(store: ObjectStore, state: HeadState): Promise<CatalogEntry | null> {
+  const current = state.head.current;
+  return catalogEntry(state.head, current === null ? null : await requireIndex(store, state.head.dataset, current, state));
 }
 
 /** The stored catalog's entries, or an empty list when there is none or it is unreadable. */
@@ -88,13 +96,32 @@ export function catalogText(entries: readonly CatalogEntry[]): string {
 }
 
 /**
- * Rebuilds the stored catalog from every manifest. Datasets whose manifest is unreadable keep the
- * entry they had. Writes nothing when the text is unchanged (one write saved per notice and cron).
+ * Builds the catalog's entries from every head (and its current index). Datasets whose head or
+ * current index is unreadable are listed apart.
+ */
+export async function buildCatalogEntries(store: ObjectStore): Promise<{ entries: CatalogEntry[]; unreadable: string[]; newest: number }> {
+  const { heads, unreadable } = await readAllHeads(store);
+  const entries: CatalogEntry[] = [];
+  for (const state of heads) {
+    try {
+      const entry = await entryOf(store, state);
+      if (entry !== null) entries.push(entry);
+    } catch (error) {
+      if (!(error instanceof ProtocolError && error.code === "corrupt")) throw error;
+      unreadable.push(state.head.dataset);
+    }
+  }
+  const newest = heads.reduce((time, state) => Math.max(time, Date.parse(state.head.updated_at)), 0);
+  return { entries, unreadable, newest };
+}
+
+/**
+ * Rebuilds the stored catalog from every head. Datasets whose head is unreadable keep the entry
+ * they had. Writes nothing when the text is unchanged (one write saved per notice and cron).
  * @returns whether the catalog object was written
  */
 export async function refreshCatalog(store: ObjectStore): Promise<boolean> {
-  const [{ manifests, unreadable }, previous] = await Promise.all([readAllManifests(store), readCatalogEntries(store)]);
-  const entries = manifests.map(catalogEntry).filter((e): e is CatalogEntry => e !== null);
+  const [{ entries, unreadable }, previous] = await Promise.all([buildCatalogEntries(store), readCatalogEntries(store)]);
   const broken = new Set(unreadable);
   entries.push(...previous.filter((entry) => broken.has(entry.name)));
   const text = catalogText(entries);

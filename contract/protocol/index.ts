@@ -9,3 +9,4 @@ export * from "./errors.ts";
 export * from "./manifests.ts";
 export * from "./requests.ts";
 export * from "./runs.ts";
+export * from "./collect.ts";

@@ -1,45 +1,138 @@
 /**
- * The manifest protocol, written once for both sides: publishing a version (its objects are
- * uploaded first; the manifest is written last, by compare-and-swap), confirming unchanged content,
- * rolling back or forward, pinning, and pruning old versions. Every change goes through
- * `swapObject`, so a publisher and an operator changing a manifest at the same moment never
- * overwrite each other.
+ * The head protocol, written once for both sides: reading a dataset's head and its versions'
+ * indexes, publishing a version (its objects and index are stored first; the head is written
+ * last, by compare-and-swap), confirming unchanged content, rolling back or forward, and pinning.
+ * Every change goes through `swapHead`, so a publisher and an operator changing a head at the same
+ * moment never overwrite each other, and a store still holding a schema-2 manifest is upgraded by
+ * the first change: the indexes its versions need are stored before the schema-3 head that relies
+ * on them.
  */
-import { manifestObjectKey, versionPrefix, versionsPrefix } from "../keys.ts";
+import { keyChangesKey, manifestObjectKey, versionIndexKey } from "../keys.ts";
+import { parseKeyChanges, type KeyChanges } from "../changes.ts";
 import {
-  currentVersion,
+  currentSummary,
   DEFAULT_RETAINED_VERSIONS,
-  findVersion,
-  parseManifest,
+  findSummary,
+  headText,
+  parseHeadText,
+  summaryOf,
+  withConfirmation,
   withPublishedVersion,
-  type DatasetFacts,
-  type SnapshotManifest,
-  type VersionInfo,
-} from "../manifest.ts";
-import { listFolders, listKeys, type ObjectStore } from "../storage.ts";
+  type DatasetHead,
+  type HeadState,
+  type VersionSummary,
+} from "../head.ts";
+import type { DatasetFacts } from "../manifest.ts";
+import type { ObjectStore } from "../storage.ts";
+import { parseVersionIndex, versionIndexText, type VersionIndex } from "../version-index.ts";
 import { readVersioned, swapObject, type Versioned } from "./cas.ts";
 import { ProtocolError } from "./errors.ts";
 
+const JSON_TYPE = "application/json";
+
 /**
- * Reads a dataset's manifest with its etag.
+ * Reads a dataset's head with its etag (a schema-2 manifest is read as a head plus its indexes).
  * @returns null when the dataset was never published
- * @throws {ProtocolError} "corrupt" when the manifest exists but is not valid
+ * @throws {ProtocolError} "corrupt" when the head exists but is not valid
  */
-export function readManifest(store: ObjectStore, dataset: string): Promise<Versioned<SnapshotManifest> | null> {
-  return readVersioned(store, manifestObjectKey(dataset), parseManifest);
+export function readHead(store: ObjectStore, dataset: string): Promise<Versioned<HeadState> | null> {
+  return readVersioned(store, manifestObjectKey(dataset), parseHeadText);
+}
+
+/**
+ * Reads a retained version's index: from the schema-2 manifest it was described in, else its object.
+ * @returns null when there is no index object
+ * @throws {ProtocolError} "corrupt" when the object is not a valid index of that version
+ */
+export async function readIndex(store: ObjectStore, dataset: string, version: string, state?: HeadState | null): Promise<VersionIndex | null> {
+  const legacy = state?.legacy?.get(version);
+  if (legacy !== undefined) return legacy;
+  const read = await readVersioned(store, versionIndexKey(dataset, version), parseVersionIndex);
+  if (read === null) return null;
+  if (read.value.version !== version || read.value.dataset !== dataset) {
+    throw new ProtocolError("corrupt", `${versionIndexKey(dataset, version)} describes ${read.value.dataset}@${read.value.version}`);
+  }
+  return read.value;
+}
+
+/**
+ * The index of a version the head retains.
+ * @throws {ProtocolError} "corrupt" when it is missing or unreadable: the head names it, so it must be there
+ */
+export async function requireIndex(store: ObjectStore, dataset: string, version: string, state?: HeadState | null): Promise<VersionIndex> {
+  const index = await readIndex(store, dataset, version, state);
+  if (index === null) throw new ProtocolError("corrupt", `${versionIndexKey(dataset, version)} is named by the head but missing`);
+  return index;
+}
+
+/** Stores a version's index (create-only: an index never changes once written). */
+export async function writeIndex(store: ObjectStore, index: VersionIndex): Promise<void> {
+  await store.put(versionIndexKey(index.dataset, index.version), versionIndexText(index), { contentType: JSON_TYPE, ifNoneMatch: "*" });
+}
+
+/** Reads the key changes a keyed version recorded against the version before it, or null. */
+export async function readKeyChanges(store: ObjectStore, dataset: string, version: string): Promise<KeyChanges | null> {
+  return (await readVersioned(store, keyChangesKey(dataset, version), parseKeyChanges))?.value ?? null;
+}
+
+/** Stores the indexes a schema-2 manifest described, before a schema-3 head relies on them. */
+async function storeLegacyIndexes(store: ObjectStore, state: HeadState | null): Promise<void> {
+  for (const index of state?.legacy?.values() ?? []) await writeIndex(store, index);
+}
+
+export interface SwapHeadOptions {
+  /** The next head from the current one (null when none exists), or null for "nothing to change". */
+  change: (current: HeadState | null) => DatasetHead | null;
+  initial?: Versioned<HeadState> | null;
+  attempts?: number;
+  onLostSwap?: (attempt: number) => void;
+}
+
+/**
+ * Swaps a dataset's head by compare-and-swap (contract/protocol/cas.ts), storing a schema-2
+ * manifest's indexes first.
+ * @throws {ProtocolError} "conflict" after repeated lost swaps; "corrupt" for a junk head
+ */
+export async function swapHead(store: ObjectStore, dataset: string, options: SwapHeadOptions): Promise<{ before: HeadState | null; after: DatasetHead | null; changed: boolean }> {
+  const swap = await swapObject<HeadState>(store, manifestObjectKey(dataset), {
+    parse: parseHeadText,
+    serialize: (state) => headText(state.head),
+    prepare: (current) => storeLegacyIndexes(store, current),
+    what: `the manifest of ${dataset}`,
+    attempts: options.attempts,
+    onLostSwap: options.onLostSwap,
+    initial: options.initial,
+    change(current) {
+      const next = options.change(current);
+      return next === null ? null : { head: next, legacy: null };
+    },
+  });
+  return { before: swap.before, after: swap.after?.head ?? null, changed: swap.changed };
 }
 
 /**
  * The version whose content equals `hash` and that a new publish would not change: the current
  * version, or while pinned also the newest built one (publishing it again would only duplicate it).
  */
-export function matchingVersion(manifest: SnapshotManifest | null, hash: string): VersionInfo | undefined {
-  if (!manifest) return undefined;
-  const current = currentVersion(manifest);
+export function matchingVersion(head: DatasetHead | null, hash: string): VersionSummary | undefined {
+  if (!head) return undefined;
+  const current = currentSummary(head);
   if (current?.hash === hash) return current;
-  const newest = manifest.versions[0];
-  if (manifest.pinned && newest?.hash === hash) return newest;
+  const newest = head.versions[0];
+  if (head.pinned && newest?.hash === hash) return newest;
   return undefined;
+}
+
+/** Thrown inside a commit when a collection ran or runs since the publisher chose what to reuse. */
+export class CollectorIntervened extends Error {
+  override name = "CollectorIntervened";
+  /** Until when a collection holds the lock (null: it finished; only the epoch moved). */
+  readonly lockedUntil: string | null;
+
+  constructor(lockedUntil: string | null) {
+    super("a collection of unreferenced objects ran during the publish");
+    this.lockedUntil = lockedUntil;
+  }
 }
 
 export interface CommitOptions {
@@ -50,121 +143,120 @@ export interface CommitOptions {
   now?: Date;
   /** Lost swaps tolerated before a "conflict". Default SWAP_ATTEMPTS. */
   attempts?: number;
-  /** Called after each lost swap (for logs). */
   onLostSwap?: (attempt: number) => void;
-  /** The manifest as the caller read it before uploading (saves a read when it is still current). */
-  manifest?: Versioned<SnapshotManifest> | null;
+  /** The head as the caller read it before uploading (saves a read when it is still current). */
+  initial?: Versioned<HeadState> | null;
+  /**
+   * The collector epoch the publisher's uploads were planned against: when the head shows another
+   * (or a collection in progress) the commit throws CollectorIntervened instead of writing.
+   */
+  epoch?: number;
 }
 
-export type CommitResult =
-  | { outcome: "ok"; info: VersionInfo; manifest: SnapshotManifest }
-  | { outcome: "unchanged"; info: VersionInfo; manifest: SnapshotManifest };
+export type CommitResult = {
+  outcome: "ok" | "unchanged";
+  /** The version published, or the one that already served the content. */
+  summary: VersionSummary;
+  head: DatasetHead;
+  /** Versions the head no longer retains after this publish (their objects await collection). */
+  dropped: VersionSummary[];
+};
+
+/** Whether the head's collector state rules out a commit planned at `epoch` at time `now`. */
+export function collectorIntervened(head: DatasetHead | null, epoch: number | undefined, now: Date): CollectorIntervened | null {
+  if (head === null || epoch === undefined) return null;
+  const locked = head.gc.locked_until !== null && Date.parse(head.gc.locked_until) > now.getTime();
+  return locked || head.gc.epoch !== epoch ? new CollectorIntervened(locked ? head.gc.locked_until : null) : null;
+}
 
 /**
- * Makes an uploaded version current (the last step of a publish). When, by the time of the swap,
- * the manifest already serves the same content (a concurrent publisher won with it), nothing is
- * published: the result is "unchanged" with that version, and its `checked_at` is refreshed.
- * @throws {ProtocolError} "conflict" after repeated lost swaps; "corrupt" for a junk manifest
+ * Makes a stored version current (the last step of a publish). When, by the time of the swap, the
+ * head already serves the same content (a concurrent publisher won with it), nothing is published:
+ * the result is "unchanged" with that version, and its `checked_at` is refreshed.
+ * @throws {ProtocolError} "conflict" after repeated lost swaps; "corrupt" for a junk head
+ * @throws {CollectorIntervened} when `epoch` is given and a collection ran or runs
  */
-export async function commitVersion(store: ObjectStore, dataset: string, info: VersionInfo, options: CommitOptions = {}): Promise<CommitResult> {
+export async function commitVersion(store: ObjectStore, dataset: string, index: VersionIndex, options: CommitOptions = {}): Promise<CommitResult> {
   const now = options.now ?? new Date();
-  let matched: VersionInfo | undefined;
-  const swap = await swapObject(store, manifestObjectKey(dataset), {
-    parse: parseManifest,
-    what: `the manifest of ${dataset}`,
+  let matched: VersionSummary | undefined;
+  let dropped: VersionSummary[] = [];
+  const swap = await swapHead(store, dataset, {
     attempts: options.attempts,
     onLostSwap: options.onLostSwap,
-    initial: options.manifest,
-    change(manifest) {
-      matched = options.force ? undefined : matchingVersion(manifest, info.hash);
-      if (matched && manifest) return confirmed(manifest, now, options.facts);
-      return withPublishedVersion(manifest, dataset, info, now, options.facts, options.retain ?? DEFAULT_RETAINED_VERSIONS);
+    initial: options.initial,
+    change(current) {
+      const head = current?.head ?? null;
+      const intervened = collectorIntervened(head, options.epoch, new Date());
+      if (intervened) throw intervened;
+      matched = options.force ? undefined : matchingVersion(head, index.hash);
+      if (matched && head) {
+        dropped = [];
+        return withConfirmation(head, now, options.facts);
+      }
+      const published = withPublishedVersion(head, dataset, summaryOf(index), now, options.facts, options.retain ?? DEFAULT_RETAINED_VERSIONS);
+      dropped = published.dropped;
+      return published.head;
     },
   });
-  const manifest = swap.after!;
-  return matched ? { outcome: "unchanged", info: matched, manifest } : { outcome: "ok", info, manifest };
-}
-
-function confirmed(manifest: SnapshotManifest, now: Date, facts: DatasetFacts = {}): SnapshotManifest {
-  return {
-    ...manifest,
-    description: facts.description ?? manifest.description,
-    max_age_seconds: facts.maxAgeSeconds === undefined ? manifest.max_age_seconds : facts.maxAgeSeconds,
-    checked_at: now.toISOString(),
-  };
+  const head = swap.after!;
+  return matched ? { outcome: "unchanged", summary: matched, head, dropped } : { outcome: "ok", summary: findSummary(head, index.version)!, head, dropped };
 }
 
 /**
  * Records that a run built exactly the content already served: refreshes `checked_at` (what
  * freshness is measured from) without publishing anything.
- * @returns the version that matched, or undefined when the manifest no longer serves `hash` (a
+ * @returns the version that matched, or undefined when the head no longer serves `hash` (a
  *   concurrent publish changed it; the caller should publish after all)
  */
-export async function confirmUnchanged(store: ObjectStore, dataset: string, hash: string, options: { facts?: DatasetFacts; now?: Date } = {}): Promise<VersionInfo | undefined> {
-  let matched: VersionInfo | undefined;
-  await swapObject(store, manifestObjectKey(dataset), {
-    parse: parseManifest,
-    what: `the manifest of ${dataset}`,
-    change(manifest) {
-      matched = matchingVersion(manifest, hash);
-      return matched && manifest ? confirmed(manifest, options.now ?? new Date(), options.facts) : null;
+export async function confirmUnchanged(store: ObjectStore, dataset: string, hash: string, options: { facts?: DatasetFacts; now?: Date } = {}): Promise<VersionSummary | undefined> {
+  let matched: VersionSummary | undefined;
+  await swapHead(store, dataset, {
+    change(current) {
+      matched = matchingVersion(current?.head ?? null, hash);
+      return matched && current ? withConfirmation(current.head, options.now ?? new Date(), options.facts) : null;
     },
   });
   return matched;
 }
 
 /** What rollback, pin and unpin did. */
-export interface ManifestChangeResult {
-  before: SnapshotManifest;
-  after: SnapshotManifest;
+export interface HeadChangeResult {
+  before: DatasetHead;
+  after: DatasetHead;
   changed: boolean;
 }
 
-async function changeManifest(store: ObjectStore, dataset: string, change: (manifest: SnapshotManifest) => SnapshotManifest | null): Promise<ManifestChangeResult> {
-  const swap = await swapObject(store, manifestObjectKey(dataset), {
-    parse: parseManifest,
-    what: `the manifest of ${dataset}`,
-    change(manifest) {
-      if (manifest === null) throw new ProtocolError("not-found", `unknown dataset ${dataset}`);
-      return change(manifest);
+/** Changes an existing dataset's head. @throws {ProtocolError} "not-found" for an unknown dataset */
+export async function changeHead(store: ObjectStore, dataset: string, change: (head: DatasetHead) => DatasetHead | null): Promise<HeadChangeResult> {
+  const swap = await swapHead(store, dataset, {
+    change(current) {
+      if (current === null) throw new ProtocolError("not-found", `unknown dataset ${dataset}`);
+      return change(current.head);
     },
   });
-  return { before: swap.before!, after: swap.after!, changed: swap.changed };
+  return { before: swap.before!.head, after: swap.after!, changed: swap.changed };
 }
 
 /**
  * Makes a retained version current (older or newer than the current one). Pins the dataset unless
  * `pin` is false: otherwise the next scheduled build of the same content would publish it again and
  * undo the rollback.
- * @throws {ProtocolError} "not-found" for an unknown dataset or a version the manifest does not retain
+ * @throws {ProtocolError} "not-found" for an unknown dataset or a version the head does not retain
  */
-export function rollback(store: ObjectStore, dataset: string, version: string, options: { pin?: boolean; now?: Date } = {}): Promise<ManifestChangeResult> {
+export function rollback(store: ObjectStore, dataset: string, version: string, options: { pin?: boolean; now?: Date } = {}): Promise<HeadChangeResult> {
   const pin = options.pin ?? true;
-  return changeManifest(store, dataset, (manifest) => {
-    if (findVersion(manifest, version) === undefined) {
+  return changeHead(store, dataset, (head) => {
+    if (findSummary(head, version) === undefined) {
       throw new ProtocolError("not-found", `version ${version} of ${dataset} is not retained`);
     }
-    if (manifest.current === version && manifest.pinned === pin) return null;
-    return { ...manifest, current: version, pinned: pin, updated_at: (options.now ?? new Date()).toISOString() };
+    if (head.current === version && head.pinned === pin) return null;
+    return { ...head, current: version, pinned: pin, updated_at: (options.now ?? new Date()).toISOString() };
   });
 }
 
 /** Sets or clears `pinned`. While pinned, runs still build and record but do not replace `current`. */
-export function setPinned(store: ObjectStore, dataset: string, pinned: boolean, now = new Date()): Promise<ManifestChangeResult> {
-  return changeManifest(store, dataset, (manifest) => (manifest.pinned === pinned ? null : { ...manifest, pinned, updated_at: now.toISOString() }));
-}
-
-/**
- * Version folders that no manifest names are only deleted once they are this old: a publisher
- * uploads a version's objects before it swaps the manifest, and those must not vanish under it.
- */
-export const ORPHAN_MIN_AGE_MS = 60 * 60 * 1000;
-
-/** The versions a prune keeps: the newest `keep`, plus the current one wherever it is. Pure. */
-export function versionsToKeep(manifest: SnapshotManifest, keep: number): Set<string> {
-  const kept = new Set(manifest.versions.slice(0, keep).map((v) => v.version));
-  if (manifest.current !== null) kept.add(manifest.current);
-  return kept;
+export function setPinned(store: ObjectStore, dataset: string, pinned: boolean, now = new Date()): Promise<HeadChangeResult> {
+  return changeHead(store, dataset, (head) => (head.pinned === pinned ? null : { ...head, pinned, updated_at: now.toISOString() }));
 }
 
 /** The build time encoded in a version id (`20261123T161500123Z-...`), or null. */
@@ -174,69 +266,4 @@ export function versionTime(version: string): number | null {
   return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), Number(m[7]));
 }
 
-export interface PruneOptions {
-  keep?: number;
-  dryRun?: boolean;
-  now?: Date;
-}
-
-export interface PrunedDataset {
-  dataset: string;
-  /** Versions dropped from the manifest, with their info (the edge drops their hot copies). */
-  dropped: VersionInfo[];
-  /** Version folders no manifest named, old enough to go. */
-  orphans: string[];
-  /** Objects deleted (or, in a dry run, that would be). */
-  objects: number;
-  /** The manifest before and after the prune. */
-  before: SnapshotManifest;
-  manifest: SnapshotManifest;
-}
-
-/**
- * Drops versions beyond the newest `keep` from a dataset's manifest (never the current one) and
- * deletes their objects, and deletes version folders the manifest does not name that are older
- * than ORPHAN_MIN_AGE_MS (a publish that died after uploading). A dry run changes nothing.
- * @returns null when the dataset has no manifest
- */
-export async function pruneDataset(store: ObjectStore, dataset: string, options: PruneOptions = {}): Promise<PrunedDataset | null> {
-  const keep = options.keep ?? DEFAULT_RETAINED_VERSIONS;
-  const now = options.now ?? new Date();
-  const read = await readManifest(store, dataset);
-  if (read === null) return null;
-  const before = read.value;
-  let manifest = read.value;
-  let dropped = manifest.versions.filter((v) => !versionsToKeep(manifest, keep).has(v.version));
-  if (!options.dryRun && dropped.length > 0) {
-    const swap = await changeManifest(store, dataset, (m) => {
-      const kept = versionsToKeep(m, keep);
-      if (m.versions.every((v) => kept.has(v.version))) return null;
-      return { ...m, versions: m.versions.filter((v) => kept.has(v.version)), updated_at: now.toISOString() };
-    });
-    manifest = swap.after;
-    dropped = swap.before.versions.filter((v) => !versionsToKeep(swap.after, keep).has(v.version));
-  }
-  const named = new Set([...manifest.versions, ...dropped].map((v) => v.version));
-  const orphans = (await listFolders(store, versionsPrefix(dataset))).filter((version) => {
-    if (named.has(version)) return false;
-    const time = versionTime(version);
-    return time !== null && now.getTime() - time >= ORPHAN_MIN_AGE_MS;
-  });
-  let objects = 0;
-  for (const version of [...dropped.map((v) => v.version), ...orphans]) {
-    const keys = await listKeys(store, versionPrefix(dataset, version));
-    objects += keys.length;
-    if (!options.dryRun && keys.length > 0) await store.delete(keys);
-  }
-  return { dataset, dropped, orphans, objects, before, manifest };
-}
-
-/** Deletes every object of a version that no manifest names (a publish that did not complete). */
-export async function discardVersion(store: ObjectStore, dataset: string, version: string): Promise<void> {
-  const latest = await readManifest(store, dataset).catch(() => null);
-  // A concurrent publisher of the same content in the same millisecond made the same version id,
-  // so these objects may be its published ones: never delete what a manifest names.
-  if (latest && findVersion(latest.value, version)) return;
-  const keys = await listKeys(store, versionPrefix(dataset, version));
-  if (keys.length > 0) await store.delete(keys);
-}
+export type { DatasetHead, HeadState, VersionSummary };

@@ -3,9 +3,9 @@
  * big, how the last run went, whether a rebuild is waiting and the watchdog's last alert. Read from R2 (the source of truth). An unreadable manifest, request
  * or run record degrades that dataset's row (named in `warnings`), never the whole answer.
  */
-import { currentVersion, freshnessOf, type AdminDataset, type Alert, type RunRecord, type SnapshotManifest } from "../../contract/index.ts";
+import { currentSummary, freshnessOf, type AdminDataset, type Alert, type DatasetHead, type RunRecord } from "../../contract/index.ts";
 import { DATASETS_PREFIX, RUNS_PREFIX } from "../../contract/keys.ts";
-import { readManifest } from "../../contract/protocol/manifests.ts";
+import { readHead, requireIndex } from "../../contract/protocol/manifests.ts";
 import { latestRequest } from "../../contract/protocol/requests.ts";
 import { listDatasetsWithRuns, listRunRecords } from "../../contract/protocol/runs.ts";
 import { listFolders, type ObjectStore } from "../../contract/storage.ts";
@@ -50,15 +50,16 @@ export async function describeDataset(store: ObjectStore, dataset: string, optio
     return null;
   };
   const [read, runs, request, lastAlerts] = await Promise.all([
-    readManifest(store, dataset).catch(unreadable("the manifest")),
+    readHead(store, dataset).catch(unreadable("the manifest")),
     listRunRecords(store, dataset, options.runs ?? 1),
     latestRequest(store, dataset).catch(unreadable("the rebuild request")),
     options.lastAlerts ?? readLastAlerts(store).catch((error: unknown): Record<string, Alert> => unreadable("the alert state")(error) ?? {}),
   ]);
   warnings.push(...(runs.warnings ?? []));
-  const manifest: SnapshotManifest | null = read?.value ?? null;
+  const manifest: DatasetHead | null = read?.value.head ?? null;
   if (manifest === null && runs.runs.length === 0 && warnings.length === 0) return null;
-  const info = manifest === null ? undefined : currentVersion(manifest);
+  const info = manifest === null ? undefined : currentSummary(manifest);
+  const index = info === undefined ? null : await requireIndex(store, dataset, info.version, read!.value).catch(unreadable("the current version's index"));
   const now = options.now ?? new Date();
   const freshness = freshnessOf(
     { checked_at: info === undefined ? null : (manifest?.checked_at ?? null), generated_at: info?.generated_at ?? null, max_age_seconds: manifest?.max_age_seconds ?? null },
@@ -72,7 +73,7 @@ export async function describeDataset(store: ObjectStore, dataset: string, optio
       ...freshness,
       rows: info?.rows ?? null,
       bytes: info?.bytes ?? null,
-      pages: info?.pages.length ?? null,
+      pages: index?.pages.length ?? null,
       pinned: manifest?.pinned ?? false,
       versions: manifest?.versions.map((v) => v.version) ?? [],
       last_run: runs.runs[0] ?? null,

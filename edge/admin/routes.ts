@@ -24,7 +24,8 @@ import {
 import { listFolders, type ObjectStore } from "../../contract/storage.ts";
 import { DATASETS_PREFIX } from "../../contract/keys.ts";
 import { ProtocolError } from "../../contract/protocol/errors.ts";
-import { pruneDataset, rollback, setPinned, type ManifestChangeResult } from "../../contract/protocol/manifests.ts";
+import { pruneDataset } from "../../contract/protocol/collect.ts";
+import { readHead, rollback, setPinned, type HeadChangeResult } from "../../contract/protocol/manifests.ts";
 import { claimRequest, completeRequest, createRebuildRequest, listPendingRequests, readRequest } from "../../contract/protocol/requests.ts";
 import { listRunRecords, readRunRecord, storeRunRecord } from "../../contract/protocol/runs.ts";
 import type { AppContext, AppEnv, EdgeStorage } from "../env.ts";
@@ -57,8 +58,8 @@ function storage(c: AppContext): EdgeStorage {
 }
 
 /** Runs the after-change step when a manifest change happened, and answers what changed. */
-export async function afterOperatorChange(storage: EdgeStorage, dataset: string, change: ManifestChangeResult, ctx: PurgeContext | undefined): Promise<ManifestChangeAnswer> {
-  if (change.changed) await refreshAfterManifestChange(storage, dataset, { before: change.before, after: change.after }, ctx);
+export async function afterOperatorChange(storage: EdgeStorage, dataset: string, change: HeadChangeResult, ctx: PurgeContext | undefined): Promise<ManifestChangeAnswer> {
+  if (change.changed) await refreshAfterManifestChange(storage, dataset, { before: change.before, after: { head: change.after, legacy: null } }, ctx);
   return { dataset, current: change.after.current, previous: change.before.current, pinned: change.after.pinned };
 }
 
@@ -91,12 +92,11 @@ async function pruneAll(c: AppContext, keep: number, dryRun: boolean): Promise<P
       continue;
     }
     if (pruned === null) continue;
-    const gone = [...pruned.dropped.map((v) => v.version), ...pruned.orphans];
-    if (gone.length === 0) continue;
-    if (!dryRun && pruned.dropped.length > 0) {
-      await refreshAfterManifestChange(storage(c), dataset, { before: pruned.before, after: pruned.manifest }, executionContextOf(c));
+    if (pruned.dropped.length === 0 && pruned.objects === 0) continue;
+    if (pruned.change?.changed) {
+      await refreshAfterManifestChange(storage(c), dataset, { before: pruned.change.before, after: (await readHead(c.var.store, dataset))?.value ?? null }, executionContextOf(c));
     }
-    result.datasets.push({ dataset, versions: gone, objects: pruned.objects });
+    result.datasets.push({ dataset, versions: pruned.dropped.map((v) => v.version), objects: pruned.objects });
   }
   return { ...result, ...(warnings.length > 0 ? { warnings } : {}) };
 }

@@ -7,8 +7,9 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { findVersion, PublishNoticeSchema } from "../../contract/manifest.ts";
-import { readManifest } from "../../contract/protocol/manifests.ts";
+import { findSummary } from "../../contract/head.ts";
+import { PublishNoticeSchema } from "../../contract/manifest.ts";
+import { readHead } from "../../contract/protocol/manifests.ts";
 import type { AppEnv } from "../env.ts";
 import { requireBearerToken } from "../http/auth.ts";
 import { methodNotAllowed } from "../http/errors.ts";
@@ -31,13 +32,13 @@ export function noticeRoutes(): Hono<AppEnv> {
 
   routes.post("/publish-notice", requireBearerToken(), limitBody, jsonBody(PublishNoticeSchema), async (c) => {
     const { dataset, version } = c.req.valid("json");
-    const read = await readManifest(c.var.store, dataset);
+    const read = await readHead(c.var.store, dataset);
     if (read === null) throw new HTTPException(404, { message: `unknown dataset ${dataset}` });
-    if (findVersion(read.value, version) === undefined) {
+    if (findSummary(read.value.head, version) === undefined) {
       throw new HTTPException(404, { message: `unknown version ${version} of dataset ${dataset}` });
     }
     await refreshAfterManifestChange({ store: c.var.store, hot: c.var.hot }, dataset, { before: null, after: read.value }, executionContextOf(c));
-    return c.json({ ok: true, dataset, current: read.value.current });
+    return c.json({ ok: true, dataset, current: read.value.head.current });
   });
 
   routes.all("/publish-notice", methodNotAllowed("POST"));

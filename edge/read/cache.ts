@@ -45,13 +45,15 @@ export function currentTag(dataset: string): string {
  * Pure.
  */
 export function cacheTagsFor(path: string, version: string | null): string[] {
-  const [, root, section, name, sub] = path.split("/");
+  const [, root, section, name, sub, leaf] = path.split("/");
   if (root !== "v1") return [];
   if (section === "health" && name === undefined) return [HEALTH_TAG];
   if (section !== "datasets" || name === undefined || name === "" || !isDatasetName(name)) return [CATALOG_TAG];
   const tags = [datasetTag(name)];
   if (version !== null) tags.push(versionTag(name, version));
-  if (sub !== "versions") tags.push(currentTag(name));
+  // A page named by its hash is immutable whatever the current version is.
+  const byHash = sub === "pages" && /^[0-9a-f]{64}$/.test(leaf ?? "");
+  if (sub !== "versions" && !byHash) tags.push(currentTag(name));
   return tags;
 }
 
@@ -139,7 +141,7 @@ export function edgeCache(): MiddlewareHandler<AppEnv> {
 export async function purgeCurrent(dataset: string, removed: readonly { version: string; pages: number }[] = []): Promise<void> {
   const paths = ["/v1/datasets", `/v1/datasets/${dataset}`];
   for (const { version, pages } of removed) {
-    paths.push(`/v1/datasets/${dataset}/versions/${version}`);
+    paths.push(`/v1/datasets/${dataset}/versions/${version}`, `/v1/datasets/${dataset}/versions/${version}/index`);
     for (let page = 1; page <= pages; page++) paths.push(`/v1/datasets/${dataset}/versions/${version}/pages/${page}`);
   }
   await Promise.all(paths.map((path) => caches.default.delete(cacheKey(path))));

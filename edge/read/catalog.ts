@@ -4,7 +4,7 @@
  * manifests; each entry's freshness (`age_seconds`, `stale`) is computed when the answer is made.
  */
 import { CATALOG_OBJECT_KEY } from "../../contract/keys.ts";
-import { catalogEntry, parseCatalogText, publicCatalogEntries, readAllManifests } from "../../contract/protocol/catalog.ts";
+import { buildCatalogEntries, parseCatalogText, publicCatalogEntries } from "../../contract/protocol/catalog.ts";
 import { sha256Of } from "../../contract/storage.ts";
 import type { CatalogEntry, PublicCatalogEntry } from "../../contract/manifest.ts";
 import type { AppContext } from "../env.ts";
@@ -18,9 +18,7 @@ async function storedCatalog(c: AppContext): Promise<{ entries: CatalogEntry[]; 
     const entries = parseCatalogText(text);
     if (entries !== null) return { entries, text, lastModified: stored.uploaded };
   }
-  const { manifests } = await readAllManifests(c.var.store);
-  const entries = manifests.map(catalogEntry).filter((e): e is CatalogEntry => e !== null);
-  const newest = manifests.reduce((time, m) => Math.max(time, Date.parse(m.updated_at)), 0);
+  const { entries, newest } = await buildCatalogEntries(c.var.store);
   return { entries, text: JSON.stringify(entries), lastModified: new Date(newest) };
 }
 

@@ -1,17 +1,19 @@
 /**
- * A version in another format (`/v1/datasets/<name>.csv`, `.../versions/<v>.parquet`): the one
- * object the publisher stored for it, streamed from R2 as it is (the edge never converts), with its
- * own ETag (the format's sha256, from the manifest, so a revalidation reads no object), a download
+ * A version in another format (`/v1/datasets/<name>.csv`, `.../versions/<v>.parquet`): the objects
+ * the publisher stored for it, streamed from R2 as they are (the edge never converts): CSV and
+ * Parquet are one object per version, NDJSON one object per page, shared like the pages. Each has
+ * its own ETag (the format's sha256, from the index, so a revalidation reads no object), a download
  * name, and the caching of the JSON URL of the same kind.
  */
 import { HTTPException } from "hono/http-exception";
-import { formatObjectKey } from "../../contract/keys.ts";
-import { FORMATS, type Format, type VersionInfo } from "../../contract/manifest.ts";
+import { FORMATS, type Format } from "../../contract/manifest.ts";
 import { FORMAT_CONTENT_TYPES } from "../../contract/media-types.ts";
-import type { AppContext } from "../env.ts";
+import { formatKeysOf, ndjsonPageBytes, type VersionIndex } from "../../contract/version-index.ts";
+import type { AppContext, EdgeStorage } from "../env.ts";
 import { notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
 import { isNotModified, strongEtag } from "../http/conditional.ts";
-import { withLength } from "./bodies.ts";
+import { concatenated, openRange, withLength } from "./bodies.ts";
+import type { ResolvedVersion } from "./versions.ts";
 
 /** A route parameter ending in a format's extension: `<stem>.<format>` (the stem is checked by the caller). */
 export const FORMAT_FILE_PARAM = `{[^/]+\\.(?:${FORMATS.join("|")})}`;
@@ -27,25 +29,33 @@ export function downloadName(dataset: string, version: string, format: Format): 
   return `${dataset}-${version}.${format}`;
 }
 
+/** The format's bytes: its one object, or its NDJSON pages in order. */
+async function openFormat(storage: EdgeStorage, index: VersionIndex, format: Format): Promise<ReadableStream<Uint8Array>> {
+  const keys = formatKeysOf(index, format);
+  if (keys.length === 0) return new Response("").body!;
+  const stored = index.formats[format]!;
+  const lengths = format === "ndjson" && stored.paged ? index.pages.filter((page) => page.rows > 0).map(ndjsonPageBytes) : [stored.bytes];
+  const parts = keys.map((key, i) => ({ key, before: "", offset: 0, length: lengths[i]! }));
+  return concatenated(storage, parts, await openRange(storage, parts[0]!.key, 0, parts[0]!.length));
+}
+
 /**
- * Serves a version's `format` object: 304 from the manifest, else streamed from R2.
+ * Serves a version's `format`: 304 from the index, else streamed from R2.
  * @throws {HTTPException} 404 when the version was published without that format
  */
-export async function serveFormat(c: AppContext, dataset: string, info: VersionInfo, format: Format, kind: UrlKind): Promise<Response> {
-  const stored = info.formats[format];
+export async function serveFormat(c: AppContext, version: ResolvedVersion, format: Format, kind: UrlKind): Promise<Response> {
+  const index = await version.index();
+  const stored = index.formats[format];
   if (stored === undefined) {
-    throw new HTTPException(404, { message: `${dataset}@${info.version} was published without ${format}` });
+    throw new HTTPException(404, { message: `${index.dataset}@${index.version} was published without ${format}` });
   }
   const etag = strongEtag(stored.sha256);
-  const lastModified = new Date(info.generated_at);
-  const headers = representationHeaders({ kind, etag, lastModified, version: info.version, contentLength: stored.bytes });
+  const lastModified = new Date(index.generated_at);
+  const headers = representationHeaders({ kind, etag, lastModified, version: index.version, contentLength: stored.bytes });
   headers.set("Content-Type", FORMAT_CONTENT_TYPES[format]);
   // Names are [a-z0-9-] and version ids [0-9TZa-f-], so the quoted filename needs no escaping.
-  headers.set("Content-Disposition", `attachment; filename="${downloadName(dataset, info.version, format)}"`);
+  headers.set("Content-Disposition", `attachment; filename="${downloadName(index.dataset, index.version, format)}"`);
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
   if (c.req.method === "HEAD") return new Response(null, { headers });
-  const key = formatObjectKey(dataset, info.version, format);
-  const object = await c.var.store.get(key);
-  if (object === null) throw new Error(`${key} is named by the manifest but missing from R2`);
-  return new Response(withLength(object.body, stored.bytes), { headers });
+  return new Response(withLength(await openFormat({ store: c.var.store, hot: c.var.hot }, index, format), stored.bytes), { headers });
 }

@@ -6,8 +6,8 @@
  */
 import { Hono } from "hono";
 import { freshnessOf, type Freshness } from "../../contract/freshness.ts";
-import { currentVersion } from "../../contract/manifest.ts";
-import { readAllManifests } from "../../contract/protocol/catalog.ts";
+import { currentSummary } from "../../contract/head.ts";
+import { readAllHeads } from "../../contract/protocol/catalog.ts";
 import type { AppEnv } from "../env.ts";
 import { HEALTH_CACHE_SECONDS, sharedCacheControl } from "../http/cache-headers.ts";
 import { methodNotAllowed } from "../http/errors.ts";
@@ -28,10 +28,10 @@ export function healthRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   routes.get("/", async (c) => {
     const now = new Date();
-    const { manifests, unreadable } = await readAllManifests(c.var.store);
-    const published = manifests.filter((manifest) => currentVersion(manifest) !== undefined);
+    const { heads, unreadable } = await readAllHeads(c.var.store);
+    const published = heads.map(({ head }) => head).filter((head) => currentSummary(head) !== undefined);
     const stale = published
-      .map((manifest) => ({ name: manifest.dataset, ...freshnessOf({ ...manifest, generated_at: currentVersion(manifest)!.generated_at }, now) }))
+      .map((head) => ({ name: head.dataset, ...freshnessOf({ ...head, generated_at: currentSummary(head)!.generated_at }, now) }))
       .filter((entry) => entry.stale)
       .sort((a, b) => (a.name < b.name ? -1 : 1));
     const report: HealthReport = { ok: stale.length === 0 && unreadable.length === 0, datasets: published.length, stale, unreadable: unreadable.sort(), time: now.toISOString() };

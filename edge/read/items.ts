@@ -1,45 +1,57 @@
 /**
- * Single items of keyed datasets: one lookup reads the one bounded shard that holds the key (its KV
- * hot copy, else R2) and answers the record's bytes exactly as they are in the body.
+ * Single items of keyed datasets: a lookup reads the item index shard that holds the key (its KV
+ * hot copy, else R2; a delta shard first, then the base: contract/items.ts), then the record's bytes
+ * from its page by an R2 range read, and answers them exactly as they are in the body. An item's
+ * ETag is the sha256 of its own bytes, so a client revalidating an unchanged item gets 304 across
+ * versions. (A schema-2 version's items are read from its record shards.)
  */
 import { HTTPException } from "hono/http-exception";
-import { shardObjectKey } from "../../contract/keys.ts";
-import type { VersionInfo } from "../../contract/manifest.ts";
-import { findItem, fnv1a32, shardOf } from "../../contract/shards.ts";
+import { itemShardObjectKey, legacyShardObjectKey } from "../../contract/keys.ts";
+import { locateItem } from "../../contract/items.ts";
+import { findItem, shardOf } from "../../contract/shards.ts";
+import { sha256Of } from "../../contract/storage.ts";
+import { pageKeyOf, type VersionIndex } from "../../contract/version-index.ts";
 import type { AppContext } from "../env.ts";
 import { notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
-import { ifNoneMatchMatches, isNotModified, strongEtag } from "../http/conditional.ts";
+import { isNotModified, strongEtag } from "../http/conditional.ts";
 import { quoted } from "../http/errors.ts";
+import type { ResolvedVersion } from "./versions.ts";
 
-/** An item's entity tag: changes with the version's content hash and differs per key. */
-export function itemEtag(info: VersionInfo, key: string): string {
-  return strongEtag(`${info.hash.slice(0, 32)}-${fnv1a32(key).toString(16).padStart(8, "0")}`);
-}
-
-async function readShard(c: AppContext, dataset: string, version: string, shard: number): Promise<string> {
-  const key = shardObjectKey(dataset, version, shard);
+/** An immutable object's text: its KV hot copy, else R2. */
+async function readText(c: AppContext, key: string): Promise<string> {
   const copy = await c.var.hot.text(key);
   if (copy !== null) return copy;
   const object = await c.var.store.get(key);
-  if (object === null) throw new Error(`${key} is named by the manifest but missing from R2`);
+  if (object === null) throw new Error(`${key} is named by an index but missing from R2`);
   return object.text();
 }
 
-/** Serves one item of a keyed version. */
-export async function serveItem(c: AppContext, dataset: string, info: VersionInfo, key: string, kind: UrlKind): Promise<Response> {
-  if (info.key === null || info.shards === 0) {
-    throw new HTTPException(404, { message: `dataset ${dataset} is not keyed, so it has no items` });
+/** The record of `key` in a version, as bytes, or null when the version has no such key. */
+async function readRecord(c: AppContext, index: VersionIndex, key: string): Promise<Uint8Array | null> {
+  const items = index.items!;
+  if (items.kind === "record-shards") {
+    const record = findItem(await readText(c, legacyShardObjectKey(index.dataset, index.version, shardOf(key, items.shards))), key);
+    return record === null ? null : new TextEncoder().encode(record);
   }
-  const etag = itemEtag(info, key);
-  const lastModified = new Date(info.generated_at);
-  const headers = representationHeaders({ kind, etag, lastModified, version: info.version });
-  const ifNoneMatch = c.req.header("If-None-Match");
-  // "*" matches only if the item exists, which needs the shard; any other tag can be decided now.
-  if (ifNoneMatch?.trim() !== "*" && isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
-  const record = findItem(await readShard(c, dataset, info.version, shardOf(key, info.shards)), key);
-  if (record === null) throw new HTTPException(404, { message: `no item with key ${quoted(key)} in ${dataset}@${info.version}` });
-  if (ifNoneMatchMatches(ifNoneMatch, etag)) return notModifiedResponse(headers);
-  const bytes = new TextEncoder().encode(record);
-  headers.set("Content-Length", String(bytes.byteLength));
+  const location = await locateItem(items, key, (sha) => readText(c, itemShardObjectKey(index.dataset, sha)));
+  if (location === null) return null;
+  const pageKey = pageKeyOf(index, location.page);
+  const object = await c.var.store.get(pageKey, { range: { offset: location.offset, length: location.length } });
+  if (object === null) throw new Error(`${pageKey} is named by an index but missing from R2`);
+  return new Uint8Array(await new Response(object.body).arrayBuffer());
+}
+
+/** Serves one item of a keyed version. */
+export async function serveItem(c: AppContext, version: ResolvedVersion, key: string, kind: UrlKind): Promise<Response> {
+  const index = await version.index();
+  if (index.key === null || index.items === null) {
+    throw new HTTPException(404, { message: `dataset ${index.dataset} is not keyed, so it has no items` });
+  }
+  const bytes = await readRecord(c, index, key);
+  if (bytes === null) throw new HTTPException(404, { message: `no item with key ${quoted(key)} in ${index.dataset}@${index.version}` });
+  const etag = strongEtag(await sha256Of(bytes));
+  const lastModified = new Date(index.generated_at);
+  const headers = representationHeaders({ kind, etag, lastModified, version: index.version, contentLength: bytes.byteLength });
+  if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
   return new Response(c.req.method === "HEAD" ? null : bytes, { headers });
 }

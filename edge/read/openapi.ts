@@ -7,10 +7,12 @@
  * https://spec.openapis.org/oas/v3.1.1.html
  */
 import { CATALOG_OBJECT_KEY } from "../../contract/keys.ts";
-import { currentVersion, FORMATS, type SnapshotManifest } from "../../contract/manifest.ts";
-import { readAllManifests, readCatalogEntries } from "../../contract/protocol/catalog.ts";
+import { FORMATS } from "../../contract/manifest.ts";
+import type { HeadState } from "../../contract/head.ts";
+import { readAllHeads, readCatalogEntries } from "../../contract/protocol/catalog.ts";
 import { ProtocolError } from "../../contract/protocol/errors.ts";
-import { readManifest } from "../../contract/protocol/manifests.ts";
+import { readHead } from "../../contract/protocol/manifests.ts";
+import { loadIndex } from "./versions.ts";
 import { DATASET_NAME_PATTERN, MAX_ITEM_KEY_BYTES, VERSION_ID_PATTERN } from "../../contract/names.ts";
 import { sha256Of } from "../../contract/storage.ts";
 import type { AppContext } from "../env.ts";
@@ -68,7 +70,18 @@ function routeSpecs(): RouteSpec[] {
     ...data("", "getDataset", "Every row, as one JSON array", [], json(ROWS)),
     format(false),
     format(true),
-    ...data("/pages/{page}", "getPage", "One page of whole rows; Link points at the versioned first/prev/next/last pages", ["page"], json(ROWS), [...VERSIONED, "Link"]),
+    ...data("/pages/{page}", "getPage", "One page of whole rows, by number (Link points at the versioned first/prev/next/last pages) or, at the current URL, by its sha256 (immutable, shared by every version holding it)", ["page"], json(ROWS), [...VERSIONED, "Link"]),
+    ...data("/index", "getIndex", "The version's index: its pages with their sha256, first row, rows, bytes and by-hash URL, its columns and formats", [], json(ref("schemas", "VersionIndex"))),
+    {
+      path: "/v1/datasets/{name}/changes",
+      id: "getChanges",
+      summary: "What a client holding version `since` must fetch to hold the current version: the new pages and, for keyed datasets, the keys added, changed and removed; 410 when `since` is no longer retained",
+      params: ["name", "since"],
+      content: json(ref("schemas", "Changes")),
+      headers: VERSIONED,
+      errors: [...ERRORS, "Gone"],
+      conditional: true,
+    },
     ...data("/items/{key}", "getItem", "The row with this key, of a keyed dataset", ["key"], json(ref("schemas", "Row"))),
     ...data("/schema", "getSchema", "The JSON Schema (2020-12) of one row", [], json({ type: "object", description: "A JSON Schema (2020-12) document" })),
     {
@@ -105,7 +118,7 @@ function operations(spec: RouteSpec): Record<string, unknown> {
   };
 }
 
-const ERROR_STATUS: Record<string, number> = { BadRequest: 400, NotFound: 404, Unavailable: 503 };
+const ERROR_STATUS: Record<string, number> = { BadRequest: 400, NotFound: 404, Gone: 410, Unavailable: 503 };
 
 const header = (description: string, schema: JsonSchema = { type: "string" }) => ({ description, schema });
 const pathParam = (name: string, description: string, schema: JsonSchema) => ({ name, in: "path", required: true, description, schema });
@@ -122,7 +135,8 @@ function components(datasets: readonly PublishedDataset[]): Record<string, unkno
     parameters: {
       name: pathParam("name", "Dataset name", { type: "string", pattern: DATASET_NAME_PATTERN.source, ...(datasets.length > 0 ? { examples: datasets.map((d) => d.name) } : {}) }),
       version: pathParam("version", "Version id: UTC build time and the first 8 hex digits of the content hash", { type: "string", pattern: VERSION_ID_PATTERN.source }),
-      page: pathParam("page", "Page number, from 1", { type: "integer", minimum: 1 }),
+      page: pathParam("page", "Page number, from 1, or (current URL only) the page's sha256", { oneOf: [{ type: "integer", minimum: 1 }, { type: "string", pattern: "^[0-9a-f]{64}$" }] }),
+      since: { name: "since", in: "query", required: true, description: "The version id the client holds", schema: { type: "string", pattern: VERSION_ID_PATTERN.source } },
       key: pathParam("key", "Item key (the value of the dataset's key column), percent-encoded", { type: "string", minLength: 1, maxLength: MAX_ITEM_KEY_BYTES }),
       format: pathParam("format", "File format", { type: "string", enum: [...FORMATS] }),
       IfNoneMatch: { name: "If-None-Match", in: "header", description: "ETags the client holds: 304 when one matches (RFC 9110 §13.1.2)", schema: { type: "string" } },
@@ -140,6 +154,7 @@ function components(datasets: readonly PublishedDataset[]): Record<string, unkno
       NotModified: { description: "Not Modified: the client's copy is current", headers: Object.fromEntries(VERSIONED.map((name) => [name, ref("headers", name)])) },
       BadRequest: errorResponse("Malformed dataset name, version id, page number or item key"),
       NotFound: errorResponse("Unknown dataset, version, page or key, or a format the version was published without"),
+      Gone: errorResponse("The version `since` names is no longer retained: fetch the current version whole"),
       Unavailable: errorResponse("The dataset's manifest is unreadable for now"),
       Error: errorResponse("Any other error (405 carries Allow)"),
     },
@@ -171,6 +186,53 @@ function components(datasets: readonly PublishedDataset[]): Record<string, unkno
       },
       Catalog: { type: "object", required: ["datasets"], properties: { datasets: { type: "array", items: ref("schemas", "CatalogEntry") } } },
       Row: { type: "object", description: "One row; each dataset's own row schema is the component named after it" },
+      Page: {
+        type: "object",
+        required: ["n", "first_row", "rows", "bytes", "sha256", "url"],
+        properties: { n: { type: "integer", minimum: 1 }, first_row: { type: "integer" }, rows: { type: "integer" }, bytes: { type: "integer" }, sha256: { type: "string", pattern: "^[0-9a-f]{64}$" }, url: { type: "string" } },
+      },
+      VersionIndex: {
+        type: "object",
+        required: ["dataset", "version", "hash", "generated_at", "rows", "bytes", "key", "columns", "pages", "formats"],
+        properties: {
+          dataset: { type: "string" },
+          version: { type: "string" },
+          hash: { type: "string", description: "sha256 of the full body: its ETag" },
+          generated_at: { type: "string", format: "date-time" },
+          rows: { type: "integer" },
+          bytes: { type: "integer" },
+          key: { type: ["string", "null"] },
+          columns: { type: "array", items: { type: "object" } },
+          pages: { type: "array", items: ref("schemas", "Page") },
+          formats: { type: "object" },
+          previous: { type: ["string", "null"], description: "The version that was current when this one was published" },
+          key_changes: { type: ["object", "null"], description: "How many keys this version added, changed and removed against `previous`" },
+        },
+      },
+      Changes: {
+        type: "object",
+        required: ["dataset", "since", "version", "hash", "rows", "bytes", "index", "pages", "keys"],
+        properties: {
+          dataset: { type: "string" },
+          since: { type: "string" },
+          version: { type: "string" },
+          hash: { type: "string" },
+          rows: { type: "integer" },
+          bytes: { type: "integer" },
+          index: { type: "string", description: "URL of the current version's index (its pages in order)" },
+          pages: {
+            type: "object",
+            required: ["total", "kept", "new_bytes", "new"],
+            properties: { total: { type: "integer" }, kept: { type: "integer" }, new_bytes: { type: "integer" }, new: { type: "array", items: ref("schemas", "Page") } },
+          },
+          keys: {
+            type: ["object", "null"],
+            description: "Keyed datasets: the keys to add, replace and drop; null with keys_unavailable saying why",
+            properties: { added: { type: "array", items: { type: "string" } }, changed: { type: "array", items: { type: "string" } }, removed: { type: "array", items: { type: "string" } } },
+          },
+          keys_unavailable: { type: "string" },
+        },
+      },
       ...datasetSchemas,
     },
   };
@@ -192,27 +254,36 @@ export function openApiDocument(datasets: readonly PublishedDataset[]): Record<s
   };
 }
 
-/** A manifest, or null when it is unreadable (that dataset is left out; the others still show). */
-async function readableManifest(c: AppContext, dataset: string): Promise<SnapshotManifest | null> {
+/** A dataset's row schema, or null when its head or current index is unreadable (that dataset is left out). */
+async function publishedDataset(c: AppContext, state: HeadState | null): Promise<PublishedDataset | null> {
+  const current = state?.head.current ?? null;
+  if (state === null || current === null) return null;
   try {
-    return (await readManifest(c.var.store, dataset))?.value ?? null;
+    const index = await loadIndex({ store: c.var.store, hot: c.var.hot }, state, current);
+    return { name: state.head.dataset, schema: rowSchema(state.head.dataset, state.head.description, index.columns) };
   } catch (error) {
     if (error instanceof ProtocolError && error.code === "corrupt") return null;
     throw error;
   }
 }
 
-/** The published datasets: named by the stored catalog (or, before there is one, every manifest). */
+/** A head, or null when it is unreadable. */
+async function readableHead(c: AppContext, dataset: string): Promise<HeadState | null> {
+  try {
+    return (await readHead(c.var.store, dataset))?.value ?? null;
+  } catch (error) {
+    if (error instanceof ProtocolError && error.code === "corrupt") return null;
+    throw error;
+  }
+}
+
+/** The published datasets: named by the stored catalog (or, before there is one, every head). */
 async function publishedDatasets(c: AppContext, catalogStored: boolean): Promise<PublishedDataset[]> {
-  const manifests = catalogStored
-    ? (await Promise.all((await readCatalogEntries(c.var.store)).map((entry) => readableManifest(c, entry.name)))).filter((m) => m !== null)
-    : (await readAllManifests(c.var.store)).manifests;
-  return manifests
-    .flatMap((manifest) => {
-      const info = currentVersion(manifest);
-      return info === undefined ? [] : [{ name: manifest.dataset, schema: rowSchema(manifest.dataset, manifest.description, info.columns) }];
-    })
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const heads = catalogStored
+    ? await Promise.all((await readCatalogEntries(c.var.store)).map((entry) => readableHead(c, entry.name)))
+    : (await readAllHeads(c.var.store)).heads;
+  const datasets = await Promise.all(heads.map((state) => publishedDataset(c, state)));
+  return datasets.filter((d): d is PublishedDataset => d !== null).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** Serves the document with an ETag of its bytes, cached like the catalog. */

@@ -5,18 +5,20 @@
  * routes (same headers, no body); a dataset whose manifest is unreadable answers 503 on its own
  * routes and leaves every other dataset alone.
  */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { isDatasetName, isVersionId, itemKeyProblem } from "../../contract/names.ts";
 import type { AppContext, AppEnv } from "../env.ts";
 import { methodNotAllowed, quoted } from "../http/errors.ts";
-import { currentOf, pageNumber, requireCurrent, requireManifest, requireVersion, retainedOf, serveBody, servePage } from "./bodies.ts";
+import { isPageHash, pageNumber, serveBody, servePage, servePageByHash } from "./bodies.ts";
 import { edgeCache } from "./cache.ts";
+import { serveChanges, serveIndex } from "./changes.ts";
 import { serveCatalog } from "./catalog.ts";
 import { healthRoutes } from "./health.ts";
 import { FORMAT_FILE_PARAM, serveFormat, splitFormat } from "./formats.ts";
 import { serveItem } from "./items.ts";
 import { serveSchema } from "./schema.ts";
+import { requireCurrent, requireVersion } from "./versions.ts";
 
 const READ_METHODS = "GET, HEAD";
 
@@ -37,6 +39,13 @@ function keyParam(c: AppContext): string {
   return key;
 }
 
+/** Runs `middleware` only for a page named by its hash. */
+function byHashOnly(middleware: MiddlewareHandler<AppEnv>): MiddlewareHandler<AppEnv> {
+  return async function byHashOnly(c, next) {
+    return isPageHash(c.req.param("page")) ? middleware(c, next) : next();
+  };
+}
+
 /** The public read routes, mounted at /v1 by the app. */
 export function publicRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
@@ -48,62 +57,71 @@ export function publicRoutes(): Hono<AppEnv> {
   routes.get(`/datasets/:file${FORMAT_FILE_PARAM}`, async (c) => {
     const { stem, format } = splitFormat(c.req.param("file"));
     const dataset = datasetParam(c, stem);
-    return serveFormat(c, dataset, await requireCurrent(c, dataset), format, "current");
+    return serveFormat(c, await requireCurrent(c, dataset), format, "current");
   });
 
   routes.get(`/datasets/:name/versions/:file${FORMAT_FILE_PARAM}`, edgeCache(), async (c) => {
     const dataset = datasetParam(c);
     const { stem, format } = splitFormat(c.req.param("file"));
-    return serveFormat(c, dataset, await requireVersion(c, dataset, versionParam(c, stem)), format, "versioned");
+    return serveFormat(c, await requireVersion(c, dataset, versionParam(c, stem)), format, "versioned");
   });
 
   routes.get("/datasets/:name/schema", async (c) => {
-    const manifest = await requireManifest(c, datasetParam(c));
-    return serveSchema(c, manifest, currentOf(manifest), "current");
+    return serveSchema(c, await requireCurrent(c, datasetParam(c)), "current");
   });
 
   routes.get("/datasets/:name/versions/:version/schema", edgeCache(), async (c) => {
     const dataset = datasetParam(c);
-    const version = versionParam(c);
-    const manifest = await requireManifest(c, dataset);
     // The columns are the version's, but the description is the dataset's present one, which a later
     // publish can change: cached like a current URL, not for a year.
-    return serveSchema(c, manifest, retainedOf(manifest, version), "current");
+    return serveSchema(c, await requireVersion(c, dataset, versionParam(c)), "current");
   });
+
+  routes.get("/datasets/:name/index", async (c) => serveIndex(c, await requireCurrent(c, datasetParam(c)), "current"));
+
+  routes.get("/datasets/:name/versions/:version/index", edgeCache(), async (c) => {
+    const dataset = datasetParam(c);
+    return serveIndex(c, await requireVersion(c, dataset, versionParam(c)), "versioned");
+  });
+
+  routes.get("/datasets/:name/changes", async (c) => serveChanges(c, datasetParam(c)));
 
   routes.get("/datasets/:name", edgeCache(), async (c) => {
     const dataset = datasetParam(c);
-    return serveBody(c, dataset, await requireCurrent(c, dataset), "current");
+    return serveBody(c, await requireCurrent(c, dataset), "current");
   });
 
   routes.get("/datasets/:name/versions/:version", edgeCache(), async (c) => {
     const dataset = datasetParam(c);
-    return serveBody(c, dataset, await requireVersion(c, dataset, versionParam(c)), "versioned");
+    return serveBody(c, await requireVersion(c, dataset, versionParam(c)), "versioned");
   });
 
-  routes.get("/datasets/:name/pages/:page", async (c) => {
+  // `:page` is a number (of the current version) or a sha256: a page named by its hash is immutable
+  // and shared between versions, so it is cached like a versioned URL.
+  routes.get("/datasets/:name/pages/:page", byHashOnly(edgeCache()), async (c) => {
     const dataset = datasetParam(c);
-    const page = pageNumber(c.req.param("page"));
-    return servePage(c, dataset, await requireCurrent(c, dataset), page, "current");
+    const raw = c.req.param("page");
+    if (isPageHash(raw)) return servePageByHash(c, dataset, raw);
+    return servePage(c, await requireCurrent(c, dataset), pageNumber(raw), "current");
   });
 
   routes.get("/datasets/:name/versions/:version/pages/:page", edgeCache(), async (c) => {
     const dataset = datasetParam(c);
     const page = pageNumber(c.req.param("page"));
-    return servePage(c, dataset, await requireVersion(c, dataset, versionParam(c)), page, "versioned");
+    return servePage(c, await requireVersion(c, dataset, versionParam(c)), page, "versioned");
   });
 
   routes.get("/datasets/:name/items/:key", async (c) => {
     const dataset = datasetParam(c);
     const key = keyParam(c);
-    return serveItem(c, dataset, await requireCurrent(c, dataset), key, "current");
+    return serveItem(c, await requireCurrent(c, dataset), key, "current");
   });
 
   routes.get("/datasets/:name/versions/:version/items/:key", edgeCache(), async (c) => {
     const dataset = datasetParam(c);
     const version = versionParam(c);
     const key = keyParam(c);
-    return serveItem(c, dataset, await requireVersion(c, dataset, version), key, "versioned");
+    return serveItem(c, await requireVersion(c, dataset, version), key, "versioned");
   });
 
   for (const path of [
@@ -116,6 +134,9 @@ export function publicRoutes(): Hono<AppEnv> {
     "/datasets/:name/versions/:version/items/:key",
     "/datasets/:name/schema",
     "/datasets/:name/versions/:version/schema",
+    "/datasets/:name/index",
+    "/datasets/:name/versions/:version/index",
+    "/datasets/:name/changes",
   ]) {
     routes.all(path, methodNotAllowed(READ_METHODS));
   }

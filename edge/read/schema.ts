@@ -6,7 +6,8 @@
  * for those), and a column is nullable when any of its values is null.
  * https://json-schema.org/draft/2020-12/json-schema-core
  */
-import type { Column, SnapshotManifest, VersionInfo } from "../../contract/manifest.ts";
+import type { Column } from "../../contract/manifest.ts";
+import type { ResolvedVersion } from "./versions.ts";
 import { sha256Of } from "../../contract/storage.ts";
 import type { AppContext } from "../env.ts";
 import { notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
@@ -62,8 +63,9 @@ export function rowSchema(dataset: string, description: string, columns: readonl
  * Serves the row schema of a version. Its ETag is the sha256 of its bytes, so versions with the
  * same columns (and description) share one: a client revalidating across publishes gets 304.
  */
-export async function serveSchema(c: AppContext, manifest: SnapshotManifest, info: VersionInfo, kind: UrlKind): Promise<Response> {
-  const bytes = new TextEncoder().encode(JSON.stringify(rowSchema(manifest.dataset, manifest.description, info.columns)));
+export async function serveSchema(c: AppContext, version: ResolvedVersion, kind: UrlKind): Promise<Response> {
+  const info = await version.index();
+  const bytes = new TextEncoder().encode(JSON.stringify(rowSchema(info.dataset, version.state.head.description, info.columns)));
   const etag = strongEtag(await sha256Of(bytes));
   const lastModified = new Date(info.generated_at);
   const headers = representationHeaders({ kind, etag, lastModified, version: info.version, contentLength: bytes.byteLength });

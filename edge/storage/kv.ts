@@ -1,5 +1,5 @@
 /**
- * Hot copies in Workers KV: a read-through copy of immutable objects only (pages and item shards),
+ * Hot copies in Workers KV: a read-through copy of immutable objects only (version indexes, pages and item shards),
  * kept under the object's own key, so KV's eventual consistency (a write can take 60 s or more to
  * reach other locations) can never make an answer stale: an immutable key is either there, with
  * the right bytes, or not. With edge/storage/r2.ts, the only module that touches a binding.
@@ -25,6 +25,11 @@ export interface HotCopies {
   /** Stores a copy (or, with kind "marker", a version's marker) with its expiry. */
   put(key: string, value: ReadableStream<Uint8Array> | string, kind?: "copy" | "marker"): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;
+  /**
+   * Every copy under `prefix` with when it expires (ms since the epoch). KV's listing is eventually
+   * consistent: a hint, never a proof.
+   */
+  list(prefix: string): Promise<{ key: string; expiresAt: number | null }[]>;
 }
 
 /** How many KV deletes run at once (Workers allow 6 simultaneous open connections). */
@@ -38,6 +43,16 @@ export function openHotCopies(env: Env): HotCopies {
     text: (key) => kv.get(key, "text"),
     put: (key, value, kind = "copy") =>
       kv.put(key, value, { expirationTtl: kind === "marker" ? HOT_COPY_MARKER_TTL_SECONDS : HOT_COPY_TTL_SECONDS }),
+    async list(prefix) {
+      const out: { key: string; expiresAt: number | null }[] = [];
+      let cursor: string | undefined;
+      do {
+        const page: KVNamespaceListResult<unknown, string> = await kv.list({ prefix, cursor });
+        out.push(...page.keys.map((key) => ({ key: key.name, expiresAt: key.expiration === undefined ? null : key.expiration * 1000 })));
+        cursor = page.list_complete ? undefined : page.cursor;
+      } while (cursor !== undefined);
+      return out;
+    },
     async delete(keys) {
       for (let start = 0; start < keys.length; start += DELETE_CONCURRENCY) {
         await Promise.all(keys.slice(start, start + DELETE_CONCURRENCY).map((key) => kv.delete(key)));

@@ -5,9 +5,9 @@
  * starts and once when it ends: a run that failed with no retry left, a dataset over its freshness
  * budget, nothing reported for longer than the largest budget (the scheduler is down), recovery.
  */
-import { confirmsContent, currentVersion, type Alert, type RunRecord } from "../../contract/index.ts";
+import { confirmsContent, currentSummary, type Alert, type RunRecord } from "../../contract/index.ts";
 import { freshnessOf } from "../../contract/freshness.ts";
-import { readAllManifests, refreshCatalog } from "../../contract/protocol/catalog.ts";
+import { readAllHeads, refreshCatalog } from "../../contract/protocol/catalog.ts";
 import { readVersioned, swapObject } from "../../contract/protocol/cas.ts";
 import type { ObjectStore } from "../../contract/storage.ts";
 import { deliverAlerts, type AlertPoster, type DeliveryReport } from "./deliver.ts";
@@ -88,11 +88,11 @@ export async function onRunReported(store: ObjectStore, env: WatchdogEnv, record
  */
 export async function watchFreshness(store: ObjectStore, env: WatchdogEnv, options: WatchOptions = {}): Promise<Alert[]> {
   const now = options.now ?? new Date();
-  const { manifests } = await readAllManifests(store);
-  const observations: FreshnessObservation[] = manifests.flatMap((manifest) => {
-    const info = currentVersion(manifest);
+  const { heads } = await readAllHeads(store);
+  const observations: FreshnessObservation[] = heads.flatMap(({ head }) => {
+    const info = currentSummary(head);
     if (info === undefined) return [];
-    return [{ dataset: manifest.dataset, freshness: freshnessOf({ ...manifest, generated_at: info.generated_at }, now) }];
+    return [{ dataset: head.dataset, freshness: freshnessOf({ ...head, generated_at: info.generated_at }, now) }];
   });
   const alerts = await transition(store, (state) => observeFreshness(state, observations, { now, statusUrl: env.EDGESNAP_STATUS_URL, deliver: webhookOf(env) !== null }));
   await step("alert delivery", () => deliver(store, env, { ...options, now }));

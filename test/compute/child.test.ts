@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readManifest } from "../../contract/protocol/manifests.ts";
+import { readHead } from "../../contract/protocol/manifests.ts";
+import { requireIndex } from "../../contract/protocol/manifests.ts";
 import type { RunResultMessage } from "../../compute/run/result.ts";
 import { FIXTURE_DATASETS, listKeys, makeTempDir, openLocalTestStore } from "./helpers.ts";
 
@@ -75,9 +76,12 @@ describe("the run child", () => {
     expect(out.stdout).toMatch(new RegExp(`^fixture-keyed: published ${result.version} \\(3 rows, \\d+ bytes\\) in [\\d.]+s\\n$`));
     // stderr carries JSON lines only.
     for (const line of out.stderr.trim().split("\n")) expect(() => JSON.parse(line) as unknown).not.toThrow();
-    const manifest = await withStore((store) => readManifest(store, "fixture-keyed"));
-    expect(manifest!.value.current).toBe(result.version);
-    expect(manifest!.value.versions[0]!.run_id).toBe("run-123");
+    const index = await withStore(async (store) => {
+      const read = (await readHead(store, "fixture-keyed"))!;
+      expect(read.value.head.current).toBe(result.version);
+      return requireIndex(store, "fixture-keyed", result.version!, read.value);
+    });
+    expect(index.run_id).toBe("run-123");
     expect(await readdir(path.join(temp.dir, "runs"))).toEqual([]);
   });
 

@@ -8,8 +8,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import pl from "nodejs-polars";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatObjectKey, FORMAT_CONTENT_TYPES, manifestObjectKey, type Format } from "../../contract/index.ts";
-import { readManifest } from "../../contract/protocol/manifests.ts";
+import { formatKeysOf, formatObjectKey, FORMAT_CONTENT_TYPES, manifestObjectKey, type Format } from "../../contract/index.ts";
 import type { Config } from "../../compute/config.ts";
 import { defineDataset, type DataFrame } from "../../compute/dataset/define.ts";
 import { EdgesnapError } from "../../compute/errors.ts";
@@ -21,7 +20,7 @@ import type { ObjectStore } from "../../compute/storage/index.ts";
 import type { PutOptions } from "../../contract/storage.ts";
 import { csvMismatches } from "../support/csv.ts";
 import { bodyFromParquet, kitchenSink } from "../support/frames.ts";
-import { listKeys, makeTempDir, memoryLogger, openLocalTestStore, runConfig, serializeFrame } from "./helpers.ts";
+import { listKeys, makeTempDir, memoryLogger, openLocalTestStore, readPublished, runConfig, serializeFrame } from "./helpers.ts";
 
 /** A frame's formats, written the way a run writes them, with the JSON body beside them. */
 async function formatsOf(frame: DataFrame, dir: string, formats: readonly Format[] = ["csv", "ndjson", "parquet"]) {
@@ -153,14 +152,17 @@ describe("a run publishing formats", () => {
   it("uploads each format as one object and records its bytes and sha256 in the version", async () => {
     const result = await run(dataset("fmt-all", () => [1, 2, 3]));
     expect(result.outcome).toBe("ok");
-    const manifest = (await readManifest(store, "fmt-all"))!.value;
-    expect(manifest.description).toBe("the fmt-all fixture");
-    const info = manifest.versions[0]!;
+    const { head, current } = (await readPublished(store, "fmt-all"))!;
+    expect(head.description).toBe("the fmt-all fixture");
+    const info = current!;
     expect(Object.keys(info.formats).sort()).toEqual(["csv", "ndjson", "parquet"]);
+    // CSV and Parquet are one object each; NDJSON is stored cut like the pages, shared between versions.
+    expect(info.formats.ndjson!.paged).toBe(true);
+    expect(formatKeysOf(info, "csv")).toEqual([formatObjectKey("fmt-all", result.version!, "csv")]);
     for (const format of ["csv", "ndjson", "parquet"] as const) {
-      const object = (await store.get(formatObjectKey("fmt-all", result.version!, format)))!;
-      const bytes = new Uint8Array(await new Response(object.body).arrayBuffer());
-      expect({ bytes: bytes.byteLength, sha256: sha256Hex(bytes) }).toEqual(info.formats[format]);
+      const parts = await Promise.all(formatKeysOf(info, format).map(async (key) => Buffer.from(await new Response((await store.get(key))!.body).arrayBuffer())));
+      const bytes = Buffer.concat(parts);
+      expect({ bytes: bytes.byteLength, sha256: sha256Hex(bytes) }).toEqual({ bytes: info.formats[format]!.bytes, sha256: info.formats[format]!.sha256 });
     }
     const csv = await (await store.get(formatObjectKey("fmt-all", result.version!, "csv")))!.text();
     expect(csv).toBe("id,value\r\nk0,1.0\r\nk1,2.0\r\nk2,3.0\r\n");
@@ -169,8 +171,9 @@ describe("a run publishing formats", () => {
   it("publishes only the dataset's formats, and JSON only for formats: []", async () => {
     const only = await run(dataset("fmt-parquet", () => [1, 2], ["parquet"]));
     const none = await run(dataset("fmt-none", () => [1, 2], []));
-    expect((await readManifest(store, "fmt-parquet"))!.value.versions[0]!.formats).toEqual({ parquet: expect.any(Object) });
-    expect((await readManifest(store, "fmt-none"))!.value.versions[0]!.formats).toEqual({});
+    expect((await readPublished(store, "fmt-parquet"))!.current!.formats).toEqual({ parquet: expect.any(Object) });
+    expect((await readPublished(store, "fmt-none"))!.current!.formats).toEqual({});
+    expect((await listKeys(store, "datasets/fmt-none/")).filter((key) => key.endsWith(".ndjson"))).toEqual([]);
     expect((await listKeys(store, "datasets/fmt-parquet/")).filter((key) => key.includes("/data."))).toEqual([formatObjectKey("fmt-parquet", only.version!, "parquet")]);
     expect((await listKeys(store, "datasets/fmt-none/")).filter((key) => key.includes("/data."))).toEqual([]);
     expect(none.outcome).toBe("ok");
@@ -192,7 +195,7 @@ describe("a run publishing formats", () => {
     expect(await listKeys(store, "datasets/fmt-unchanged/versions/")).toEqual(before);
   });
 
-  it("deletes the format objects it uploaded when its publish fails", async () => {
+  it("deletes its version's format objects when its publish fails, and leaves shared pages to the collector", async () => {
     const uploaded: string[] = [];
     const failing: ObjectStore = {
       ...store,
@@ -206,7 +209,10 @@ describe("a run publishing formats", () => {
     };
     const result = await run(dataset("fmt-failed", () => [7, 8]), failing);
     expect(result.outcome).toBe("failed");
-    expect(uploaded).toHaveLength(3);
-    expect(await listKeys(store, "datasets/fmt-failed/")).toEqual([]);
+    expect(uploaded.filter((key) => key.includes("/versions/"))).toHaveLength(2);
+    expect(uploaded.filter((key) => key.endsWith(".ndjson"))).toHaveLength(1);
+    const left = await listKeys(store, "datasets/fmt-failed/");
+    expect(left.filter((key) => key.includes("/versions/"))).toEqual([]);
+    expect(left.every((key) => /^datasets\/fmt-failed\/(pages|items)\/[0-9a-f]{64}\.(json|ndjson|tsv)$/.test(key))).toBe(true);
   });
 });

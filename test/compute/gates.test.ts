@@ -4,24 +4,19 @@
  */
 import pl from "nodejs-polars";
 import { describe, expect, it } from "vitest";
-import { findItem, fnv1a32, fnv1a32Bytes, itemKeyProblem, shardOf, type VersionInfo } from "../../contract/index.ts";
+import { fnv1a32, fnv1a32Bytes, itemKeyProblem, itemShardOf as shardOf, type VersionSummary } from "../../contract/index.ts";
 import { defineDataset } from "../../compute/dataset/define.ts";
 import { checkGates, referenceRows, ROW_DROP_WINDOW } from "../../compute/run/gates.ts";
 import { inspectFrame, type FrameFacts } from "../../compute/run/serialize.ts";
 import { serializeFrame } from "./helpers.ts";
 
 const build = ({ pl: polars }: { pl: typeof pl }) => polars.DataFrame({});
-const versionWith = (rows: number): VersionInfo => ({
+const versionWith = (rows: number): VersionSummary => ({
   version: "20261123T161500123Z-3fa9c2d1",
   hash: "0".repeat(64),
   generated_at: "2026-11-23T16:15:00.123Z",
   rows,
   bytes: 10,
-  columns: [],
-  key: null,
-  shards: 0,
-  pages: [{ first_row: 0, rows, bytes: 10, sha256: "0".repeat(64) }],
-  formats: {},
 });
 const facts = (df: pl.DataFrame, key: string | null = null): Promise<FrameFacts> => inspectFrame(df.lazy(), key);
 const frame = (ids: (string | null)[]) => pl.DataFrame({ id: ids, v: ids.map((_, i) => i) });
@@ -136,26 +131,27 @@ describe("item keys", () => {
   });
 
   it("puts every record in the shard the edge will look in, keyed by String(value)", async () => {
-    const ids = Array.from({ length: 20_000 }, (_, i) => i);
+    const ids = Array.from({ length: 120_000 }, (_, i) => i);
     const result = await serializeFrame(pl.DataFrame({ id: ids, label: ids.map((i) => `item-${i}`.repeat(5)) }).withColumns(pl.col("id").cast(pl.Int32)), { key: "id" });
     expect(result.shards.length).toBeGreaterThan(1);
     let seen = 0;
+    const pages = result.pages.map((page) => Buffer.from(page));
     for (const [index, shard] of result.shards.entries()) {
       for (const line of shard.split("\n").filter(Boolean)) {
         const key = line.slice(0, line.indexOf("\t"));
         expect(shardOf(key, result.shards.length)).toBe(index);
-        expect(String((JSON.parse(line.slice(key.length + 1)) as { id: number }).id)).toBe(key);
+        const [, page, offset, length] = line.split("\t").map(Number) as [number, number, number, number];
+        expect(String((JSON.parse(pages[page]!.subarray(offset, offset + length).toString()) as { id: number }).id)).toBe(key);
         seen++;
       }
     }
     expect(seen).toBe(ids.length);
-    expect(JSON.parse(findItem(result.shards[shardOf("123", result.shards.length)]!, "123")!)).toEqual({ id: 123, label: "item-123".repeat(5) });
+    expect(JSON.parse(result.item("123")!)).toEqual({ id: 123, label: "item-123".repeat(5) });
   });
 
   it("keeps an item whose key is __proto__ like any other", async () => {
     const result = await serializeFrame(pl.DataFrame({ id: ["__proto__", "constructor"], n: [1, 2] }), { key: "id" });
-    const shard = result.shards.join("");
-    expect(JSON.parse(findItem(shard, "__proto__")!)).toEqual({ id: "__proto__", n: 1 });
-    expect(JSON.parse(findItem(shard, "constructor")!)).toEqual({ id: "constructor", n: 2 });
+    expect(JSON.parse(result.item("__proto__")!)).toEqual({ id: "__proto__", n: 1 });
+    expect(JSON.parse(result.item("constructor")!)).toEqual({ id: "constructor", n: 2 });
   });
 });

@@ -2,7 +2,7 @@
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { bodySegments, type Column } from "../../contract/index.ts";
+import { bodySegments, findItemEntry, itemShardOf, scaledPageLimits, type Column, type PageLimits } from "../../contract/index.ts";
 import type { Config } from "../../compute/config.ts";
 import type { DataFrame, LazyDataFrame } from "../../compute/dataset/define.ts";
 import { planVersion, readPage, type VersionPlan } from "../../compute/publish/plan.ts";
@@ -10,6 +10,8 @@ import type { Logger } from "../../compute/run/logger.ts";
 import { createLogger } from "../../compute/run/logger.ts";
 import { inspectFrame, normalizeFrame, writeRowFiles, type FrameFacts } from "../../compute/run/serialize.ts";
 import { openStore, type ObjectStore } from "../../compute/storage/index.ts";
+import { readHead, requireIndex } from "../../contract/protocol/manifests.ts";
+import type { DatasetHead, VersionIndex } from "../../contract/index.ts";
 
 export const FIXTURE_DATASETS = "test/compute/fixtures/datasets.ts";
 
@@ -64,8 +66,10 @@ export interface SerializedFrame {
   columns: Column[];
   facts: FrameFacts;
   plan: VersionPlan;
-  /** The item shards' text, for a keyed frame. */
+  /** The item index shards' text, for a keyed frame. */
   shards: string[];
+  /** The record of `key`, read as the edge reads it: its index entry, then those bytes of its page; null when absent. */
+  item(key: string): string | null;
 }
 
 /**
@@ -74,7 +78,7 @@ export interface SerializedFrame {
  */
 export async function serializeFrame(
   frame: DataFrame | LazyDataFrame,
-  options: { key?: string; pageBytes?: number; /** A dir to write the row files in and keep (the plan points at them). */ keep?: string } = {},
+  options: { key?: string; pageBytes?: number; pageLimits?: PageLimits; /** A dir to write the row files in and keep (the plan points at them). */ keep?: string } = {},
 ): Promise<SerializedFrame> {
   const temp = options.keep ? { dir: options.keep, remove: async () => {} } : await makeTempDir("serialize");
   if (options.keep) await mkdir(options.keep, { recursive: true });
@@ -86,7 +90,7 @@ export async function serializeFrame(
     await writeRowFiles(normalizeFrame(lazy, facts), { rows, ...(options.key ? { keys: { file: keys, column: options.key } } : {}) });
     const plan = await planVersion({
       rowsFile: rows,
-      pageBytes: options.pageBytes,
+      ...(options.pageLimits ? { pageLimits: options.pageLimits } : options.pageBytes === undefined ? {} : { pageLimits: scaledPageLimits(options.pageBytes) }),
       ...(options.key ? { keysFile: keys, keyName: options.key, shardDir: path.join(temp.dir, "shards") } : {}),
     });
     const pages = await Promise.all(plan.pages.map(async (page) => (await readPage(rows, page)).toString("utf8")));
@@ -94,8 +98,21 @@ export async function serializeFrame(
       .map((segment) => segment.before + Buffer.from(pages[segment.page]!).subarray(segment.offset, segment.offset + segment.length).toString("utf8"))
       .join("");
     const shards = await Promise.all(plan.shardFiles.map((file) => readFile(file, "utf8")));
-    return { body, pages, columns: facts.columns, facts, plan, shards };
+    const item = (key: string) => {
+      if (shards.length === 0) return null;
+      const at = findItemEntry(shards[itemShardOf(key, shards.length)]!, key);
+      return at === null ? null : Buffer.from(pages[at.page]!).subarray(at.offset, at.offset + at.length).toString("utf8");
+    };
+    return { body, pages, columns: facts.columns, facts, plan, shards, item };
   } finally {
     await temp.remove();
   }
+}
+
+/** A dataset as published: its head (with the etag to swap against) and its current version's index. */
+export async function readPublished(store: ObjectStore, dataset: string): Promise<{ head: DatasetHead; etag: string; current: VersionIndex | null } | null> {
+  const read = await readHead(store, dataset);
+  if (read === null) return null;
+  const { head } = read.value;
+  return { head, etag: read.etag, current: head.current === null ? null : await requireIndex(store, dataset, head.current, read.value) };
 }

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { manifestObjectKey } from "../../contract/keys.ts";
-import { readManifest } from "../../contract/protocol/manifests.ts";
+import { readPublished } from "./helpers.ts";
 import { openS3Store } from "../../compute/storage/s3.ts";
 import { S3_TEST_BUCKET, S3_TEST_CREDENTIALS, startS3TestServer, type S3TestServer } from "../storage/s3-server.ts";
 import { isAlive, waitFor } from "../support/processes.ts";
@@ -54,8 +54,8 @@ describe("a run killed during its page uploads", () => {
     const store = await openS3Store({ endpoint: server.endpoint, bucket: S3_TEST_BUCKET, ...S3_TEST_CREDENTIALS });
     const first = runChild("one");
     expect(await first.exited).toBe(0);
-    const before = (await readManifest(store, "fixture-large"))!;
-    expect(before.value.versions[0]!.pages.length).toBeGreaterThan(2);
+    const before = (await readPublished(store, "fixture-large"))!;
+    expect(before.current!.pages.length).toBeGreaterThan(2);
     const manifestEtag = (await store.head(manifestObjectKey("fixture-large")))!.etag;
 
     // Slow the page uploads down so the kill lands between them, and kill after the first arrives.
@@ -68,16 +68,16 @@ describe("a run killed during its page uploads", () => {
     expect(isAlive(second.child.pid!)).toBe(false);
     server.clearFaults();
 
-    const after = (await readManifest(store, "fixture-large"))!;
-    expect(after.value.current).toBe(before.value.current);
+    const after = (await readPublished(store, "fixture-large"))!;
+    expect(after.head.current).toBe(before.head.current);
     expect((await store.head(manifestObjectKey("fixture-large")))!.etag).toBe(manifestEtag);
     expect(server.requests.slice(from).some((r) => r.method === "PUT" && r.url.includes("manifest.json"))).toBe(false);
 
     const third = runChild("three");
     expect(await third.exited).toBe(0);
-    const latest = (await readManifest(store, "fixture-large"))!;
-    expect(latest.value.current).not.toBe(before.value.current);
-    expect(latest.value.versions.map((v) => v.version)).toContain(before.value.current);
+    const latest = (await readPublished(store, "fixture-large"))!;
+    expect(latest.head.current).not.toBe(before.head.current);
+    expect(latest.head.versions.map((v) => v.version)).toContain(before.head.current);
     await store.close();
   }, 180_000);
 });

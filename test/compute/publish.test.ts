@@ -1,24 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { withPublishedVersion, type VersionInfo } from "../../contract/index.ts";
+import { withPublishedVersion, type VersionSummary } from "../../contract/index.ts";
 import { matchingVersion } from "../../contract/protocol/manifests.ts";
 
-const info = (n: number, hashDigit: string): VersionInfo => ({
+const info = (n: number, hashDigit: string): VersionSummary => ({
   version: `2026112${n}T161500123Z-${hashDigit.repeat(8)}`,
   hash: hashDigit.repeat(64),
   generated_at: `2026-11-2${n}T16:15:00.123Z`,
   rows: 1,
   bytes: 1,
-  columns: [],
-  key: null,
-  shards: 0,
-  pages: [{ first_row: 0, rows: 1, bytes: 1, sha256: hashDigit.repeat(64) }],
-  formats: {},
 });
 
 describe("matchingVersion (what counts as unchanged)", () => {
   const now = new Date("2026-11-25T00:00:00Z");
-  const one = withPublishedVersion(null, "d", info(1, "a"), now);
-  const two = withPublishedVersion(one, "d", info(2, "b"), now);
+  const one = withPublishedVersion(null, "d", info(1, "a"), now).head;
+  const two = withPublishedVersion(one, "d", info(2, "b"), now).head;
 
   it("matches the current version's hash", () => {
     expect(matchingVersion(two, "b".repeat(64))?.version).toBe(info(2, "b").version);
@@ -34,7 +29,7 @@ describe("matchingVersion (what counts as unchanged)", () => {
 
   it("while pinned, also matches the newest built version so repeated builds add no duplicates", () => {
     const pinned = { ...one, pinned: true };
-    const built = withPublishedVersion(pinned, "d", info(2, "b"), now);
+    const built = withPublishedVersion(pinned, "d", info(2, "b"), now).head;
     expect(built.current).toBe(info(1, "a").version);
     expect(matchingVersion(built, "b".repeat(64))?.version).toBe(info(2, "b").version);
     expect(matchingVersion(built, "a".repeat(64))?.version).toBe(info(1, "a").version);

@@ -8,27 +8,21 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import pl from "nodejs-polars";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  findItem,
-  manifestObjectKey,
-  pageObjectKey,
-  parseManifest,
-  shardObjectKey,
-  shardOf,
-} from "../../contract/index.ts";
-import { readManifest as readVersioned } from "../../contract/protocol/manifests.ts";
+import { findItemEntry, itemShardObjectKey, itemShardOf, manifestObjectKey, pageObjectKey, versionIndexKey } from "../../contract/index.ts";
+import { collectGarbage, ORPHAN_MIN_AGE_MS } from "../../contract/protocol/collect.ts";
+import { readHead as readVersioned } from "../../contract/protocol/manifests.ts";
 import type { Config } from "../../compute/config.ts";
 import { defineDataset, type DatasetContext } from "../../compute/dataset/define.ts";
 import { publishVersion } from "../../compute/publish/publish.ts";
 import { runDataset } from "../../compute/run/run.ts";
 import { sha256Hex } from "../../compute/storage/hash.ts";
 import type { ObjectStore } from "../../compute/storage/index.ts";
-import { listKeys, makeTempDir, memoryLogger, openLocalTestStore, runConfig, serializeFrame } from "./helpers.ts";
+import { listKeys, makeTempDir, memoryLogger, openLocalTestStore, readPublished, runConfig, serializeFrame } from "./helpers.ts";
 
-/** The manifest as `{ manifest, etag }`, or null. */
+/** The head as `{ manifest, etag }`, or null. */
 async function readManifest(from: ObjectStore, dataset: string) {
   const read = await readVersioned(from, dataset);
-  return read === null ? null : { manifest: read.value, etag: read.etag };
+  return read === null ? null : { manifest: read.value.head, etag: read.etag };
 }
 
 let persist: Awaited<ReturnType<typeof makeTempDir>>;
@@ -68,21 +62,22 @@ const run = (definition: ReturnType<typeof defineDataset>, overrides: Partial<Pa
 };
 
 describe("runDataset", () => {
-  it("publishes the pages, the item shards and then the manifest naming them", async () => {
+  it("publishes the pages, the item index, the version's index and then the head naming them", async () => {
     const { result } = await run(keyedDataset("pub-keyed", () => [10, 20, 30]));
     expect(result).toMatchObject({ outcome: "ok", reason: null, rows: 3, code: null });
 
-    const manifest = parseManifest(await (await store.get(manifestObjectKey("pub-keyed")))!.text());
-    expect(manifest.current).toBe(result.version);
-    const info = manifest.versions[0]!;
-    expect(info).toMatchObject({ version: result.version, hash: result.hash, rows: 3, bytes: result.bytes, key: "id", shards: 1 });
-    expect(info.columns).toEqual([
+    const { head, current: info } = (await readPublished(store, "pub-keyed"))!;
+    expect(head.current).toBe(result.version);
+    expect(head.versions[0]).toEqual({ version: result.version, hash: result.hash, rows: 3, bytes: result.bytes, generated_at: info!.generated_at });
+    expect(info).toMatchObject({ version: result.version, hash: result.hash, rows: 3, bytes: result.bytes, key: "id", layout: "content", previous: null });
+    expect(info!.columns).toEqual([
       { name: "id", type: "String", nullable: false },
       { name: "value", type: "Float64", nullable: false },
     ]);
-    expect(info.pages).toEqual([{ first_row: 0, rows: 3, bytes: result.bytes, sha256: result.hash }]);
+    expect(info!.pages).toEqual([{ first_row: 0, rows: 3, bytes: result.bytes, sha256: result.hash }]);
+    expect(await store.head(versionIndexKey("pub-keyed", result.version!))).not.toBeNull();
 
-    const page = (await store.get(pageObjectKey("pub-keyed", result.version!, 1)))!;
+    const page = (await store.get(pageObjectKey("pub-keyed", result.hash!)))!;
     const text = await page.text();
     expect(JSON.parse(text)).toEqual([
       { id: "k0", value: 10 },
@@ -90,10 +85,12 @@ describe("runDataset", () => {
       { id: "k2", value: 30 },
     ]);
     expect(sha256Hex(text)).toBe(result.hash);
-    expect(page.customMetadata).toEqual({ hash: result.hash });
 
-    const shard = (await store.get(shardObjectKey("pub-keyed", result.version!, shardOf("k1", info.shards))))!;
-    expect(findItem(await shard.text(), "k1")).toBe('{"id":"k1","value":20.0}');
+    // The item index says where each record is in its page; the record is not copied.
+    const items = info!.items as { kind: "index"; shards: string[] };
+    const shard = (await store.get(itemShardObjectKey("pub-keyed", items.shards[itemShardOf("k1", items.shards.length)]!)))!;
+    const at = findItemEntry(await shard.text(), "k1")!;
+    expect(text.slice(at.offset, at.offset + at.length)).toBe('{"id":"k1","value":20.0}');
   });
 
   it("publishes nothing when the content equals the current version", async () => {
@@ -141,7 +138,7 @@ describe("runDataset", () => {
     const { manifest } = (await readManifest(store, "pub-changed"))!;
     expect(manifest.current).toBe(second.result.version);
     expect(manifest.versions.map((v) => v.version)).toEqual([second.result.version, first.result.version]);
-    expect(await store.head(pageObjectKey("pub-changed", first.result.version!, 1))).not.toBeNull();
+    expect(await store.head(pageObjectKey("pub-changed", first.result.hash!))).not.toBeNull();
   });
 
   it("gives the build the current version as ctx.previous", async () => {
@@ -316,7 +313,7 @@ describe("concurrent publishers", () => {
     expect(manifest.versions.map((v) => v.version).sort()).toEqual([ra.result.version, rb.result.version].sort());
     expect([ra.result.version, rb.result.version]).toContain(manifest.current);
     // One of them lost the first swap and retried.
-    expect([...ra.records, ...rb.records].some((r) => r.msg === "manifest changed concurrently; retrying")).toBe(true);
+    expect([...ra.records, ...rb.records].some((r) => r.msg === "head changed concurrently; retrying")).toBe(true);
   });
 
   it("with the same content, one publishes and the other reports unchanged, leaving one version", async () => {
@@ -329,14 +326,14 @@ describe("concurrent publishers", () => {
     expect(manifest.versions).toHaveLength(1);
     const prefixes = new Set((await listKeys(store, "datasets/race-same/versions/")).map((key) => key.split("/")[3]));
     expect([...prefixes]).toEqual([manifest.current]);
-    expect(await store.head(pageObjectKey("race-same", manifest.current!, 1))).not.toBeNull();
+    expect(await store.head(pageObjectKey("race-same", ra.result.hash!))).not.toBeNull();
   });
 
   it("a publisher holding a stale manifest retries on top of the newer one instead of overwriting it", async () => {
     const rowsDir = await makeTempDir("race-stale");
-    const publish = async (value: number, manifest?: Awaited<ReturnType<typeof readVersioned>>, attempts?: number) => {
+    const publish = async (value: number, head?: Awaited<ReturnType<typeof readVersioned>>, attempts?: number) => {
       const { plan, columns } = await serializeFrame(pl.DataFrame({ id: ["x"], v: [value] }), { keep: `${rowsDir.dir}/${value}` });
-      return publishVersion(store, { dataset: "race-stale", plan, columns, key: null, generatedAt: new Date(Date.now() + value) }, { manifest, attempts });
+      return publishVersion(store, { dataset: "race-stale", plan, columns, key: null, generatedAt: new Date(Date.now() + value) }, { head, attempts, collect: false });
     };
     const v1 = await publish(1);
     const stale = await readVersioned(store, "race-stale");
@@ -346,11 +343,17 @@ describe("concurrent publishers", () => {
     const { manifest } = (await readManifest(store, "race-stale"))!;
     expect(manifest.versions.map((v) => v.version)).toEqual([v3.version, v2.version, v1.version]);
 
-    // Out of attempts, it loses cleanly: an error, the manifest untouched, its objects removed.
+    // Out of attempts, it loses cleanly: an error, the head untouched, its version's own objects
+    // removed. The page it uploaded is left to the collector (another publish may reference it).
     const keysBefore = await listKeys(store, "datasets/race-stale/");
     const etagBefore = (await store.head(manifestObjectKey("race-stale")))!.etag;
     await expect(publish(4, stale, 1)).rejects.toMatchObject({ code: "conflict", exitCode: 7 });
     expect((await store.head(manifestObjectKey("race-stale")))!.etag).toBe(etagBefore);
+    const left = (await listKeys(store, "datasets/race-stale/")).filter((key) => !keysBefore.includes(key));
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatch(/^datasets\/race-stale\/pages\/[0-9a-f]{64}\.json$/);
+    const collected = await collectGarbage(store, "race-stale", { now: () => new Date(Date.now() + ORPHAN_MIN_AGE_MS + 1000) });
+    expect(collected?.deleted).toEqual(left);
     expect(await listKeys(store, "datasets/race-stale/")).toEqual(keysBefore);
     await rowsDir.remove();
   });

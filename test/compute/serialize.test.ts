@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import pl from "nodejs-polars";
 import { describe, expect, it } from "vitest";
-import { findItem, shardOf } from "../../contract/index.ts";
+import { itemShardOf as shardOf, scaledPageLimits } from "../../contract/index.ts";
 import { serializeFrame } from "./helpers.ts";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -124,18 +124,18 @@ describe("pages", () => {
       expect(page.first_row).toBe(next);
       expect(page.rows).toBe(rows.length);
       expect(page.bytes).toBe(Buffer.byteLength(text));
-      expect(page.bytes).toBeLessThanOrEqual(700);
+      expect(page.bytes).toBeLessThanOrEqual(scaledPageLimits(700).maxBytes);
       expect(page.sha256).toBe(sha256(text));
       next += rows.length;
     }
     expect(next).toBe(300);
   });
 
-  it("ends a page exactly at the end of a row when the row fills it to the byte", async () => {
-    // Rows `{"s":"xxxx"}` are 12 bytes: "[" + row + "," + row + "]" is 27 bytes, so a target of 27
-    // fits exactly two rows and a third starts the next page.
+  it("ends a page exactly at the end of a row when the row fills it to the maximum, to the byte", async () => {
+    // Rows `{"s":"xxxx"}` are 12 bytes: "[" + row + "," + row + "]" is 27 bytes, so a maximum of 27
+    // fits exactly two rows and a third starts the next page (a minimum no page reaches: no cut row).
     const df = pl.DataFrame({ s: ["xxxx", "yyyy", "zzzz", "wwww"] });
-    const result = await serializeFrame(df, { pageBytes: 27 });
+    const result = await serializeFrame(df, { pageLimits: { minBytes: 1000, targetBytes: 2000, maxBytes: 27 } });
     expect(result.pages).toEqual(['[{"s":"xxxx"},{"s":"yyyy"}]', '[{"s":"zzzz"},{"s":"wwww"}]']);
   });
 
@@ -154,22 +154,22 @@ describe("item shards", () => {
     const result = await serializeFrame(df, { key: "id" });
     expect(result.body).toContain('"x":-1.0');
     for (const key of ["a", "b", "c"]) {
-      const item = findItem(result.shards[shardOf(key, result.shards.length)]!, key);
+      const item = result.item(key);
       expect(item).not.toBeNull();
       expect(result.body).toContain(item!);
       expect(JSON.parse(item!)).toEqual(df.toRecords().find((r) => r.id === key));
     }
-    expect(findItem(result.shards[shardOf("a", result.shards.length)]!, "a")).toBe('{"id":"a","x":-1.0}');
+    expect(result.item("a")).toBe('{"id":"a","x":-1.0}');
   });
 
   it("find keys that need decoding (non-ASCII, escaped quotes, floats) under the string a client sends", async () => {
     const df = pl.DataFrame({ id: ["é", "✈ Zürich", 'say "hi"', "back\\slash", "plain"], n: [1, 2, 3, 4, 5] });
     const result = await serializeFrame(df, { key: "id" });
     for (const [index, key] of ["é", "✈ Zürich", 'say "hi"', "back\\slash", "plain"].entries()) {
-      expect(JSON.parse(findItem(result.shards[shardOf(key, result.shards.length)]!, key)!)).toEqual({ id: key, n: index + 1 });
+      expect(JSON.parse(result.item(key)!)).toEqual({ id: key, n: index + 1 });
     }
     const floats = await serializeFrame(pl.DataFrame({ id: [1.5, -2.25, 1e21], n: [1, 2, 3] }), { key: "id" });
-    for (const key of ["1.5", "-2.25", "1e+21"]) expect(findItem(floats.shards.join(""), key)).not.toBeNull();
+    for (const key of ["1.5", "-2.25", "1e+21"]) expect(floats.item(key)).not.toBeNull();
     // Decoded keys mark their shards for the duplicate check at upload; plain ones (their own bytes) do not.
     const decodedShards = (list: string[], shards: number) => new Set(list.map((key) => shardOf(key, shards)));
     expect(floats.plan.decodedKeyShards).toEqual(decodedShards(["1.5", "-2.25", "1e+21"], floats.shards.length));
@@ -182,10 +182,9 @@ describe("item shards", () => {
   it("keep a record larger than a shard's write buffer whole", async () => {
     const df = pl.DataFrame({ id: ["small", "huge", "other"], payload: ["a", "h".repeat(200_000), "b"] });
     const result = await serializeFrame(df, { key: "id" });
-    const shard = result.shards.join("");
-    expect(JSON.parse(findItem(shard, "huge")!)).toEqual({ id: "huge", payload: "h".repeat(200_000) });
-    expect(JSON.parse(findItem(shard, "small")!)).toEqual({ id: "small", payload: "a" });
-    expect(JSON.parse(findItem(shard, "other")!)).toEqual({ id: "other", payload: "b" });
+    expect(JSON.parse(result.item("huge")!)).toEqual({ id: "huge", payload: "h".repeat(200_000) });
+    expect(JSON.parse(result.item("small")!)).toEqual({ id: "small", payload: "a" });
+    expect(JSON.parse(result.item("other")!)).toEqual({ id: "other", payload: "b" });
   });
 
   it("spread a large keyed frame over many shards, every key in the shard its hash names", async () => {
@@ -195,20 +194,21 @@ describe("item shards", () => {
     expect(result.shards.length).toBeGreaterThan(1);
     for (const i of [0, 1, 777, 12_345, n - 1]) {
       const key = `key-${i}`;
-      expect(JSON.parse(findItem(result.shards[shardOf(key, result.shards.length)]!, key)!)).toEqual({ id: key, payload: "p".repeat(20 + (i % 50)) });
+      expect(JSON.parse(result.item(key)!)).toEqual({ id: key, payload: "p".repeat(20 + (i % 50)) });
     }
-    // Every key exactly once, in the shard its hash names, with its record: the writes that spill
-    // the shards run many at a time, and none is lost or torn.
-    const seen = new Map<string, string>();
+    // Every key exactly once, in the shard its hash names, pointing at its record: the writes that
+    // spill the shards run many at a time, and none is lost or torn.
+    const seen = new Set<string>();
+    const pages = result.pages.map((page) => Buffer.from(page));
     for (const [index, shard] of result.shards.entries()) {
       for (const line of shard.split("\n").filter(Boolean)) {
-        const [key, record] = line.split("\t") as [string, string];
+        const [key, page, offset, length] = line.split("\t") as [string, string, string, string];
         expect(shardOf(key, result.shards.length)).toBe(index);
         expect(seen.has(key)).toBe(false);
-        seen.set(key, record);
+        seen.add(key);
+        expect(pages[Number(page)]!.subarray(Number(offset), Number(offset) + Number(length)).toString()).toBe(JSON.stringify({ id: key, payload: "p".repeat(20 + (Number(key.slice(4)) % 50)) }));
       }
     }
     expect(seen.size).toBe(n);
-    for (let i = 0; i < n; i++) expect(seen.get(`key-${i}`)).toBe(JSON.stringify({ id: `key-${i}`, payload: "p".repeat(20 + (i % 50)) }));
   });
 });

@@ -10,26 +10,22 @@ import {
   largestBudgetSeconds,
   latestTime,
   MIN_DEFAULT_BUDGET_SECONDS,
-  withPublishedVersion,
-  type VersionInfo,
+  withPublishedVersion as publishHead,
+  type DatasetFacts,
+  type DatasetHead,
+  type VersionSummary,
 } from "../../contract/index.ts";
+
+/** The head a publish makes (the dropped versions do not matter here). */
+function withPublishedVersion(previous: DatasetHead | null, dataset: string, summary: VersionSummary, now: Date, facts?: DatasetFacts): DatasetHead {
+  return publishHead(previous, dataset, summary, now, facts).head;
+}
 
 const T0 = new Date("2026-11-30T12:00:00.000Z");
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 
-function info(version: string, hash: string): VersionInfo {
-  return {
-    version,
-    hash: hash.repeat(64),
-    generated_at: T0.toISOString(),
-    rows: 1,
-    bytes: 3,
-    columns: [],
-    key: null,
-    shards: 0,
-    pages: [{ first_row: 0, rows: 1, bytes: 3, sha256: hash.repeat(64) }],
-    formats: {},
-  };
+function info(version: string, hash: string): VersionSummary {
+  return { version, hash: hash.repeat(64), generated_at: T0.toISOString(), rows: 1, bytes: 3 };
 }
 
 describe("freshnessOf", () => {

@@ -15,7 +15,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { manifestObjectKey, pageObjectKey } from "../../contract/keys.ts";
-import { parseManifest } from "../../contract/manifest.ts";
+import { parseHeadText } from "../../contract/head.ts";
+import { readPublished } from "../compute/helpers.ts";
 import { PUBLISH_NOTICE_PATH } from "../../compute/edge-client/notice.ts";
 import { openS3Store } from "../../compute/storage/s3.ts";
 import { S3_TEST_BUCKET, S3_TEST_CREDENTIALS, startS3TestServer, type S3TestServer } from "../storage/s3-server.ts";
@@ -124,9 +125,9 @@ describe("the container entrypoint as a plain process", () => {
       try {
         const manifestObject = await store.get(manifestObjectKey("stations"));
         expect(manifestObject).not.toBeNull();
-        const manifest = parseManifest(await manifestObject!.text());
+        const manifest = parseHeadText(await manifestObject!.text()).head;
         expect(manifest.current).toBe(notice.body.version);
-        const body = await store.get(pageObjectKey("stations", notice.body.version, 1));
+        const body = await store.get(pageObjectKey("stations", (await readPublished(store, "stations"))!.current!.pages[0]!.sha256));
         expect(JSON.parse(await body!.text())).toEqual([
           { id: "ams", city: "Amsterdam", elevation_m: -3 },
           { id: "ber", city: "Berlin", elevation_m: 34 },

@@ -8,7 +8,7 @@
 import { createExecutionContext, env, SELF } from "cloudflare:test";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { makeRunId, manifestObjectKey, parseManifest, requestPointerKey, type RunRecord } from "../../contract/index.ts";
+import { makeRunId, manifestObjectKey, parseHeadText, requestPointerKey, type RunRecord } from "../../contract/index.ts";
 import { createApp } from "../../edge/app.ts";
 import { createSessionValue, noStore } from "../../edge/http/auth.ts";
 import { BASE, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
@@ -55,7 +55,7 @@ function post(path: string, session: Session | null, form: Record<string, string
 }
 
 async function pinnedIn(dataset: string): Promise<boolean> {
-  return parseManifest(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text()).pinned;
+  return parseHeadText(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text()).head.pinned;
 }
 
 /** Whether a page is the sign-in form rather than the status page. */
@@ -161,7 +161,7 @@ describe("status page", () => {
     expect(Number(refresh![1])).toBeGreaterThanOrEqual(5);
 
     expect((await post(`/admin/datasets/${dataset}/rollback`, session, { version: v1.info.version })).status).toBe(303);
-    const manifest = parseManifest(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text());
+    const manifest = parseHeadText(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text()).head;
     expect(manifest).toMatchObject({ current: v1.info.version, pinned: true });
     expect(await (await SELF.fetch(`${BASE}/v1/datasets/${dataset}`)).json()).toEqual([{ v: 1 }]);
 
@@ -380,8 +380,9 @@ describe("status page: storage reads", () => {
     const mine = log.filter((op) => op.target.startsWith(`runs/${dataset}/`));
     expect(mine.filter((op) => op.method === "list")).toHaveLength(1);
     expect(mine.filter((op) => op.method === "get")).toHaveLength(runs.length);
-    // The manifest and the rebuild-request pointer are read once each; nothing is read twice.
-    expect(log.filter((op) => op.target.includes(dataset))).toHaveLength(runs.length + 3);
+    // The head, the current version's index and the rebuild-request pointer are read once each;
+    // nothing is read twice.
+    expect(log.filter((op) => op.target.includes(dataset))).toHaveLength(runs.length + 4);
     const seen = log.map((op) => `${op.method} ${op.target}`);
     expect(seen.length).toBe(new Set(seen).size);
   });

@@ -6,8 +6,7 @@ import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import {
   manifestObjectKey,
-  pageObjectKey,
-  parseManifest,
+  parseHeadText,
   requestObjectKey,
   requestPointerKey,
   runObjectKey,
@@ -19,7 +18,7 @@ import {
 } from "../../contract/index.ts";
 import { CLAIM_LEASE_MS, claimRequest } from "../../contract/protocol/requests.ts";
 import { openR2Store } from "../../edge/storage/r2.ts";
-import { BASE, publishFakeVersion, runRecord, uniqueDataset } from "./publish-fixture.ts";
+import { BASE, pageKey, publishFakeVersion, runRecord, uniqueDataset } from "./publish-fixture.ts";
 
 const AUTH = { Authorization: "Bearer test-token" };
 
@@ -283,10 +282,10 @@ describe("rollback, pin, prune", () => {
     const back = await admin(`/datasets/${dataset}/rollback`, { body: { version: v1.info.version } });
     expect(back.status).toBe(200);
     expect(await back.json()).toEqual({ dataset, current: v1.info.version, previous: v2.info.version, pinned: true });
-    const r2 = parseManifest(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text());
+    const r2 = parseHeadText(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text()).head;
     expect(r2).toMatchObject({ current: v1.info.version, pinned: true });
     expect(r2.versions.map((v) => v.version)).toEqual([v2.info.version, v1.info.version]);
-    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, v1.info.version, 1))).toBe(v1.body);
+    expect(await env.SNAPSHOT_KV.get(pageKey(v1))).toBe(v1.body);
     const served = await SELF.fetch(`${BASE}/v1/datasets/${dataset}`);
     expect(served.headers.get("x-edgesnap-version")).toBe(v1.info.version);
     expect(await served.json()).toEqual([{ v: 1 }]);
@@ -303,7 +302,7 @@ describe("rollback, pin, prune", () => {
     expect((await admin(`/datasets/${dataset}/rollback`, { body: { version: "latest" } })).status).toBe(400);
     expect((await admin(`/datasets/${dataset}/rollback`, { body: "nope" })).status).toBe(400);
     expect((await admin(`/datasets/no-such-dataset/rollback`, { body: { version: v1.info.version } })).status).toBe(404);
-    expect(parseManifest(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text()).current).toBe(v1.info.version);
+    expect(parseHeadText(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text()).head.current).toBe(v1.info.version);
   });
 
   it("pins and unpins; a pinned dataset keeps its current version when a new one is published", async () => {
@@ -311,10 +310,10 @@ describe("rollback, pin, prune", () => {
     const v1 = await publishFakeVersion(env, { dataset, records: [{ v: 1 }] });
     expect(await json<{ pinned: boolean }>(await admin(`/datasets/${dataset}/pin`, { method: "POST" }))).toMatchObject({ pinned: true, current: v1.info.version });
     const v2 = await publishFakeVersion(env, { dataset, records: [{ v: 2 }] });
-    expect(v2.manifest.current).toBe(v1.info.version);
+    expect(v2.head.current).toBe(v1.info.version);
     const unpinned = await json<{ pinned: boolean }>(await admin(`/datasets/${dataset}/unpin`, { method: "POST" }));
     expect(unpinned.pinned).toBe(false);
-    expect(parseManifest(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text()).pinned).toBe(false);
+    expect(parseHeadText(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text()).head.pinned).toBe(false);
     expect((await admin(`/datasets/no-such-dataset/pin`, { method: "POST" })).status).toBe(404);
   });
 
@@ -323,9 +322,10 @@ describe("rollback, pin, prune", () => {
     const versions = [];
     for (let i = 0; i < 5; i++) versions.push(await publishFakeVersion(env, { dataset, records: [{ v: i }] }));
     const [v0, v1, v2, v3, v4] = versions.map((v) => v.info.version) as [string, string, string, string, string];
+    const [p0, p1, p2] = versions.map((v) => pageKey(v));
     // Roll back to the oldest so it must survive even though it is beyond `keep`.
     await admin(`/datasets/${dataset}/rollback`, { body: { version: v0 } });
-    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, v0, 1))).not.toBeNull();
+    expect(await env.SNAPSHOT_KV.get(p0!)).not.toBeNull();
 
     const dry = await json<{ dry_run: boolean; datasets: { dataset: string; versions: string[]; objects: number }[] }>(
       await admin("/prune", { body: { keep: 2, dry_run: true } }),
@@ -333,17 +333,18 @@ describe("rollback, pin, prune", () => {
     const planned = dry.datasets.find((d) => d.dataset === dataset)!;
     expect(dry.dry_run).toBe(true);
     expect(planned.versions.sort()).toEqual([v1, v2].sort());
-    expect(planned.objects).toBe(2);
-    expect(await env.SNAPSHOTS.head(pageObjectKey(dataset, v1, 1))).not.toBeNull();
+    // Each dropped version's page and index (the pages differ, so none is shared with a kept version).
+    expect(planned.objects).toBe(4);
+    expect(await env.SNAPSHOTS.head(p1!)).not.toBeNull();
 
     const real = await json<{ datasets: { dataset: string; versions: string[] }[] }>(await admin("/prune", { body: { keep: 2 } }));
     expect(real.datasets.find((d) => d.dataset === dataset)!.versions.sort()).toEqual([v1, v2].sort());
-    const manifest = parseManifest(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text());
+    const manifest = parseHeadText(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text()).head;
     expect(manifest.versions.map((v) => v.version)).toEqual([v4, v3, v0]);
     expect(manifest.current).toBe(v0);
-    expect(await env.SNAPSHOTS.head(pageObjectKey(dataset, v1, 1))).toBeNull();
-    expect(await env.SNAPSHOTS.head(pageObjectKey(dataset, v2, 1))).toBeNull();
-    expect(await env.SNAPSHOTS.head(pageObjectKey(dataset, v0, 1))).not.toBeNull();
+    expect(await env.SNAPSHOTS.head(p1!)).toBeNull();
+    expect(await env.SNAPSHOTS.head(p2!)).toBeNull();
+    expect(await env.SNAPSHOTS.head(p0!)).not.toBeNull();
     expect((await SELF.fetch(`${BASE}/v1/datasets/${dataset}/versions/${v1}`)).status).toBe(404);
     expect((await SELF.fetch(`${BASE}/v1/datasets/${dataset}`)).headers.get("x-edgesnap-version")).toBe(v0);
     expect((await admin("/prune", { body: { keep: 0 } })).status).toBe(400);

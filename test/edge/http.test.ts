@@ -8,11 +8,11 @@ import { bearerToken, tokensEqual } from "../../edge/http/bearer.ts";
 import { cacheControlFor, notModifiedResponse, representationHeaders } from "../../edge/http/cache-headers.ts";
 import { ifNoneMatchMatches, isNotModified, notModifiedSince } from "../../edge/http/conditional.ts";
 import { errorBody, errorCodeFor } from "../../edge/http/errors.ts";
-import { withPublishedVersion, type CatalogEntry, type SnapshotManifest, type VersionInfo } from "../../contract/index.ts";
+import { summaryOf, withPublishedVersion, type CatalogEntry, type DatasetHead, type VersionIndex } from "../../contract/index.ts";
 import { catalogEntry, catalogText } from "../../contract/protocol/catalog.ts";
 
-function catalogEntries(manifests: SnapshotManifest[]): CatalogEntry[] {
-  return (JSON.parse(catalogText(manifests.map(catalogEntry).filter((e): e is CatalogEntry => e !== null))) as { datasets: CatalogEntry[] }).datasets;
+function catalogEntries(heads: [DatasetHead, VersionIndex | null][]): CatalogEntry[] {
+  return (JSON.parse(catalogText(heads.map(([head, index]) => catalogEntry(head, index)).filter((e): e is CatalogEntry => e !== null))) as { datasets: CatalogEntry[] }).datasets;
 }
 
 describe("ifNoneMatchMatches (RFC 9110 §13.1.2)", () => {
@@ -98,7 +98,9 @@ describe("errors", () => {
 
 describe("catalogEntries", () => {
   it("lists datasets with a current version, sorted by name", () => {
-    const info = (version: string): VersionInfo => ({
+    const info = (dataset: string, version: string): VersionIndex => ({
+      schema: 3,
+      dataset,
       version,
       hash: "a".repeat(64),
       generated_at: "2026-11-23T12:00:00.000Z",
@@ -106,16 +108,20 @@ describe("catalogEntries", () => {
       bytes: 42,
       columns: [],
       key: "iata",
-      shards: 1,
+      layout: "content",
+      items: { kind: "index", shards: ["b".repeat(64)], base_map: [0], delta: [] },
       pages: [{ first_row: 0, rows: 3, bytes: 42, sha256: "a".repeat(64) }],
       formats: {},
+      previous: null,
+      key_changes: null,
     });
     const now = new Date("2026-11-23T12:00:01.000Z");
-    const b = withPublishedVersion(null, "b-set", info("20261123T120000000Z-aaaaaaaa"), now);
-    const a = withPublishedVersion(null, "a-set", info("20261123T120000000Z-aaaaaaaa"), now);
+    const version = "20261123T120000000Z-aaaaaaaa";
+    const b = withPublishedVersion(null, "b-set", summaryOf(info("b-set", version)), now).head;
+    const a = withPublishedVersion(null, "a-set", summaryOf(info("a-set", version)), now).head;
     const empty = { ...a, dataset: "c-set", current: null, versions: [] };
-    expect(catalogEntries([b, a, empty]).map((e) => e.name)).toEqual(["a-set", "b-set"]);
-    expect(catalogEntries([a])[0]).toEqual({
+    expect(catalogEntries([[b, info("b-set", version)], [a, info("a-set", version)], [empty, null]]).map((e) => e.name)).toEqual(["a-set", "b-set"]);
+    expect(catalogEntries([[a, info("a-set", version)]])[0]).toEqual({
       name: "a-set",
       version: "20261123T120000000Z-aaaaaaaa",
       generated_at: "2026-11-23T12:00:00.000Z",

@@ -4,13 +4,13 @@
  */
 import { createExecutionContext, createScheduledController, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { CATALOG_OBJECT_KEY, hotCopiesDoneKey, pageObjectKey, shardObjectKey, versionPrefix } from "../../contract/index.ts";
+import { CATALOG_OBJECT_KEY, datasetPrefix, hotCopiesDoneKey, itemShardObjectKey, versionIndexKey } from "../../contract/index.ts";
 import { createApp } from "../../edge/app.ts";
 import { openEdgeStorage } from "../../edge/env.ts";
 import worker from "../../edge/index.ts";
 import { HOT_COPY_LIMIT_BYTES, HOT_COPY_MARKER_TTL_SECONDS, HOT_COPY_TTL_SECONDS } from "../../edge/storage/kv.ts";
 import { HOT_COPY_VERSION_LIMIT_BYTES, hotCopyKeys, reconcileAll } from "../../edge/sync/refresh.ts";
-import { airportRecords, BASE, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
+import { airportRecords, BASE, pageKey, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
 
 const NOTICE_URL = `${BASE}/internal/v1/publish-notice`;
 
@@ -37,15 +37,18 @@ async function storedCatalog(): Promise<{ name: string; version: string }[]> {
 }
 
 describe("POST /internal/v1/publish-notice", () => {
-  it("copies every page and shard of the current version into KV and rebuilds the stored catalog", async () => {
+  it("copies the index, every page and every item index shard of the current version into KV and rebuilds the stored catalog", async () => {
     const dataset = uniqueDataset("notice");
     const { info, pages } = await publishFakeVersion(env, { dataset, records: airportRecords(30), key: "iata", shards: 4, pageBytes: 400 });
     expect(pages.length).toBeGreaterThan(1);
     const res = await notice({ dataset, version: info.version });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true, dataset, current: info.version });
-    for (const [index, page] of pages.entries()) expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, info.version, index + 1))).toBe(page);
-    for (let s = 0; s < 4; s++) expect(await env.SNAPSHOT_KV.get(shardObjectKey(dataset, info.version, s))).not.toBeNull();
+    for (const [index, page] of pages.entries()) expect(await env.SNAPSHOT_KV.get(pageKey(info, index + 1))).toBe(page);
+    const shards = (info.items as { shards: string[] }).shards;
+    expect(shards).toHaveLength(4);
+    for (const sha of shards) expect(await env.SNAPSHOT_KV.get(itemShardObjectKey(dataset, sha))).not.toBeNull();
+    expect(await env.SNAPSHOT_KV.get(versionIndexKey(dataset, info.version))).not.toBeNull();
     expect((await storedCatalog()).find((d) => d.name === dataset)?.version).toBe(info.version);
   });
 
@@ -54,11 +57,11 @@ describe("POST /internal/v1/publish-notice", () => {
     const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
     const before = Date.now() / 1000;
     expect((await notice({ dataset, version: info.version })).status).toBe(200);
-    const { keys } = await env.SNAPSHOT_KV.list({ prefix: versionPrefix(dataset, info.version) });
+    const { keys } = await env.SNAPSHOT_KV.list({ prefix: datasetPrefix(dataset) });
     const expiry = (name: string) => keys.find((k) => k.name === name)?.expiration ?? 0;
-    expect(expiry(pageObjectKey(dataset, info.version, 1)) - before).toBeGreaterThan(HOT_COPY_TTL_SECONDS - 60);
+    expect(expiry(pageKey(info)) - before).toBeGreaterThan(HOT_COPY_TTL_SECONDS - 60);
     expect(expiry(hotCopiesDoneKey(dataset, info.version)) - before).toBeGreaterThan(HOT_COPY_MARKER_TTL_SECONDS - 60);
-    expect(expiry(hotCopiesDoneKey(dataset, info.version))).toBeLessThan(expiry(pageObjectKey(dataset, info.version, 1)));
+    expect(expiry(hotCopiesDoneKey(dataset, info.version))).toBeLessThan(expiry(pageKey(info)));
   });
 
   it("keeps a page above KV's value limit out of KV and streams it from R2", async () => {
@@ -66,7 +69,7 @@ describe("POST /internal/v1/publish-notice", () => {
     const { info } = await publishFakeVersion(env, { dataset, records: [{ i: 0, filler: "x".repeat(HOT_COPY_LIMIT_BYTES + 10) }, { i: 1 }] });
     expect(info.pages[0]!.bytes).toBeGreaterThan(HOT_COPY_LIMIT_BYTES);
     expect((await notice({ dataset, version: info.version })).status).toBe(200);
-    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, info.version, 1))).toBeNull();
+    expect(await env.SNAPSHOT_KV.get(pageKey(info))).toBeNull();
     const res = await SELF.fetch(`${BASE}/v1/datasets/${dataset}`);
     expect(res.status).toBe(200);
     expect(Number(res.headers.get("Content-Length"))).toBe(info.bytes);
@@ -75,18 +78,32 @@ describe("POST /internal/v1/publish-notice", () => {
     expect(received).toBe(info.bytes);
   });
 
-  it("makes no hot copies of a version above the size limit (R2 and the edge cache serve it)", async () => {
+  it("copies only the index of a version above the size limit (R2 and the edge cache serve its pages)", async () => {
     const dataset = uniqueDataset("big");
     const { info } = await publishFakeVersion(env, { dataset, records: airportRecords(20), key: "iata", shards: 2, pageBytes: 300 });
-    expect(hotCopyKeys(dataset, info).length).toBe(info.pages.length + 2);
-    expect(hotCopyKeys(dataset, { ...info, bytes: HOT_COPY_VERSION_LIMIT_BYTES + 1 })).toEqual([]);
+    expect(hotCopyKeys(info).length).toBe(1 + info.pages.length + 2);
+    expect(hotCopyKeys({ ...info, bytes: HOT_COPY_VERSION_LIMIT_BYTES + 1 })).toEqual([versionIndexKey(dataset, info.version)]);
+  });
+
+  it("does not copy again a page an earlier version already copied: pages are shared", async () => {
+    const dataset = uniqueDataset("shared-copy");
+    const records = airportRecords(30);
+    const first = await publishFakeVersion(env, { dataset, records, pageBytes: 300 });
+    expect((await notice({ dataset, version: first.info.version })).status).toBe(200);
+    const kept = pageKey(first, 1);
+    await env.SNAPSHOT_KV.put(kept, (await env.SNAPSHOT_KV.get(kept))!, { metadata: { marker: 1 }, expirationTtl: HOT_COPY_TTL_SECONDS });
+    const second = await publishFakeVersion(env, { dataset, records: [...records, { iata: "ZZZ", name: "new", flights: 1, mean_delay: 0 }], pageBytes: 300 });
+    expect(pageKey(second, 1)).toBe(kept);
+    expect((await notice({ dataset, version: second.info.version })).status).toBe(200);
+    expect((await env.SNAPSHOT_KV.getWithMetadata(kept)).metadata).toEqual({ marker: 1 });
+    expect(await env.SNAPSHOT_KV.get(pageKey(second, second.info.pages.length))).toBe(second.pages.at(-1));
   });
 
   it("copies nothing again for a repeated notice of the same version", async () => {
     const dataset = uniqueDataset("repeat");
     const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
     expect((await notice({ dataset, version: info.version })).status).toBe(200);
-    const key = pageObjectKey(dataset, info.version, 1);
+    const key = pageKey(info);
     await env.SNAPSHOT_KV.put(key, (await env.SNAPSHOT_KV.get(key))!, { metadata: { marker: 1 } });
     expect((await notice({ dataset, version: info.version })).status).toBe(200);
     expect((await env.SNAPSHOT_KV.getWithMetadata(key)).metadata).toEqual({ marker: 1 });
@@ -100,7 +117,7 @@ describe("POST /internal/v1/publish-notice", () => {
       expect(res.status).toBe(401);
       expect(await errorCode(res)).toBe("unauthorized");
     }
-    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, info.version, 1))).toBeNull();
+    expect(await env.SNAPSHOT_KV.get(pageKey(info))).toBeNull();
   });
 
   it("answers 400 to a malformed body, 415 to a body that is not JSON and 404 to an unknown dataset or version", async () => {
@@ -149,15 +166,15 @@ describe("scheduled reconcile", () => {
     expect((await notice({ dataset, version: first.info.version })).status).toBe(200);
     const changed = airportRecords(4).map((r) => ({ ...r, flights: 7 }));
     const second = await publishFakeVersion(env, { dataset, records: changed, key: "iata" }); // notice lost
-    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, second.info.version, 1))).toBeNull();
+    expect(await env.SNAPSHOT_KV.get(pageKey(second))).toBeNull();
     // The current URL serves the new version at once anyway: it is resolved from R2.
     const item = await SELF.fetch(`${BASE}/v1/datasets/${dataset}/items/A001`);
     expect(((await item.json()) as { flights: number }).flights).toBe(7);
 
     await runScheduled();
 
-    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, second.info.version, 1))).toBe(second.body);
-    expect(await env.SNAPSHOT_KV.get(shardObjectKey(dataset, second.info.version, 0))).not.toBeNull();
+    expect(await env.SNAPSHOT_KV.get(pageKey(second))).toBe(second.body);
+    expect(await env.SNAPSHOT_KV.get(itemShardObjectKey(dataset, (second.info.items as { shards: string[] }).shards[0]!))).not.toBeNull();
     expect((await storedCatalog()).find((d) => d.name === dataset)?.version).toBe(second.info.version);
   });
 
@@ -165,8 +182,9 @@ describe("scheduled reconcile", () => {
     const dataset = uniqueDataset("marker");
     const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
     await runScheduled();
-    const key = pageObjectKey(dataset, info.version, 1);
-    await env.SNAPSHOT_KV.put(key, "[\"stale copy\"]");
+    const key = pageKey(info);
+    // A copy about to expire (as one made days ago would be): re-copied once the marker is gone.
+    await env.SNAPSHOT_KV.put(key, "[\"stale copy\"]", { expirationTtl: 3600 });
     await runScheduled();
     expect(await env.SNAPSHOT_KV.get(key)).toBe("[\"stale copy\"]");
     await env.SNAPSHOT_KV.delete(hotCopiesDoneKey(dataset, info.version));
@@ -180,12 +198,12 @@ describe("reconcileAll", () => {
     const broken = uniqueDataset("a-broken");
     const healthy = uniqueDataset("z-healthy");
     const b = await publishFakeVersion(env, { dataset: broken, records: airportRecords(3), key: "iata", shards: 1 });
-    await env.SNAPSHOTS.delete(shardObjectKey(broken, b.info.version, 0));
+    await env.SNAPSHOTS.delete(itemShardObjectKey(broken, (b.info.items as { shards: string[] }).shards[0]!));
     const h = await publishFakeVersion(env, { dataset: healthy, records: [{ a: 1 }] });
     const report = await reconcileAll(openEdgeStorage(env));
     expect(report.errors.map((e) => e.dataset)).toContain(broken);
-    expect(report.errors.find((e) => e.dataset === broken)?.error).toMatch(/items\/0\.tsv is named by the manifest but missing/);
-    expect(await env.SNAPSHOT_KV.get(pageObjectKey(healthy, h.info.version, 1))).not.toBeNull();
+    expect(report.errors.find((e) => e.dataset === broken)?.error).toMatch(/items\/[0-9a-f]{64}\.tsv is named by the index of .* but missing/);
+    expect(await env.SNAPSHOT_KV.get(pageKey(h))).not.toBeNull();
     expect(await env.SNAPSHOT_KV.get(hotCopiesDoneKey(broken, b.info.version))).toBeNull();
     expect((await storedCatalog()).map((d) => d.name)).toEqual(expect.arrayContaining([broken, healthy]));
   });

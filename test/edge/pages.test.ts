@@ -4,8 +4,8 @@
  */
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { manifestObjectKey, pageObjectKey, parseManifest, sha256Of, shardObjectKey } from "../../contract/index.ts";
-import { airportRecords, BASE, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
+import { manifestObjectKey, parseHeadText, sha256Of } from "../../contract/index.ts";
+import { airportRecords, BASE, pageKey, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
 
 const AUTH = { Authorization: "Bearer test-token", "Content-Type": "application/json" };
 
@@ -132,12 +132,33 @@ describe("a version of many pages", () => {
     expect(info.pages.length).toBeGreaterThan(5);
   });
 
-  it("serves an item's stored bytes exactly as they are in the body (-1.0 stays -1.0)", async () => {
+  it("serves an item's bytes exactly as they are in its page (-1.0 stays -1.0)", async () => {
     const dataset = uniqueDataset("item-bytes");
-    const { info } = await publishFakeVersion(env, { dataset, records: [{ id: "a", x: 1 }], key: "id", shards: 1 });
+    const { info } = await publishFakeVersion(env, { dataset, records: [{ id: "a", x: 1000 }], key: "id", shards: 1 });
     // As polars writes it: a float keeps its ".0", which a JSON.parse + JSON.stringify would drop.
-    await env.SNAPSHOTS.put(shardObjectKey(dataset, info.version, 0), 'a\t{"id":"a","x":-1.0}\n');
+    // The page's stored bytes (same length) are what the item's range read returns.
+    await env.SNAPSHOTS.put(pageKey(info), '[{"id":"a","x":-1.0}]');
     expect(await (await get(`/v1/datasets/${dataset}/items/a`)).text()).toBe('{"id":"a","x":-1.0}');
+  });
+
+  it("serves a page by its sha256 at one immutable URL for every version that holds it", async () => {
+    const dataset = uniqueDataset("by-hash");
+    const v1 = await publishFakeVersion(env, { dataset, records: records(120), pageBytes: 700 });
+    const v2 = await publishFakeVersion(env, { dataset, records: records(121), pageBytes: 700 });
+    const shared = v1.info.pages[0]!;
+    expect(v2.info.pages[0]!.sha256).toBe(shared.sha256);
+    const res = await get(`/v1/datasets/${dataset}/pages/${shared.sha256}`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(v1.pages[0]);
+    expect(res.headers.get("ETag")).toBe(`"${shared.sha256}"`);
+    expect(res.headers.get("Cache-Control")).toBe("public, max-age=31536000, immutable");
+    expect(res.headers.get("Cache-Tag")).toBe(`ds:${dataset}`);
+    expect((await get(`/v1/datasets/${dataset}/pages/${shared.sha256}`, { headers: { "If-None-Match": `"${shared.sha256}"` } })).status).toBe(304);
+    const head = await get(`/v1/datasets/${dataset}/pages/${shared.sha256}`, { method: "HEAD" });
+    expect(head.headers.get("Content-Length")).toBe(String(shared.bytes));
+    expect(await head.text()).toBe("");
+    expect((await get(`/v1/datasets/${dataset}/pages/${"0".repeat(64)}`)).status).toBe(404);
+    expect((await get(`/v1/datasets/${dataset}/pages/${"g".repeat(64)}`)).status).toBe(400);
   });
 
   it("rolls back, pins and prunes multi-page versions: a pruned version's pages are all deleted", async () => {
@@ -150,10 +171,18 @@ describe("a version of many pages", () => {
     expect(await (await get(`/v1/datasets/${dataset}`)).text()).toBe(v2.body);
     expect(await (await get(`/v1/datasets/${dataset}/pages/2`)).text()).toBe(v2.pages[1]);
     expect((await admin("/prune", { keep: 1 })).status).toBe(200);
-    const manifest = parseManifest(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text());
+    const manifest = parseHeadText(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text()).head;
     expect(manifest.versions.map((v) => v.version).sort()).toEqual([v2.info.version, v3.info.version].sort());
-    for (let page = 1; page <= v1.pages.length; page++) expect(await env.SNAPSHOTS.head(pageObjectKey(dataset, v1.info.version, page))).toBeNull();
-    for (let page = 1; page <= v2.pages.length; page++) expect(await env.SNAPSHOTS.head(pageObjectKey(dataset, v2.info.version, page))).not.toBeNull();
+    // v1's pages that v2 or v3 share stay; the others are deleted. Every page of a kept version stays.
+    const kept = new Set([...v2.info.pages, ...v3.info.pages].map((page) => page.sha256));
+    const v1Only = v1.info.pages.filter((page) => !kept.has(page.sha256));
+    expect(v1Only.length).toBeGreaterThan(0);
+    expect(v1.info.pages.length - v1Only.length).toBeGreaterThan(0);
+    for (let page = 1; page <= v1.pages.length; page++) {
+      const shared = kept.has(v1.info.pages[page - 1]!.sha256);
+      expect(await env.SNAPSHOTS.head(pageKey(v1, page)), `v1 page ${page}`).toEqual(shared ? expect.anything() : null);
+    }
+    for (let page = 1; page <= v2.pages.length; page++) expect(await env.SNAPSHOTS.head(pageKey(v2, page))).not.toBeNull();
     expect((await get(`/v1/datasets/${dataset}/versions/${v1.info.version}/pages/1`)).status).toBe(404);
   });
 });

@@ -3,8 +3,8 @@
  */
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { pageObjectKey, shardObjectKey } from "../../contract/index.ts";
-import { airportRecords, BASE, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
+import { sha256Hex } from "../support/fake-publish.ts";
+import { airportRecords, BASE, pageKey, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
 
 function get(path: string, init?: RequestInit): Promise<Response> {
   return SELF.fetch(`${BASE}${path}`, init);
@@ -35,15 +35,15 @@ describe("GET /v1/datasets/:name (current)", () => {
   it("falls back to R2 when KV has no copy, and serves the KV copy when there is one", async () => {
     const dataset = uniqueDataset("kvmiss");
     const { info, body } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
-    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, info.version, 1))).toBeNull();
+    expect(await env.SNAPSHOT_KV.get(pageKey(info))).toBeNull();
     expect(await (await get(`/v1/datasets/${dataset}/versions/${info.version}`)).text()).toBe(body);
 
     // Prove the KV tier is read: a KV copy that differs from R2 wins for a version not yet cached.
     const other = await publishFakeVersion(env, { dataset, records: [{ a: 2 }] });
     expect((await notify(dataset, other.info.version)).status).toBe(200);
-    expect(await env.SNAPSHOT_KV.get(pageObjectKey(dataset, other.info.version, 1))).toBe(other.body);
-    // (A copy of the same length: the answer's Content-Length comes from the manifest.)
-    await env.SNAPSHOT_KV.put(pageObjectKey(dataset, other.info.version, 1), "[{\"a\":9}]");
+    expect(await env.SNAPSHOT_KV.get(pageKey(other))).toBe(other.body);
+    // (A copy of the same length: the answer's Content-Length comes from the head.)
+    await env.SNAPSHOT_KV.put(pageKey(other), "[{\"a\":9}]");
     expect(await (await get(`/v1/datasets/${dataset}/versions/${other.info.version}`)).text()).toBe("[{\"a\":9}]");
   });
 
@@ -129,7 +129,7 @@ describe("GET /v1/datasets/:name/versions/:version", () => {
     const url = `/v1/datasets/${dataset}/versions/${info.version}`;
     expect(await (await get(url)).text()).toBe(body);
     // Remove the R2 page: from now on only the Cache API can answer.
-    await env.SNAPSHOTS.delete(pageObjectKey(dataset, info.version, 1));
+    await env.SNAPSHOTS.delete(pageKey(info));
     const head = await get(url, { method: "HEAD" });
     expect(head.status).toBe(200);
     expect(head.headers.get("ETag")).toBe(`"${info.hash}"`);
@@ -181,25 +181,33 @@ describe("GET /v1/datasets/:name/items/:key", () => {
     const { info } = await publishFakeVersion(env, { dataset, records, key: "iata", shards: 8 });
     expect((await notify(dataset, info.version)).status).toBe(200);
     // Corrupt every shard copy but the one holding A003: the lookup must still succeed.
-    const { shardOf } = await import("../../contract/index.ts");
-    const wanted = shardOf("A003", 8);
-    for (let s = 0; s < 8; s++) if (s !== wanted) await env.SNAPSHOT_KV.put(shardObjectKey(dataset, info.version, s), "not a shard");
+    const { itemShardOf, itemShardObjectKey } = await import("../../contract/index.ts");
+    const items = info.items as { shards: string[] };
+    expect(items.shards).toHaveLength(8);
+    const wanted = itemShardOf("A003", 8);
+    for (let s = 0; s < 8; s++) if (s !== wanted) await env.SNAPSHOT_KV.put(itemShardObjectKey(dataset, items.shards[s]!), "not a shard");
     const res = await get(`/v1/datasets/${dataset}/items/A003`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual(records[3]);
   });
 
-  it("gives items an ETag that changes with the version and answers 304 before reading a shard", async () => {
+  it("gives an item the sha256 of its own bytes as ETag: 304 across versions while the record is unchanged, 200 once it changes", async () => {
     const dataset = uniqueDataset("item-etag");
     const first = await publishFakeVersion(env, { dataset, records: airportRecords(5), key: "iata" });
     const a = await get(`/v1/datasets/${dataset}/items/A001`);
+    const bytes = await a.text();
     const etag = a.headers.get("ETag")!;
-    expect(etag).toMatch(/^"[0-9a-f]{32}-[0-9a-f]{8}"$/);
+    expect(etag).toBe(`"${await sha256Hex(bytes)}"`);
     expect((await get(`/v1/datasets/${dataset}/items/A002`)).headers.get("ETag")).not.toBe(etag);
     expect((await get(`/v1/datasets/${dataset}/items/A001`, { headers: { "If-None-Match": etag } })).status).toBe(304);
-    const changed = airportRecords(5).map((r) => ({ ...r, flights: 1 }));
-    const second = await publishFakeVersion(env, { dataset, records: changed, key: "iata" });
+    // A new version that changes A002 only: A001 keeps its ETag.
+    const second = await publishFakeVersion(env, { dataset, records: airportRecords(5).map((r) => (r.iata === "A002" ? { ...r, flights: 1 } : r)), key: "iata" });
     expect(second.info.version).not.toBe(first.info.version);
+    const unchanged = await get(`/v1/datasets/${dataset}/items/A001`, { headers: { "If-None-Match": etag } });
+    expect(unchanged.status).toBe(304);
+    expect(unchanged.headers.get("X-Edgesnap-Version")).toBe(second.info.version);
+    // A version that changes A001: the old ETag no longer matches.
+    await publishFakeVersion(env, { dataset, records: airportRecords(5).map((r) => ({ ...r, flights: 1 })), key: "iata" });
     const after = await get(`/v1/datasets/${dataset}/items/A001`, { headers: { "If-None-Match": etag } });
     expect(after.status).toBe(200);
     expect(after.headers.get("ETag")).not.toBe(etag);
@@ -300,7 +308,7 @@ describe("misc routes", () => {
   it("turns an unexpected failure into a 500 without internals", async () => {
     const dataset = uniqueDataset("broken");
     const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
-    await env.SNAPSHOTS.delete(pageObjectKey(dataset, info.version, 1));
+    await env.SNAPSHOTS.delete(pageKey(info));
     const res = await get(`/v1/datasets/${dataset}`);
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({ error: { code: "internal", message: "internal error" } });

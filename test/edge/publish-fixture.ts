@@ -3,7 +3,7 @@
  * shared protocol, test/support/fake-publish.ts). KV is left alone: tests fill it through the
  * notice or the cron, as production does.
  */
-import { makeRunId, type RunRecord } from "../../contract/index.ts";
+import { makeRunId, pageObjectKey, type RunRecord, type VersionIndex } from "../../contract/index.ts";
 import { openR2Store } from "../../edge/storage/r2.ts";
 import { publishRecords, type FakePublish, type FakePublishOptions } from "../support/fake-publish.ts";
 
@@ -12,6 +12,12 @@ export type { FakePublish, FakePublishOptions } from "../support/fake-publish.ts
 /** Publishes a fake version into the test's R2 through the Worker's own storage driver. */
 export function publishFakeVersion(env: Env, options: FakePublishOptions): Promise<FakePublish> {
   return publishRecords(openR2Store(env), options);
+}
+
+/** The storage key of page `n` (from 1) of a published version: pages are named by their hash. */
+export function pageKey(version: { info: VersionIndex } | VersionIndex, n = 1): string {
+  const info = "info" in version ? version.info : version;
+  return pageObjectKey(info.dataset, info.pages[n - 1]!.sha256);
 }
 
 /** A finished run record of `dataset` (an ok scheduled run), as the scheduler reports it. */

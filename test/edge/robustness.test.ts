@@ -11,11 +11,13 @@ import {
   pageObjectKey,
   REQUEST_HISTORY_PER_DATASET,
   REQUESTS_PREFIX,
+  parseHeadText,
   runObjectKey,
   versionPrefix,
   type RunRecord,
 } from "../../contract/index.ts";
-import { ORPHAN_MIN_AGE_MS } from "../../contract/protocol/manifests.ts";
+import { collectGarbage, ORPHAN_MIN_AGE_MS } from "../../contract/protocol/collect.ts";
+import { openR2Store } from "../../edge/storage/r2.ts";
 import { BASE, publishFakeVersion, runRecord, uniqueDataset } from "./publish-fixture.ts";
 
 const AUTH = { Authorization: "Bearer test-token" };
@@ -160,17 +162,22 @@ describe("housekeeping", () => {
     expect(listed.objects).toHaveLength(REQUEST_HISTORY_PER_DATASET);
   });
 
-  it("prunes version folders no manifest names once they are old enough, and leaves young ones", async () => {
+  it("collects objects no retained version references once they are older than the orphan age, and leaves young ones", async () => {
     const dataset = uniqueDataset("orphans");
-    await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
-    const old = "20200101T000000000Z-0badf00d";
-    const young = `${new Date(Date.now() - ORPHAN_MIN_AGE_MS / 2).toISOString().replace(/[-:]/g, "").replace(".", "")}-0badf00d`;
-    await env.SNAPSHOTS.put(pageObjectKey(dataset, old, 1), "[]");
-    await env.SNAPSHOTS.put(pageObjectKey(dataset, young, 1), "[]");
+    const published = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
+    // What a publish killed before its head write leaves: a page, an index and a format file.
+    const orphans = [pageObjectKey(dataset, "0".repeat(64)), `${versionPrefix(dataset, "20200101T000000000Z-0badf00d")}index.json`, `${versionPrefix(dataset, "20200101T000000000Z-0badf00d")}data.csv`];
+    for (const key of orphans) await env.SNAPSHOTS.put(key, "[]");
     const res = await admin("/prune", { body: JSON.stringify({ keep: 20 }) });
-    const result = (await res.json()) as { datasets: { dataset: string; versions: string[] }[] };
-    expect(result.datasets.find((d) => d.dataset === dataset)?.versions).toEqual([old]);
-    expect((await env.SNAPSHOTS.list({ prefix: versionPrefix(dataset, old) })).objects).toHaveLength(0);
-    expect((await env.SNAPSHOTS.list({ prefix: versionPrefix(dataset, young) })).objects).toHaveLength(1);
+    expect(res.status).toBe(200);
+    for (const key of orphans) expect(await env.SNAPSHOTS.head(key), key).not.toBeNull();
+    const later = () => new Date(Date.now() + ORPHAN_MIN_AGE_MS + 1000);
+    const collected = await collectGarbage(openR2Store(env), dataset, { now: later });
+    expect(collected?.deleted).toEqual([...orphans].sort());
+    for (const key of orphans) expect(await env.SNAPSHOTS.head(key), key).toBeNull();
+    expect(await (await SELF.fetch(`${BASE}/v1/datasets/${dataset}`)).text()).toBe(published.body);
+    const head = parseHeadText(await (await env.SNAPSHOTS.get(manifestObjectKey(dataset)))!.text()).head;
+    expect(head.gc.epoch).toBe(2);
+    expect(head.gc.locked_until).toBeNull();
   });
 });
