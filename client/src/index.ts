@@ -12,8 +12,10 @@
  */
 import { EdgesnapError, errorFromResponse, INVALID_RESPONSE, NETWORK_ERROR } from "./errors.ts";
 import { EtagCache, type CachedAnswer } from "./etag-cache.ts";
+import { DatasetSync, type ChangesDocument, type SyncTransport, type VersionIndexDocument } from "./sync.ts";
 
 export { EdgesnapError, INVALID_RESPONSE, NETWORK_ERROR } from "./errors.ts";
+export { DatasetSync, joinPages, type ChangesDocument, type IndexPage, type KeyDelta, type SyncResult, type VersionIndexDocument } from "./sync.ts";
 
 /** One row, when the dataset's type is not known. */
 export type Row = { [column: string]: unknown };
@@ -74,6 +76,17 @@ export interface EdgesnapClient<D extends object = AnyDatasets> {
   pages<N extends Name<D>>(name: N): AsyncGenerator<D[N][], void, undefined>;
   /** The URL of a dataset (or of one version) in a format, e.g. for a download link. */
   url(name: Name<D>, format?: Format | "json", version?: string): string;
+  /** One page's rows: by number (of the current version, or of `version`) or by its sha256. */
+  page<N extends Name<D>>(name: N, page: number | string, version?: string): Promise<D[N][]>;
+  /** A version's index (the current one's by default): its pages with their sha256 and by-hash URL. */
+  index(name: Name<D>, version?: string): Promise<VersionIndexDocument>;
+  /** What a client holding version `since` must fetch to hold the current version. */
+  changes(name: Name<D>, since: string): Promise<ChangesDocument>;
+  /**
+   * A holder of the dataset's current version that `sync()` keeps up to date, fetching only the
+   * pages that changed and checking the assembled body against the version's sha256.
+   */
+  follow<N extends Name<D>>(name: N): DatasetSync<D[N]>;
 }
 
 /** The target of the Link header's rel="next", resolved against the URL it came with; null on the last page. */
@@ -140,6 +153,28 @@ export function createClient<D extends object = AnyDatasets>(options: ClientOpti
 
   const body = async <T>(url: string) => (await request(url)).body as T;
 
+  const transport: SyncTransport = {
+    async json<T>(url: string, opts: { goneIsNull?: boolean } = {}) {
+      try {
+        const answer = await request(url);
+        return { body: answer.body as T, bytes: answer.size };
+      } catch (error) {
+        if (opts.goneIsNull && error instanceof EdgesnapError && error.status === 410) return null;
+        throw error;
+      }
+    },
+    async bytes(url: string) {
+      let response: Response;
+      try {
+        response = await fetchImpl(url);
+      } catch (error) {
+        throw new EdgesnapError(0, NETWORK_ERROR, `cannot reach ${url}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      }
+      if (!response.ok) throw await errorFromResponse(response, url);
+      return new Uint8Array(await response.arrayBuffer());
+    },
+  };
+
   return {
     // async, so a bad argument rejects the promise like every other failure.
     catalog: async () => body<Catalog>(`${base}/v1/datasets`),
@@ -156,5 +191,9 @@ export function createClient<D extends object = AnyDatasets>(options: ClientOpti
       }
     },
     url: (name, format = "json", version) => `${datasetUrl(name, version)}${format === "json" ? "" : `.${format}`}`,
+    page: async (name, page, version) => body(`${datasetUrl(name, typeof page === "string" ? undefined : version)}/pages/${segment(String(page), "page")}`),
+    index: async (name, version) => body<VersionIndexDocument>(`${datasetUrl(name, version)}/index`),
+    changes: async (name, since) => body<ChangesDocument>(`${datasetUrl(name)}/changes?since=${encodeURIComponent(since)}`),
+    follow: (name) => new DatasetSync(datasetUrl(name), transport),
   };
 }

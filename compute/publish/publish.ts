@@ -183,8 +183,8 @@ async function uploadMissing(store: ObjectStore, input: WrittenInput, objects: r
           stats.bytes += object.format.bytes;
         } else {
           const bytes = await object.read();
-          // Create-only: an object under a content-addressed key already holds these bytes.
-          await store.put(object.key, bytes, { contentType: object.contentType, sha256: sha256Hex(bytes), ifNoneMatch: "*" });
+          // Unconditional: an object already under a content-addressed key holds these same bytes.
+          await store.put(object.key, bytes, { contentType: object.contentType, sha256: sha256Hex(bytes) });
           stats.bytes += bytes.byteLength;
         }
         stats.objects += 1;

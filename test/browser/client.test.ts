@@ -60,11 +60,28 @@ window.result = run().catch((e) => ({ failed: e.name + ": " + e.message, code: e
 </script></body></html>`;
 }
 
+/** A page that follows the dataset: `window.syncOnce()` syncs and reports what it did and the body's sha256. */
+function followPage(edge: string): string {
+  return `<!doctype html>
+<html><head><title>edgesnap follow</title></head><body>
+<script type="module">
+import { createClient } from "/client/index.js";
+const held = createClient({ baseUrl: ${JSON.stringify(edge)} }).follow(${JSON.stringify(DATASET)});
+window.syncOnce = async () => {
+  const result = await held.sync();
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", held.body()));
+  return { ...result, sha256: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join(""), rows: held.rows().length };
+};
+window.ready = true;
+</script></body></html>`;
+}
+
 /** Serves the page at / and the built client under /client/, on `port` of 127.0.0.1. */
 async function servePage(port: number, html: string, clientDir: string): Promise<Server> {
   const server = createServer((req, res) => {
     void (async () => {
       if (req.url === "/") return res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(html);
+      if (req.url === "/follow") return res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(followPage(html.match(/baseUrl: "([^"]+)"/)![1]!));
       const name = /^\/client\/([\w.-]+\.js)$/.exec(req.url ?? "")?.[1];
       if (!name) return res.writeHead(404).end();
       res.writeHead(200, { "Content-Type": "text/javascript; charset=utf-8" }).end(await readFile(path.join(clientDir, name)));
@@ -149,6 +166,24 @@ describe("the client in Chromium, on a page from another origin", () => {
       text: CSV,
     });
     expect(result.error).toEqual({ isClientError: true, status: 404, code: "not_found", message: expect.stringContaining('no item with key "ZZZ"') });
+  });
+
+  it("follows the dataset: after an append, a sync fetches only the new pages and holds exactly the new body", async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${allowedPage}/follow`);
+      await page.waitForFunction("window.ready === true");
+      const first = (await page.evaluate("window.syncOnce()")) as { version: string; sha256: string; fetchedPages: number; rows: number };
+      expect(first).toMatchObject({ version: published.info.version, sha256: published.info.hash, fetchedPages: published.pages.length, rows: RECORDS.length });
+      const more = [...RECORDS, ...Array.from({ length: 3 }, (_, i) => ({ iata: `B${i}`, name: `New ${i}`, flights: i }))];
+      const next = await publishRecords(store, { dataset: DATASET, records: more, key: "iata", pageBytes: 512, formats: { csv: CSV } });
+      const second = (await page.evaluate("window.syncOnce()")) as { version: string; sha256: string; fetchedPages: number; keptPages: number; rows: number; keys: { added: string[] } };
+      expect(second).toMatchObject({ version: next.info.version, sha256: next.info.hash, rows: more.length, keys: { added: ["B0", "B1", "B2"] } });
+      expect(second.fetchedPages).toBeLessThan(next.pages.length);
+      expect(second.keptPages).toBeGreaterThan(0);
+    } finally {
+      await page.close();
+    }
   });
 
   it("is refused by the browser on an origin CORS_ORIGINS does not name, and says so as a network error", async () => {

@@ -7,7 +7,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, EdgesnapError, nextLink } from "../../client/src/index.ts";
+import { createHash } from "node:crypto";
+import { createClient, EdgesnapError, joinPages, nextLink } from "../../client/src/index.ts";
 import { EtagCache } from "../../client/src/etag-cache.ts";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -109,5 +110,42 @@ describe("nextLink and url", () => {
     expect(client.url("airport-delays")).toBe("https://data.example/v1/datasets/airport-delays");
     expect(client.url("airport-delays", "csv")).toBe("https://data.example/v1/datasets/airport-delays.csv");
     expect(client.url("airport-delays", "parquet", "20261123T162933439Z-55f9370a")).toBe("https://data.example/v1/datasets/airport-delays/versions/20261123T162933439Z-55f9370a.parquet");
+  });
+});
+
+describe("follow() and sync()", () => {
+  const pageA = '[{"a":1},{"a":2}]';
+  const pageB = '[{"a":3}]';
+  const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+  const index = (pages: string[], hash: string) => ({
+    dataset: "x",
+    version: "20261201T000000000Z-aaaaaaaa",
+    hash,
+    rows: 3,
+    pages: pages.map((text, i) => ({ n: i + 1, sha256: sha(text), url: `/v1/datasets/x/pages/${sha(text)}`, rows: 1, first_row: 0, bytes: text.length })),
+  });
+  const serve = (doc: unknown, pages: Record<string, string>): Handler => (req, res) => {
+    if (req.url === "/v1/datasets/x/index") return res.writeHead(200, { "Content-Type": "application/json", ETag: '"i"' }).end(JSON.stringify(doc));
+    const page = Object.entries(pages).find(([text]) => req.url === `/v1/datasets/x/pages/${sha(text)}`);
+    return page ? res.writeHead(200).end(page[1]) : res.writeHead(404).end();
+  };
+
+  it("joins the pages into the body and checks it against the version's sha256", async () => {
+    const body = '[{"a":1},{"a":2},{"a":3}]';
+    handler = serve(index([pageA, pageB], sha(body)), { [pageA]: pageA, [pageB]: pageB });
+    const held = createClient({ baseUrl: base }).follow("x");
+    expect(await held.sync()).toMatchObject({ changed: true, fetchedPages: 2, keptPages: 0 });
+    expect(new TextDecoder().decode(held.body())).toBe(body);
+    expect(held.rows()).toEqual([{ a: 1 }, { a: 2 }, { a: 3 }]);
+    expect(new TextDecoder().decode(joinPages([new TextEncoder().encode("[]")]))).toBe("[]");
+  });
+
+  it("refuses pages that do not join into the version's body, and keeps holding nothing", async () => {
+    // A page altered on the way (same name, other bytes): the sha256 of the whole body tells.
+    handler = serve(index([pageA, pageB], sha('[{"a":1},{"a":2},{"a":3}]')), { [pageA]: pageA, [pageB]: '[{"a":4}]' });
+    const held = createClient({ baseUrl: base }).follow("x");
+    expect(await held.sync().catch((e: unknown) => e)).toMatchObject({ code: "invalid_response", message: expect.stringMatching(/join into a body whose sha256 is/) });
+    expect(held.version).toBeNull();
+    expect(() => held.body()).toThrow(/call sync\(\) first/);
   });
 });

@@ -7,6 +7,7 @@
  * types that make a misspelt column a compile error.
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -50,6 +51,22 @@ const PAGED = defineDataset({
       label: Array.from({ length: PAGE_ROWS }, (_, i) => `row ${i} of a dataset large enough to need more than one page`),
     }),
 });
+/** A table that grows by appended rows, large enough for several pages: `appended` rows at its end. */
+let appended = 0;
+const GROWING = defineDataset({
+  name: "front-growing",
+  schedule: "0 0 1 1 *",
+  key: "id",
+  formats: [],
+  build: ({ pl }) => {
+    const n = 150_000 + appended;
+    return pl.DataFrame({
+      id: Array.from({ length: n }, (_, i) => `g${String(i).padStart(7, "0")}`),
+      day: Array.from({ length: n }, (_, i) => `2001-${String(1 + Math.floor(i / 12_500)).padStart(2, "0")}-01`),
+      label: Array.from({ length: n }, (_, i) => `row ${i} of a table sorted by day, appended to at its end`),
+    });
+  },
+});
 const JSON_ONLY = defineDataset({ name: "front-json-only", schedule: "0 0 1 1 *", formats: [], build: ({ pl }) => pl.DataFrame({ a: [1, 2] }) });
 
 let work: string;
@@ -82,7 +99,7 @@ beforeAll(async () => {
     onLine: () => {},
   });
   store = await openWorkerStore({ edgeUrl: edge.url, token: TOKEN });
-  for (const definition of [KITCHEN, PAGED, JSON_ONLY]) await publish(definition);
+  for (const definition of [KITCHEN, PAGED, JSON_ONLY, GROWING]) await publish(definition);
 }, 240_000);
 afterAll(async () => {
   await store?.close();
@@ -138,7 +155,7 @@ describe("row schemas and the OpenAPI document", () => {
   it("every published body validates against its row schema, and a row with a wrong type, a missing or an extra column does not", async () => {
     const ajv = schemaValidator();
     const { datasets } = (await (await fetchOk("/v1/datasets")).json()) as { datasets: { name: string }[] };
-    expect(datasets.map((d) => d.name)).toEqual([JSON_ONLY.name, KITCHEN.name, PAGED.name]);
+    expect(datasets.map((d) => d.name)).toEqual([GROWING.name, JSON_ONLY.name, KITCHEN.name, PAGED.name]);
     for (const { name } of datasets) {
       const schema = (await (await fetchOk(`/v1/datasets/${name}/schema`)).json()) as { properties: Record<string, { type: string | string[] }> };
       const validRow = ajv.compile(schema);
@@ -224,6 +241,31 @@ describe("the client in Node against the Worker", () => {
     for await (const page of pages) seen.push(page);
     expect(seen.flat()).toEqual(before);
     expect((await client.get(PAGED.name))[0]).toMatchObject({ value: 1 });
+  });
+
+  it("follows a dataset: a sync after an append fetches only the new pages and assembles exactly the new body", async () => {
+    const client = createClient({ baseUrl: edge.url });
+    const held = client.follow(GROWING.name);
+    const first = await held.sync();
+    expect(first).toMatchObject({ changed: true, keptPages: 0 });
+    expect(first.fetchedPages).toBeGreaterThan(3);
+    const body = await fetchOk(`/v1/datasets/${GROWING.name}`);
+    expect(Buffer.from(held.body()).equals(Buffer.from(await body.arrayBuffer()))).toBe(true);
+
+    appended = 1_500;
+    const version = await publish(GROWING);
+    const second = await held.sync();
+    expect(second).toMatchObject({ version, changed: true, keys: { added: expect.any(Array), changed: [], removed: [] } });
+    expect(second.keys!.added).toHaveLength(1_500);
+    expect(second.keptPages).toBe(first.fetchedPages - 1);
+    const now = await fetchOk(`/v1/datasets/${GROWING.name}`);
+    const bytes = Buffer.from(await now.arrayBuffer());
+    expect(createHash("sha256").update(held.body()).digest("hex")).toBe(now.headers.get("ETag")!.slice(1, -1));
+    expect(Buffer.from(held.body()).equals(bytes)).toBe(true);
+    // The held version after an append costs the changed pages and two small documents.
+    expect(second.fetchedBytes).toBeLessThan(bytes.length * 0.1);
+    expect(held.rows()).toHaveLength(151_500);
+    expect(await held.sync()).toMatchObject({ version, changed: false, fetchedPages: 0 });
   });
 
   it("throws EdgesnapError with the API's status, code and message, and wraps network failures", async () => {
