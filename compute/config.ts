@@ -346,6 +346,8 @@ export const DEV_ENV = {
   debug: "EDGESNAP_DEBUG",
   /** `npm start` only: milliseconds between local cron ticks (default one minute, the Worker's cron). */
   localCronIntervalMs: "EDGESNAP_LOCAL_CRON_INTERVAL_MS",
+  /** Tests: how long a run's collection of unreferenced objects may hold the head's lock (default 2 minutes). */
+  collectLockMs: "EDGESNAP_COLLECT_LOCK_MS",
 } as const;
 
 /** The Worker's cron, `* * * * *`, fired locally by `npm start`. */
@@ -390,6 +392,18 @@ export function localCronIntervalMs(env: NodeJS.ProcessEnv = process.env): numbe
     throw new EdgesnapError("config", `invalid setting ${DEV_ENV.localCronIntervalMs} (expected a positive integer of milliseconds)`);
   }
   return value;
+}
+
+/**
+ * How long a run's collection may hold the head's lock, from EDGESNAP_COLLECT_LOCK_MS; undefined
+ * (the protocol's COLLECT_LOCK_MS) when unset.
+ * @throws {EdgesnapError} "config" naming the variable when it is not a positive integer
+ */
+export function collectLockMs(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env[DEV_ENV.collectLockMs]?.trim();
+  if (!raw) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new EdgesnapError("config", `invalid setting ${DEV_ENV.collectLockMs} (expected a positive integer of milliseconds)`);
+  return Number(raw);
 }
 
 /**

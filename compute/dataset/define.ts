@@ -9,7 +9,7 @@ import { Cron } from "croner";
 import { z } from "zod";
 import type pl from "nodejs-polars";
 import type { Format, VersionIndex } from "../../contract/index.ts";
-import { defaultMaxAgeSeconds, FORMATS, isDatasetName } from "../../contract/index.ts";
+import { DEFAULT_RETAINED_VERSIONS, defaultMaxAgeSeconds, FORMATS, isDatasetName, MAX_RETAINED_VERSIONS } from "../../contract/index.ts";
 import { DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from "../config.ts";
 import { EdgesnapError } from "../errors.ts";
 import type { Logger } from "../run/logger.ts";
@@ -81,6 +81,12 @@ export interface DatasetOptions {
    * Default: all of FORMATS; `[]` publishes JSON only, to save storage and build time.
    */
   formats?: readonly Format[];
+  /**
+   * How many versions the head retains (the newest, plus the current one wherever it is): 1 to
+   * MAX_RETAINED_VERSIONS (100). Default DEFAULT_RETAINED_VERSIONS (20). Older versions are dropped at
+   * the next publish, and their objects that no retained version shares are collected.
+   */
+  retain?: number;
   /** Builds the snapshot. May return a DataFrame or a LazyFrame (the run collects it). */
   build(ctx: DatasetContext): DataFrame | LazyDataFrame | Promise<DataFrame | LazyDataFrame>;
 }
@@ -96,6 +102,7 @@ export interface DatasetDefinition {
   /** The freshness budget in seconds (explicit, or the default from the schedule). */
   readonly maxAgeSeconds: number;
   readonly formats: readonly Format[];
+  readonly retain: number;
   build(ctx: DatasetContext): DataFrame | LazyDataFrame | Promise<DataFrame | LazyDataFrame>;
 }
 
@@ -177,6 +184,12 @@ const DatasetOptionsSchema = z.object(
       // `when`: also when an entry is unknown, so every problem is named at once.
       .refine((formats) => new Set(formats).size === formats.length, { error: "formats lists a format twice", when: (payload) => Array.isArray(payload.value) })
       .nullish(),
+    retain: z
+      .number({ error: `retain must be an integer from 1 to ${MAX_RETAINED_VERSIONS}` })
+      .int({ error: `retain must be an integer from 1 to ${MAX_RETAINED_VERSIONS}` })
+      .min(1, { error: `retain must be an integer from 1 to ${MAX_RETAINED_VERSIONS}` })
+      .max(MAX_RETAINED_VERSIONS, { error: `retain must be an integer from 1 to ${MAX_RETAINED_VERSIONS}` })
+      .optional(),
     build: z.custom<DatasetOptions["build"]>((value) => typeof value === "function", { error: "build must be a function" }),
   },
   { error: "expected the dataset's options object" },
@@ -185,7 +198,7 @@ const DatasetOptionsSchema = z.object(
 /**
  * Declares a dataset, validating it and filling in defaults.
  * Defaults: limits { timeoutMs: 90_000, memoryBytes: 1 GiB }, gates { minRows: 1 }, maxAgeSeconds
- * three intervals of the schedule and at least 300, formats: all.
+ * three intervals of the schedule and at least 300, formats: all, retain: 20.
  * @throws {EdgesnapError} code "config" naming every malformed option, one line each, all in the
  *   style `dataset "x": limits.timeoutMs must be a positive integer`.
  */
@@ -196,7 +209,7 @@ export function defineDataset(options: DatasetOptions): DatasetDefinition {
     const problems = [...new Set(parsed.error.issues.map((issue) => issue.message))];
     throw new EdgesnapError("config", problems.map((problem) => `dataset ${name}: ${problem}`).join("\n"));
   }
-  const { name, schedule, key, limits, gates, description, maxAgeSeconds, formats, build } = parsed.data;
+  const { name, schedule, key, limits, gates, description, maxAgeSeconds, formats, retain, build } = parsed.data;
   return Object.freeze({
     name,
     schedule: schedule.schedule,
@@ -210,6 +223,7 @@ export function defineDataset(options: DatasetOptions): DatasetDefinition {
     description: description ?? "",
     maxAgeSeconds: maxAgeSeconds ?? defaultMaxAgeSeconds(schedule.intervalSeconds),
     formats: Object.freeze([...(formats ?? FORMATS)]),
+    retain: retain ?? DEFAULT_RETAINED_VERSIONS,
     build,
   });
 }

@@ -53,7 +53,7 @@ import { readNdjsonPage, readPage, type VersionPlan } from "./plan.ts";
 export const UPLOAD_CONCURRENCY = 4;
 
 /** How many times a publish plans its uploads again after a collection intervened. */
-const COLLECTOR_RETRIES = 4;
+const COLLECTOR_RETRIES = 8;
 
 export interface PublishInput {
   dataset: string;
@@ -85,6 +85,10 @@ export interface PublishOptions {
   attempts?: number;
   /** Collect unreferenced objects after the commit when due (default true). */
   collect?: boolean;
+  /** Versions the head retains (default DEFAULT_RETAINED_VERSIONS). */
+  retain?: number;
+  /** How long a collection after this publish may hold the head's lock (default COLLECT_LOCK_MS). */
+  collectLockMs?: number;
 }
 
 /** What a publish stored, for logs and benchmarks. */
@@ -253,6 +257,7 @@ async function storeAndCommit(store: ObjectStore, input: WrittenInput, initial: 
         force: options.force,
         facts: input.facts,
         now: input.generatedAt,
+        retain: options.retain,
         attempts: options.attempts,
         initial: state,
         epoch: state?.value.head.gc.epoch ?? 0,
@@ -267,12 +272,13 @@ async function storeAndCommit(store: ObjectStore, input: WrittenInput, initial: 
 }
 
 /** Collects unreferenced objects after a publish when versions were dropped or the last collection is old. */
-async function collectIfDue(store: ObjectStore, dataset: string, commit: CommitResult, log?: Logger): Promise<void> {
+async function collectIfDue(store: ObjectStore, dataset: string, commit: CommitResult, options: PublishOptions): Promise<void> {
+  const log = options.log;
   // Never collected: counted from the oldest retained version, so a new dataset is not collected at once.
   const last = Date.parse(commit.head.gc.collected_at ?? commit.head.versions.at(-1)?.generated_at ?? new Date().toISOString());
   if (commit.dropped.length === 0 && Date.now() - last < COLLECT_INTERVAL_MS) return;
   try {
-    const collected = await collectGarbage(store, dataset, { dropped: commit.dropped });
+    const collected = await collectGarbage(store, dataset, { dropped: commit.dropped, lockMs: options.collectLockMs });
     if (collected && collected.deleted.length > 0) log?.info("collected unreferenced objects", { objects: collected.deleted.length, partial: collected.partial });
   } catch (error) {
     log?.warn("collecting unreferenced objects failed; the next publish tries again", { error });
@@ -310,7 +316,7 @@ export async function publishVersion(store: ObjectStore, input: PublishInput, op
       await discardVersion(store, dataset, version);
       return { outcome: "unchanged", version: commit.summary.version, index: null, uploaded };
     }
-    if (options.collect !== false) await collectIfDue(store, dataset, commit, options.log);
+    if (options.collect !== false) await collectIfDue(store, dataset, commit, options);
     return { outcome: "ok", version: commit.summary.version, index, uploaded };
   } catch (error) {
     // Deletes the version's own objects unless a head names it (a write whose answer was lost).

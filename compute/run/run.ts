@@ -13,7 +13,7 @@ import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import pl from "nodejs-polars";
-import type { Config } from "../config.ts";
+import { collectLockMs, type Config } from "../config.ts";
 import type { DataFrame, DatasetContext, DatasetDefinition, LazyDataFrame } from "../dataset/define.ts";
 import { findDataset, loadRegistry } from "../dataset/registry.ts";
 import { createSources } from "../dataset/sources.ts";
@@ -193,7 +193,7 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
     const published = await publishVersion(
       store,
       { dataset: definition.name, plan, columns, formats, key: definition.key, generatedAt, runId: options.runId, facts: { description: definition.description, maxAgeSeconds: definition.maxAgeSeconds } },
-      { log, head: state, signal, force: options.force },
+      { log, head: state, signal, force: options.force, retain: definition.retain, collectLockMs: collectLockMs() },
     );
     const done = { rows: plan.rows, bytes: plan.bytes, hash: plan.hash, version: published.version, durationMs: elapsed(), code: null };
     if (published.outcome === "unchanged") {

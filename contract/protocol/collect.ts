@@ -8,11 +8,12 @@
  * A publish reuses objects it knows from the retained versions' indexes and uploads only the rest,
  * then commits the head. A collection must not delete an object such a publish is about to
  * reference, and R2 has no conditional delete, so the head carries the collector's state:
- * 1. the collector takes a lock in the head (`gc.locked_until`) and bumps `gc.epoch`, by
- *    compare-and-swap;
- * 2. it reads the retained versions from that head, lists the dataset's objects and deletes the
- *    unreferenced ones, stopping before half its lock has passed;
- * 3. it clears the lock.
+ * 1. the collector takes a lock in the head (`gc.locked_until`), by compare-and-swap: no publish
+ *    commits while it is held;
+ * 2. it reads the retained versions from that head and lists the dataset's objects; when some are
+ *    unreferenced it bumps `gc.epoch` (still under the lock) and deletes them, stopping before half
+ *    its lock has passed;
+ * 3. it clears the lock. A collection that finds nothing to delete leaves the epoch alone.
  * A publisher remembers the epoch of the head it planned its uploads against. Its commit (a swap of
  * the same head) refuses while a lock is held or when the epoch moved: then it waits for the lock,
  * checks which of its objects are still there, uploads the missing ones and commits again. Every
@@ -56,6 +57,8 @@ export interface CollectOptions {
   minAgeMs?: number;
   /** A dry run of a prune: count only these retained versions as referencing. */
   assumeRetained?: ReadonlySet<string>;
+  /** How long the collection may hold the head's lock; it stops deleting at half. Default COLLECT_LOCK_MS. */
+  lockMs?: number;
 }
 
 export interface CollectResult {
@@ -88,17 +91,21 @@ async function droppedKeys(store: ObjectStore, dataset: string, options: Collect
   return keys;
 }
 
-/** Sets or clears the collector's lock; @returns the head written, or null when another holds it. */
-async function setLock(store: ObjectStore, dataset: string, now: Date, lock: boolean): Promise<DatasetHead | null> {
+/**
+ * Changes the collector's state in the head: "lock" takes the lock (null when another holds it),
+ * "delete" bumps the epoch under the lock (before the first deletion), "unlock" clears the lock.
+ */
+async function setCollector(store: ObjectStore, dataset: string, now: Date, step: "lock" | "delete" | "unlock", lockMs = COLLECT_LOCK_MS): Promise<DatasetHead | null> {
   let busy = false;
   const swap = await swapHead(store, dataset, {
     change(current) {
       if (current === null) throw new ProtocolError("not-found", `unknown dataset ${dataset}`);
       const gc = current.head.gc;
-      if (!lock) return { ...current.head, gc: { ...gc, locked_until: null, collected_at: now.toISOString() } };
+      if (step === "unlock") return { ...current.head, gc: { ...gc, locked_until: null, collected_at: now.toISOString() } };
+      if (step === "delete") return { ...current.head, gc: { ...gc, epoch: gc.epoch + 1 } };
       busy = gc.locked_until !== null && Date.parse(gc.locked_until) > now.getTime();
       if (busy) return null;
-      return { ...current.head, gc: { epoch: gc.epoch + 1, locked_until: new Date(now.getTime() + COLLECT_LOCK_MS).toISOString(), collected_at: gc.collected_at } };
+      return { ...current.head, gc: { ...gc, locked_until: new Date(now.getTime() + lockMs).toISOString() } };
     },
   });
   return busy ? null : swap.after;
@@ -129,15 +136,18 @@ export async function collectGarbage(store: ObjectStore, dataset: string, option
   const read = await readHead(store, dataset);
   if (read === null) return null;
   const result: CollectResult = { dataset, deleted: [], partial: false, busy: false };
-  if (!options.dryRun && (await setLock(store, dataset, started, true)) === null) return { ...result, busy: true };
+  const lockMs = options.lockMs ?? COLLECT_LOCK_MS;
+  if (!options.dryRun && (await setCollector(store, dataset, started, "lock", lockMs)) === null) return { ...result, busy: true };
   try {
     // The head as it is now (after the lock): what the publishers committed before it.
     const state = options.dryRun ? read.value : (await readHead(store, dataset))!.value;
     const referenced = await referencedKeys(store, dataset, state, options.assumeRetained);
     const dropped = await droppedKeys(store, dataset, options);
     const doomed = await unreferencedObjects(store, dataset, referenced, dropped, started.getTime() - minAge);
-    if (options.dryRun) return { ...result, deleted: doomed };
-    const deadline = started.getTime() + COLLECT_LOCK_MS / 2;
+    if (options.dryRun || doomed.length === 0) return { ...result, deleted: options.dryRun ? doomed : [] };
+    // Publishers that planned before this moment see the epoch move and check their objects again.
+    await setCollector(store, dataset, clock(), "delete");
+    const deadline = started.getTime() + lockMs / 2;
     for (let at = 0; at < doomed.length; at += DELETE_BATCH) {
       if (clock().getTime() > deadline) return { ...result, partial: true };
       const batch = doomed.slice(at, at + DELETE_BATCH);
@@ -146,7 +156,7 @@ export async function collectGarbage(store: ObjectStore, dataset: string, option
     }
     return result;
   } finally {
-    if (!options.dryRun) await setLock(store, dataset, clock(), false);
+    if (!options.dryRun) await setCollector(store, dataset, clock(), "unlock");
   }
 }
 

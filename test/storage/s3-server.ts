@@ -54,8 +54,13 @@ export interface LoggedRequest {
 export interface FaultRule {
   /** Which requests to hit. Default: every request. */
   match?: (request: { method: string; url: string }) => boolean;
-  /** A status to answer with, "reset" to drop the connection, "forward-then-reset" to apply and drop the answer. */
-  respond: number | "reset" | "forward-then-reset";
+  /**
+   * A status to answer with, "reset" to drop the connection, "forward-then-reset" to apply and drop
+   * the answer, "hold" to forward it only once `until` settles.
+   */
+  respond: number | "reset" | "forward-then-reset" | "hold";
+  /** With "hold": when the request may go on. */
+  until?: Promise<unknown>;
   /** How many matching requests to hit. Default: unlimited. */
   times?: number;
   /** Extra headers on an injected status answer (e.g. Retry-After). */
@@ -262,6 +267,7 @@ type Operation =
   | "upload-part"
   | "abort-upload"
   | "delete-object"
+  | "read-object"
   | "delete-objects"
   | "other";
 
@@ -274,6 +280,7 @@ function classify(method: string, url: URL, key: string | null, headers: http.In
   if (method === "POST" && query.has("delete")) return "delete-objects";
   if (method === "DELETE" && query.has("uploadId")) return "abort-upload";
   if (method === "DELETE" && key !== null) return "delete-object";
+  if ((method === "GET" || method === "HEAD") && key !== null && query.size === 0) return "read-object";
   return "other";
 }
 
@@ -331,6 +338,14 @@ class ConditionalWriteProxy {
     }
     const url = new URL(log.url, "http://proxy");
     const exchange: Exchange = { req, res, log, url, key: objectKey(url), dropAnswer: fault?.respond === "forward-then-reset" };
+    if (fault?.respond === "hold") {
+      req.pause();
+      void (fault.until ?? Promise.resolve()).finally(() => {
+        req.resume();
+        this.#dispatch(exchange).catch(() => res.destroy());
+      });
+      return;
+    }
     if (typeof fault?.respond === "number") {
       req.resume();
       this.#answer(exchange, injected(fault.respond), fault.headers);
@@ -362,6 +377,11 @@ class ConditionalWriteProxy {
         return this.#commits.run(() => this.#deleteObject(exchange));
       case "delete-objects":
         return this.#deleteObjects(exchange);
+      case "read-object":
+        // S3 and R2 replace an object atomically: a read sees the old bytes or the new ones. s3rver
+        // rewrites its file in place, so reads wait for the commit in progress and hold off the next.
+        await this.#commits.run(() => this.#forward(exchange, null));
+        return;
       case "other":
         await this.#forward(exchange, null);
     }
