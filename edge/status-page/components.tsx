@@ -42,7 +42,7 @@ export const Layout: FC<PropsWithChildren<{ title: string; refreshSeconds?: numb
   </html>
 );
 
-/** The hidden field that carries the session's CSRF token back with a form (edge/pages/form-guard.ts). */
+/** The hidden field that carries the session's CSRF token back with a form (edge/status-page/form-guard.ts). */
 export const CsrfField: FC<{ token: string }> = ({ token }) => <input type="hidden" name={CSRF_FIELD} value={token} />;
 
 export const LoginPage: FC<{ error?: string }> = ({ error }) => (

@@ -5,7 +5,7 @@
  * with it that expires after ADMIN_SESSION_HOURS (edge/http/auth.ts), so page script never sees
  * the token. The buttons are plain forms posting to /admin/datasets/...; every post must come from
  * the page's own origin and every post that acts must carry the session's CSRF token
- * (edge/pages/form-guard.ts).
+ * (edge/status-page/form-guard.ts).
  */
 import { Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
