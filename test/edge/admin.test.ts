@@ -173,6 +173,39 @@ describe("rebuild requests", () => {
   });
 });
 
+describe("admin API: oversized bodies", () => {
+  it("answers 413 to a 20 MB JSON body, declared or streamed without a length, and stores nothing", async () => {
+    const dataset = uniqueDataset("bigbody");
+    await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
+    const record = runRecord(dataset, { reason: "x".repeat(20 * 1024 * 1024) });
+    const declared = await admin("/runs", { body: record });
+    expect(declared.status).toBe(413);
+    expect(await json(declared)).toEqual({ error: { code: "payload_too_large", message: "refused a request body over 65536 bytes" } });
+
+    let pulled = 0;
+    const chunk = new TextEncoder().encode(" ".repeat(64 * 1024));
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += 1;
+        if (pulled > 320) controller.close();
+        else controller.enqueue(chunk);
+      },
+    });
+    const streamed = await SELF.fetch(`${BASE}/admin/v1/runs`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: stream });
+    expect(streamed.status).toBe(413);
+    // Refused after the limit, not after reading all 20 MiB.
+    expect(pulled).toBeLessThan(10);
+    expect((await env.SNAPSHOTS.list({ prefix: `runs/${dataset}/` })).objects).toHaveLength(0);
+    // A run record of normal size is still taken.
+    expect((await admin("/runs", { body: runRecord(dataset, { reason: "x".repeat(500) }) })).status).toBe(201);
+  });
+
+  it("reads no body before the token check: a stranger's large body gets 401", async () => {
+    const res = await SELF.fetch(`${BASE}/admin/v1/runs`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "x".repeat(1024 * 1024) });
+    expect(res.status).toBe(401);
+  });
+});
+
 describe("run records", () => {
   it("stores reported runs under runObjectKey and lists them newest first, paged", async () => {
     const dataset = uniqueDataset("runs");
