@@ -8,7 +8,9 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
+import { tokenProblem } from "../../contract/admin-token.ts";
 import { bearerToken, tokensEqual } from "./bearer.ts";
+import { clientKey, countFailure, refusedFor, tooManyWrongTokens } from "./rate-limit.ts";
 import type { AppEnv } from "../env.ts";
 
 /** Name of the status page's session cookie. */
@@ -32,12 +34,17 @@ export interface AdminSession {
   id: string;
 }
 
-/** The configured token, or a 503 when the secret is missing (the admin surface is then off). */
+/**
+ * The configured token, or a 503 when the secret is missing or shorter than MIN_TOKEN_LENGTH (the
+ * admin surface is then off: a guessable token must fail where it is set, not work).
+ */
 export function configuredToken(env: Env): string {
   const expected = env.EDGESNAP_TOKEN;
   if (typeof expected !== "string" || expected === "") {
     throw new HTTPException(503, { message: "the admin API is disabled: the EDGESNAP_TOKEN secret is not set" });
   }
+  const problem = tokenProblem(expected);
+  if (problem !== null) throw new HTTPException(503, { message: `the admin API is disabled: EDGESNAP_TOKEN is ${problem}` });
   return expected;
 }
 
@@ -117,12 +124,21 @@ export function noStore(): MiddlewareHandler {
   };
 }
 
-/** Requires `Authorization: Bearer <EDGESNAP_TOKEN>`; 401 with a JSON error otherwise. */
+/**
+ * Requires `Authorization: Bearer <EDGESNAP_TOKEN>`; 401 with a JSON error otherwise. Each wrong
+ * token counts against the client's limit (edge/http/rate-limit.ts); a client past it gets 429
+ * before its token is even compared.
+ */
 export function requireBearerToken(): MiddlewareHandler<AppEnv> {
   return async function requireBearerToken(c, next) {
     const expected = configuredToken(c.env);
+    const client = clientKey(c, "bearer");
+    const refused = refusedFor(client);
+    if (refused > 0) throw tooManyWrongTokens(c, refused);
     const presented = bearerToken(c.req.header("Authorization"));
     if (presented === null || !(await tokensEqual(presented, expected))) {
+      // No header at all is no guess; a wrong token is one.
+      if (presented !== null && !(await countFailure(c.env, client))) throw tooManyWrongTokens(c, refusedFor(client));
       c.header("WWW-Authenticate", 'Bearer realm="edgesnap"');
       throw new HTTPException(401, { message: "missing or wrong bearer token" });
     }

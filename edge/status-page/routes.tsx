@@ -21,6 +21,7 @@ import type { AppContext, AppEnv } from "../env.ts";
 import { executionContextOf } from "../read/cache.ts";
 import { configuredToken, createSessionValue, csrfTokenFor, noStore, readSession, SESSION_COOKIE, sessionLifetimeSeconds } from "../http/auth.ts";
 import { tokensEqual } from "../http/bearer.ts";
+import { clientKey, countFailure, refusedFor } from "../http/rate-limit.ts";
 import { LoginPage, StatusPage } from "./components.tsx";
 import { formBodyLimit, requireSessionForm, sameOriginOnly } from "./form-guard.ts";
 
@@ -33,6 +34,12 @@ const RUNS_ON_PAGE = 20;
  * dataset's manifest, request and shown runs from R2, so an open tab must not poll faster.
  */
 const REFRESH_WHILE_BUSY_S = 5;
+
+/** The sign-in form again, 429 with Retry-After, for an address past its limit of wrong tokens. */
+function signInRefused(c: PageContext, seconds: number): Response | Promise<Response> {
+  c.header("Retry-After", String(seconds));
+  return c.html(<LoginPage error={`Too many wrong tokens from this address: try again in ${seconds} s.`} />, 429);
+}
 
 function back(c: PageContext, message: string, dataset?: string): Response {
   return c.redirect(`/admin?msg=${encodeURIComponent(message)}${dataset ? `#ds-${dataset}` : ""}`, 303);
@@ -61,13 +68,17 @@ export function statusPageRoutes(): Hono<AppEnv> {
     return c.html(<StatusPage datasets={rows} csrf={csrf} flash={flash} refreshSeconds={busy ? REFRESH_WHILE_BUSY_S : undefined} schedulerAlert={schedulerAlert} />);
   });
 
-  // Sign-in has no session yet, so no CSRF token: the Origin check and the token itself guard it.
+  // Sign-in has no session yet, so no CSRF token: the Origin check, the token itself and the limit
+  // on wrong tokens per address (edge/http/rate-limit.ts) guard it.
   routes.post("/login", sameOriginOnly(), formBodyLimit(), async (c) => {
     const expected = configuredToken(c.env);
     const lifetime = sessionLifetimeSeconds(c.env);
+    const client = clientKey(c, "sign-in");
+    if (refusedFor(client) > 0) return signInRefused(c, refusedFor(client));
     const form = await c.req.parseBody();
     const presented = typeof form.token === "string" ? form.token : "";
     if (presented === "" || !(await tokensEqual(presented, expected))) {
+      if (presented !== "" && !(await countFailure(c.env, client))) return signInRefused(c, refusedFor(client));
       return c.html(<LoginPage error="That token is not right." />, 401);
     }
     setCookie(c, SESSION_COOKIE, await createSessionValue(expected), {

@@ -18,7 +18,7 @@ import { runCli } from "../../compute/cli/main.ts";
 import { startNpmStart, type NpmStart } from "../support/npm-start.ts";
 import { waitFor } from "../support/processes.ts";
 
-const TOKEN = "browser-test-token-51c9";
+const TOKEN = "browser-test-token-51c9-0123456789abcdef";
 const DATASET = "ops-greetings";
 
 /**

@@ -39,7 +39,7 @@ function runChild(value: string) {
       EDGESNAP_S3_ACCESS_KEY_ID: S3_TEST_CREDENTIALS.accessKeyId,
       EDGESNAP_S3_SECRET_ACCESS_KEY: S3_TEST_CREDENTIALS.secretAccessKey,
       EDGESNAP_EDGE_URL: "http://127.0.0.1:9",
-      EDGESNAP_TOKEN: "t",
+      EDGESNAP_TOKEN: "kill-test-token-0123456789abcdef01",
       EDGESNAP_DATASETS: FIXTURE_DATASETS,
       EDGESNAP_TEMP_ROOT: temp.dir,
       FIXTURE_VALUE: value,

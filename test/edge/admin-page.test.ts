@@ -15,7 +15,7 @@ import { BASE, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
 
 const FORM = "application/x-www-form-urlencoded";
 
-async function signIn(token = "test-token", origin: string | null = BASE): Promise<Response> {
+async function signIn(token = "test-token-0123456789abcdef0123456789abcdef", origin: string | null = BASE): Promise<Response> {
   const headers: Record<string, string> = { "Content-Type": FORM };
   if (origin !== null) headers.Origin = origin;
   return SELF.fetch(`${BASE}/admin/login`, { method: "POST", headers, body: new URLSearchParams({ token }).toString(), redirect: "manual" });
@@ -85,7 +85,7 @@ function runRecord(dataset: string, started: Date, overrides: Partial<RunRecord>
 }
 
 async function reportRun(record: RunRecord): Promise<void> {
-  const res = await SELF.fetch(`${BASE}/admin/v1/runs`, { method: "POST", headers: { Authorization: "Bearer test-token", "Content-Type": "application/json" }, body: JSON.stringify(record) });
+  const res = await SELF.fetch(`${BASE}/admin/v1/runs`, { method: "POST", headers: { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef", "Content-Type": "application/json" }, body: JSON.stringify(record) });
   expect(res.status).toBe(201);
 }
 
@@ -119,7 +119,7 @@ describe("status page", () => {
     expect(cookie).toContain("SameSite=Strict");
     expect(cookie).toContain("Path=/admin");
     expect(cookie).toContain("Max-Age=43200");
-    expect(cookie).not.toContain("test-token");
+    expect(cookie).not.toContain("test-token-0123456789abcdef0123456789abcdef");
     // A forged cookie is no session.
     const forged = await SELF.fetch(`${BASE}/admin`, { headers: { Cookie: "edgesnap_session=test-token" } });
     expect(await isSignInForm(forged)).toBe(true);
@@ -219,7 +219,7 @@ describe("status page: refusals", () => {
     expect(signOut.status).toBe(403);
     expect(signOut.headers.get("set-cookie")).toBeNull();
 
-    const login = await post("/admin/login", null, { token: "test-token" }, headers);
+    const login = await post("/admin/login", null, { token: "test-token-0123456789abcdef0123456789abcdef" }, headers);
     expect(login.status).toBe(403);
     expect(login.headers.get("set-cookie")).toBeNull();
   });
@@ -303,10 +303,10 @@ describe("status page: sessions", () => {
   it("refuses a session older than 12 hours, and keeps one that is younger", async () => {
     const dataset = uniqueDataset("page-expiry");
     await publishFakeVersion(env, { dataset, records: [{ v: 1 }] });
-    const fresh = `edgesnap_session=${await createSessionValue("test-token", new Date(Date.now() - 11.9 * HOUR_MS))}`;
+    const fresh = `edgesnap_session=${await createSessionValue("test-token-0123456789abcdef0123456789abcdef", new Date(Date.now() - 11.9 * HOUR_MS))}`;
     expect(await isSignInForm(await SELF.fetch(`${BASE}/admin`, { headers: { Cookie: fresh } }))).toBe(false);
 
-    const stale = `edgesnap_session=${await createSessionValue("test-token", new Date(Date.now() - 12.1 * HOUR_MS))}`;
+    const stale = `edgesnap_session=${await createSessionValue("test-token-0123456789abcdef0123456789abcdef", new Date(Date.now() - 12.1 * HOUR_MS))}`;
     const page = await SELF.fetch(`${BASE}/admin`, { headers: { Cookie: stale } });
     expect(await isSignInForm(page)).toBe(true);
     const action = await post(`/admin/datasets/${dataset}/pin`, { cookie: stale, csrf: "0".repeat(64) });
@@ -316,26 +316,26 @@ describe("status page: sessions", () => {
   });
 
   it("refuses a session issued in the future (a forged or far-skewed clock)", async () => {
-    const future = `edgesnap_session=${await createSessionValue("test-token", new Date(Date.now() + HOUR_MS))}`;
+    const future = `edgesnap_session=${await createSessionValue("test-token-0123456789abcdef0123456789abcdef", new Date(Date.now() + HOUR_MS))}`;
     expect(await isSignInForm(await SELF.fetch(`${BASE}/admin`, { headers: { Cookie: future } }))).toBe(true);
   });
 
   it("refuses every earlier session once the admin token changes", async () => {
     const cookie = await sessionCookie();
     expect(await isSignInForm(await fetchWith({}, "/admin", { headers: { Cookie: cookie } }))).toBe(false);
-    expect(await isSignInForm(await fetchWith({ EDGESNAP_TOKEN: "rotated-token" }, "/admin", { headers: { Cookie: cookie } }))).toBe(true);
+    expect(await isSignInForm(await fetchWith({ EDGESNAP_TOKEN: "rotated-token-0123456789abcdef0123456789" }, "/admin", { headers: { Cookie: cookie } }))).toBe(true);
   });
 
   it("takes the lifetime from ADMIN_SESSION_HOURS, and names the var when it is not a number of hours", async () => {
-    const twoHoursOld = `edgesnap_session=${await createSessionValue("test-token", new Date(Date.now() - 2 * HOUR_MS))}`;
+    const twoHoursOld = `edgesnap_session=${await createSessionValue("test-token-0123456789abcdef0123456789abcdef", new Date(Date.now() - 2 * HOUR_MS))}`;
     expect(await isSignInForm(await fetchWith({ ADMIN_SESSION_HOURS: "3" }, "/admin", { headers: { Cookie: twoHoursOld } }))).toBe(false);
     expect(await isSignInForm(await fetchWith({ ADMIN_SESSION_HOURS: "1" }, "/admin", { headers: { Cookie: twoHoursOld } }))).toBe(true);
-    const login = await fetchWith({ ADMIN_SESSION_HOURS: "1" }, "/admin/login", { method: "POST", headers: { "Content-Type": FORM, Origin: BASE }, body: "token=test-token" });
+    const login = await fetchWith({ ADMIN_SESSION_HOURS: "1" }, "/admin/login", { method: "POST", headers: { "Content-Type": FORM, Origin: BASE }, body: "token=test-token-0123456789abcdef0123456789abcdef" });
     expect(login.headers.get("set-cookie")).toContain("Max-Age=3600");
     const broken = await fetchWith({ ADMIN_SESSION_HOURS: "twelve" }, "/admin", { headers: { Cookie: twoHoursOld } });
     expect(broken.status).toBe(500);
     expect(await broken.json()).toMatchObject({ error: { message: 'ADMIN_SESSION_HOURS must be a positive number of hours up to 9600, not "twelve"' } });
-    const tooLong = await fetchWith({ ADMIN_SESSION_HOURS: "10000" }, "/admin/login", { method: "POST", headers: { "Content-Type": FORM, Origin: BASE }, body: "token=test-token" });
+    const tooLong = await fetchWith({ ADMIN_SESSION_HOURS: "10000" }, "/admin/login", { method: "POST", headers: { "Content-Type": FORM, Origin: BASE }, body: "token=test-token-0123456789abcdef0123456789abcdef" });
     expect(tooLong.status).toBe(500);
     expect(tooLong.headers.get("set-cookie")).toBeNull();
     expect(await tooLong.json()).toMatchObject({ error: { message: expect.stringContaining('up to 9600, not "10000"') } });

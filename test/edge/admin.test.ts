@@ -21,7 +21,7 @@ import { CLAIM_LEASE_MS, claimRequest } from "../../contract/protocol/requests.t
 import { openR2Store } from "../../edge/storage/r2.ts";
 import { BASE, publishFakeVersion, runRecord, uniqueDataset } from "./publish-fixture.ts";
 
-const AUTH = { Authorization: "Bearer test-token" };
+const AUTH = { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef" };
 
 function admin(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
   const headers: Record<string, string> = { ...AUTH, ...init.headers };
@@ -45,10 +45,11 @@ describe("admin auth", () => {
   it("answers 401 with a JSON error and no-store without a token, with a wrong one, or with another scheme", async () => {
     const dataset = uniqueDataset("auth");
     await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
-    const cases: Record<string, string>[] = [{}, { Authorization: "Bearer wrong" }, { Authorization: "Bearer test-token-x" }, { Authorization: "Basic dGVzdC10b2tlbg==" }];
+    const cases: Record<string, string>[] = [{}, { Authorization: "Bearer wrong" }, { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef-x" }, { Authorization: "Basic dGVzdC10b2tlbg==" }];
     for (const headers of cases) {
       for (const [method, path] of [["GET", "/datasets"], ["POST", `/datasets/${dataset}/rebuild`], ["GET", "/requests/pending"], ["POST", "/prune"]] as const) {
-        const res = await SELF.fetch(`${BASE}/admin/v1${path}`, { method, headers });
+        // An address of its own: these wrong tokens count against it (test/edge/rate-limit.test.ts).
+        const res = await SELF.fetch(`${BASE}/admin/v1${path}`, { method, headers: { ...headers, "CF-Connecting-IP": "192.0.2.45" } });
         expect(res.status, `${method} ${path} with ${JSON.stringify(headers)}`).toBe(401);
         expect(res.headers.get("cache-control")).toBe("no-store");
         expect(res.headers.get("www-authenticate")).toContain("Bearer");

@@ -47,7 +47,7 @@ async function call(cache: TagPurger, path: string, init: RequestInit = {}): Pro
 function post(cache: TagPurger, path: string, body?: unknown): Promise<Response> {
   return call(cache, path, {
     method: "POST",
-    headers: { Authorization: "Bearer test-token", "Content-Type": "application/json" },
+    headers: { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef", "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 }
@@ -105,7 +105,7 @@ describe("what a manifest change purges through ctx.cache", () => {
     const login = await SELF.fetch(`${BASE}/admin/login`, {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: BASE },
-      body: "token=test-token",
+      body: "token=test-token-0123456789abcdef0123456789abcdef",
       redirect: "manual",
     });
     const cookie = login.headers.get("set-cookie")!.split(";")[0]!;

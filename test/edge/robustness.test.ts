@@ -18,7 +18,7 @@ import {
 import { ORPHAN_MIN_AGE_MS } from "../../contract/protocol/manifests.ts";
 import { BASE, publishFakeVersion, runRecord, uniqueDataset } from "./publish-fixture.ts";
 
-const AUTH = { Authorization: "Bearer test-token" };
+const AUTH = { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef" };
 
 function admin(path: string, init: { method?: string; body?: string; type?: string } = {}): Promise<Response> {
   const headers: Record<string, string> = { ...AUTH };

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { createApp } from "../../edge/app.ts";
 import { BASE, uniqueDataset } from "./publish-fixture.ts";
 
-const TOKEN = "test-token";
+const TOKEN = "test-token-0123456789abcdef0123456789abcdef";
 
 /** A storage API call on a Worker whose storage API is on. */
 function storageApi(path: string, init: RequestInit = {}): Promise<Response> {

@@ -67,14 +67,14 @@ async function callWorker(path: string, init: RequestInit = {}, vars: Record<str
 async function report(record: RunRecord): Promise<void> {
   const res = await callWorker("/admin/v1/runs", {
     method: "POST",
-    headers: { Authorization: "Bearer test-token", "Content-Type": "application/json" },
+    headers: { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef", "Content-Type": "application/json" },
     body: JSON.stringify(record),
   });
   expect(res.status).toBe(201);
 }
 
 async function overview(dataset: string): Promise<AdminDataset> {
-  return (await (await callWorker(`/admin/v1/datasets/${dataset}`, { headers: { Authorization: "Bearer test-token" } })).json()) as AdminDataset;
+  return (await (await callWorker(`/admin/v1/datasets/${dataset}`, { headers: { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef" } })).json()) as AdminDataset;
 }
 
 async function storedState() {
@@ -206,7 +206,7 @@ describe("alerts from the cron's freshness check", () => {
     const login = await callWorker("/admin/login", {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: BASE },
-      body: "token=test-token",
+      body: "token=test-token-0123456789abcdef0123456789abcdef",
       redirect: "manual",
     });
     const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
