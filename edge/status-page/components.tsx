@@ -1,105 +1,22 @@
 /** @jsxImportSource hono/jsx */
 /**
- * The status page's markup (hono/jsx, rendered on the server; no front-end build): each dataset's
- * age against its freshness budget with a stale badge, the watchdog's last alert, runs. Plain forms do
- * the actions, so the page works without script, each with the session's CSRF token in a hidden
- * field, and a small viewport-aware stylesheet keeps it usable on a phone.
+ * The status page's views (hono/jsx, rendered by the Worker): the overview of every dataset (its
+ * age against its freshness budget with a stale badge, the watchdog's last alert, the heartbeat
+ * chart of its last runs, Rebuild and Pin), and a page per dataset (its retained versions with
+ * Roll back, its schema, its recent runs with their reasons, its recent alerts). The buttons are
+ * plain forms; the page's script sends them with the session's key (edge/status-page/assets.ts).
  */
-import type { FC, PropsWithChildren } from "hono/jsx";
+import type { FC } from "hono/jsx";
 import type { AdminDataset, Alert, RunRecord } from "../../contract/index.ts";
 import { formatAge, formatBytes, formatDuration } from "../../contract/format.ts";
-import { CSRF_FIELD } from "./form-guard.ts";
+import type { DatasetDetail, DatasetOverview, VersionSummary } from "../admin/overview.ts";
+import { RunChart } from "./chart.tsx";
+import { ViewFrame } from "./layout.tsx";
 
-const STYLE = `
-:root{color-scheme:light dark;--ok:#1a7f37;--bad:#cf222e;--muted:#6e7781;--line:#d0d7de}
-*{box-sizing:border-box}body{font:15px/1.4 system-ui,-apple-system,sans-serif;margin:0 auto;max-width:1100px;padding:12px}
-h1{font-size:1.3rem;margin:0}header{display:flex;justify-content:space-between;align-items:center;gap:8px;margin-bottom:12px}
-.flash{padding:8px 12px;border:1px solid var(--line);border-radius:6px;margin:8px 0}
-.scroll{overflow-x:auto}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);white-space:nowrap}
-th{font-size:.8rem;color:var(--muted);font-weight:600}
-section.dataset{border:1px solid var(--line);border-radius:8px;padding:12px;margin:16px 0}
-section.dataset h2{font-size:1.1rem;margin:0 0 6px}
-.actions{display:flex;flex-wrap:wrap;gap:8px;margin:8px 0}.actions form{display:flex;gap:6px;align-items:center}
-button,select,input{font:inherit;padding:6px 10px;border-radius:6px;border:1px solid var(--line)}button{cursor:pointer}
-.o-ok{color:var(--ok)}.o-failed,.o-timed-out,.o-memory-killed,.o-rejected{color:var(--bad)}.o-unchanged,.o-cancelled{color:var(--muted)}
-.muted{color:var(--muted)}svg.chart{max-width:100%;height:auto}
-.badge{display:inline-block;padding:0 6px;border-radius:10px;font-size:.8rem;font-weight:600;color:#fff;background:var(--bad)}.badge.fresh{background:var(--ok)}
-.alert{border-left:4px solid var(--bad);padding:4px 8px;margin:6px 0}.alert.recovered{border-color:var(--ok)}
-@media (max-width:600px){body{padding:8px}th,td{padding:3px 5px}.hide-narrow{display:none}}
-`;
+/** Where an action's form sends the browser back to: the overview or the dataset's page. */
+export type ReturnTo = "overview" | "dataset";
 
-export const Layout: FC<PropsWithChildren<{ title: string; refreshSeconds?: number }>> = ({ title, refreshSeconds, children }) => (
-  <html lang="en">
-    <head>
-      <meta charset="utf-8" />
-      <meta name="viewport" content="width=device-width, initial-scale=1" />
-      <meta name="robots" content="noindex" />
-      {refreshSeconds ? <meta http-equiv="refresh" content={String(refreshSeconds)} /> : null}
-      <title>{title}</title>
-      <style>{STYLE}</style>
-    </head>
-    <body>{children}</body>
-  </html>
-);
-
-/** The hidden field that carries the session's CSRF token back with a form (edge/status-page/form-guard.ts). */
-export const CsrfField: FC<{ token: string }> = ({ token }) => <input type="hidden" name={CSRF_FIELD} value={token} />;
-
-export const LoginPage: FC<{ error?: string }> = ({ error }) => (
-  <Layout title="edgesnap: sign in">
-    <header>
-      <h1>edgesnap</h1>
-    </header>
-    {error ? (
-      <p class="flash" role="alert">
-        {error}
-      </p>
-    ) : null}
-    <form method="post" action="/admin/login" class="actions">
-      <label>
-        Admin token <input type="password" name="token" autocomplete="current-password" required autofocus />
-      </label>
-      <button type="submit">Sign in</button>
-    </form>
-    <p class="muted">The token is checked by the Worker and kept only as an HttpOnly session cookie in this browser.</p>
-  </Layout>
-);
-
-/**
- * Duration (bars) and peak memory (line) of runs, oldest on the left. Scaled to the largest value
- * shown; each bar has a tooltip with the exact figures.
- */
-export const RunChart: FC<{ runs: readonly RunRecord[] }> = ({ runs }) => {
-  const ordered = [...runs].reverse();
-  const width = 320;
-  const height = 90;
-  const pad = 4;
-  const n = Math.max(ordered.length, 1);
-  const slot = (width - 2 * pad) / n;
-  const maxMs = Math.max(1, ...ordered.map((r) => r.duration_ms));
-  const maxRss = Math.max(1, ...ordered.map((r) => r.peak_rss_bytes ?? 0));
-  const y = (fraction: number) => height - pad - fraction * (height - 2 * pad);
-  const points = ordered
-    .map((r, i) => (r.peak_rss_bytes === null ? null : `${(pad + slot * (i + 0.5)).toFixed(1)},${y(r.peak_rss_bytes / maxRss).toFixed(1)}`))
-    .filter((p): p is string => p !== null)
-    .join(" ");
-  return (
-    <svg class="chart" viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="img" aria-label={`duration (bars, max ${formatDuration(maxMs)}) and peak memory (line, max ${formatBytes(maxRss)}) of the last ${ordered.length} runs`}>
-      <rect x="0" y="0" width={width} height={height} fill="none" stroke="currentColor" stroke-opacity="0.15" />
-      {ordered.map((r, i) => {
-        const h = (r.duration_ms / maxMs) * (height - 2 * pad);
-        const color = r.outcome === "ok" ? "#1a7f37" : r.outcome === "unchanged" ? "#8c959f" : "#cf222e";
-        return (
-          <rect x={(pad + slot * i + slot * 0.15).toFixed(1)} y={(height - pad - h).toFixed(1)} width={(slot * 0.7).toFixed(1)} height={Math.max(1, h).toFixed(1)} fill={color} fill-opacity="0.7">
-            <title>{`${r.started_at} ${r.outcome}: ${formatDuration(r.duration_ms)}, peak ${formatBytes(r.peak_rss_bytes)}`}</title>
-          </rect>
-        );
-      })}
-      {points.includes(" ") ? <polyline points={points} fill="none" stroke="#0969da" stroke-width="2" /> : null}
-      <text x={width - pad} y="12" text-anchor="end" font-size="10" fill="currentColor">{`max ${formatDuration(maxMs)} / ${formatBytes(maxRss)}`}</text>
-    </svg>
-  );
-};
+const shortIso = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$/, "Z");
 
 /** The dataset's age against its freshness budget, with a stale or fresh badge. */
 export const FreshnessBadge: FC<{ dataset: AdminDataset }> = ({ dataset }) => {
@@ -113,150 +30,292 @@ export const FreshnessBadge: FC<{ dataset: AdminDataset }> = ({ dataset }) => {
   );
 };
 
-/** The watchdog's last alert (about a dataset, or the compute side as a whole). */
-export const LastAlert: FC<{ alert: Alert | null }> = ({ alert }) =>
-  alert === null ? null : (
-    <p class={`alert${alert.kind === "recovered" ? " recovered" : ""}`} data-field="last-alert" data-kind={alert.kind}>
-      <strong>last alert</strong> <span class="muted">{alert.time.replace("T", " ").replace(/\.\d+Z$/, "Z")}</span> {alert.kind === "recovered" ? `recovered (${alert.recovered})` : alert.kind}: {alert.message}
-    </p>
-  );
+/** One alert of the watchdog (about a dataset, or the compute side as a whole). */
+export const AlertLine: FC<{ alert: Alert; field?: string }> = ({ alert, field = "alert" }) => (
+  <p class={`alert${alert.kind === "recovered" ? " recovered" : ""}`} data-field={field} data-kind={alert.kind}>
+    <strong>{field === "last-alert" ? "last alert" : "alert"}</strong> <span class="muted">{shortIso(alert.time)}</span>{" "}
+    {alert.kind === "recovered" ? `recovered (${alert.recovered})` : alert.kind}: {alert.message}
+  </p>
+);
 
-export const DatasetSection: FC<{ dataset: AdminDataset; runs: readonly RunRecord[]; csrf: string }> = ({ dataset, runs, csrf }) => {
-  const others = dataset.versions.filter((v) => v !== dataset.current);
+export const LastAlert: FC<{ alert: Alert | null }> = ({ alert }) => (alert === null ? null : <AlertLine alert={alert} field="last-alert" />);
+
+/** A button that posts one action for a dataset. */
+const ActionForm: FC<{ dataset: string; action: string; label: string; returnTo: ReturnTo; version?: string }> = ({ dataset, action, label, returnTo, version }) => (
+  <form method="post" action={`/admin/datasets/${dataset}/${action}`}>
+    <input type="hidden" name="back" value={returnTo} />
+    {version ? <input type="hidden" name="version" value={version} /> : null}
+    <button type="submit" data-action={action} data-version={version}>
+      {label}
+    </button>
+  </form>
+);
+
+const DatasetActions: FC<{ dataset: AdminDataset; returnTo: ReturnTo }> = ({ dataset, returnTo }) => (
+  <div class="actions">
+    <ActionForm dataset={dataset.name} action="rebuild" label="Rebuild" returnTo={returnTo} />
+    <ActionForm dataset={dataset.name} action={dataset.pinned ? "unpin" : "pin"} label={dataset.pinned ? "Unpin" : "Pin"} returnTo={returnTo} />
+  </div>
+);
+
+/** The dataset's current version, size, pin and pending request, and its freshness. */
+const DatasetSummary: FC<{ dataset: AdminDataset }> = ({ dataset }) => {
   const request = dataset.pending_request;
   return (
-    <section class="dataset" id={`ds-${dataset.name}`} data-dataset={dataset.name}>
-      <h2>{dataset.name}</h2>
-      <p>
-        current <code data-field="current">{dataset.current ?? "-"}</code> · {dataset.rows ?? "-"} rows · {formatBytes(dataset.bytes)}
-        {dataset.pinned ? <strong data-field="pinned"> · pinned</strong> : null}
-        {request ? <span data-field="request"> · rebuild {request.state}</span> : null}
-      </p>
-      <p>
-        confirmed <FreshnessBadge dataset={dataset} />
-        {dataset.checked_at ? <span class="muted"> · last checked {dataset.checked_at.replace("T", " ").replace(/\.\d+Z$/, "Z")}</span> : null}
-      </p>
-      <LastAlert alert={dataset.last_alert} />
-      <div class="actions">
-        <form method="post" action={`/admin/datasets/${dataset.name}/rebuild`}>
-          <CsrfField token={csrf} />
-          <button type="submit" data-action="rebuild">Rebuild</button>
-        </form>
-        <form method="post" action={`/admin/datasets/${dataset.name}/${dataset.pinned ? "unpin" : "pin"}`}>
-          <CsrfField token={csrf} />
-          <button type="submit" data-action={dataset.pinned ? "unpin" : "pin"}>{dataset.pinned ? "Unpin" : "Pin"}</button>
-        </form>
-        {others.length > 0 ? (
-          <form method="post" action={`/admin/datasets/${dataset.name}/rollback`}>
-            <CsrfField token={csrf} />
-            <select name="version" aria-label="version to roll back to">
-              {others.map((v) => (
-                <option value={v}>{v}</option>
-              ))}
-            </select>
-            <button type="submit" data-action="rollback">Roll back</button>
-          </form>
-        ) : null}
-      </div>
-      {runs.length > 0 ? (
-        <>
-          <RunChart runs={runs} />
-          <div class="scroll">
-            <table data-table="runs">
-              <thead>
-                <tr>
-                  <th>started</th>
-                  <th>trigger</th>
-                  <th>outcome</th>
-                  <th>duration</th>
-                  <th class="hide-narrow">peak mem</th>
-                  <th>version</th>
-                  <th class="hide-narrow">reason</th>
-                </tr>
-              </thead>
-              <tbody>
-                {runs.map((r) => (
-                  <tr data-run={r.id} data-outcome={r.outcome}>
-                    <td>{r.started_at.replace("T", " ").replace(/\.\d+Z$/, "Z")}</td>
-                    <td>{r.trigger}</td>
-                    <td class={`o-${r.outcome}`}>{r.outcome}</td>
-                    <td>{formatDuration(r.duration_ms)}</td>
-                    <td class="hide-narrow">{formatBytes(r.peak_rss_bytes)}</td>
-                    <td>
-                      <code>{r.version ?? "-"}</code>
-                    </td>
-                    <td class="hide-narrow">{r.reason ?? ""}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        </>
+    <>
+      {dataset.current === null ? (
+        <p>
+          <span class="muted" data-field="current">
+            nothing published yet
+          </span>
+          {request ? <span data-field="request"> · rebuild {request.state}</span> : null}
+        </p>
       ) : (
-        <p class="muted">no runs reported yet</p>
+        <>
+          <p>
+            current <code data-field="current">{dataset.current}</code> · {dataset.rows ?? "-"} rows · {formatBytes(dataset.bytes)}
+            {dataset.pages !== null ? ` · ${dataset.pages} page${dataset.pages === 1 ? "" : "s"}` : ""}
+            {dataset.pinned ? <strong data-field="pinned"> · pinned</strong> : null}
+            {request ? <span data-field="request"> · rebuild {request.state}</span> : null}
+          </p>
+          <p>
+            confirmed <FreshnessBadge dataset={dataset} />
+            {dataset.checked_at ? <span class="muted"> · last checked {shortIso(dataset.checked_at)}</span> : null}
+          </p>
+        </>
       )}
-    </section>
+    </>
   );
 };
 
-export const StatusPage: FC<{
-  datasets: readonly { dataset: AdminDataset; runs: readonly RunRecord[] }[];
-  csrf: string;
+/** Recent runs, newest first, with why each one ended as it did. */
+export const RunsTable: FC<{ runs: readonly RunRecord[] }> = ({ runs }) => (
+  <div class="scroll">
+    <table data-table="runs">
+      <thead>
+        <tr>
+          <th>started</th>
+          <th>trigger</th>
+          <th>outcome</th>
+          <th>duration</th>
+          <th class="hide-narrow">peak mem</th>
+          <th>version</th>
+          <th>reason</th>
+        </tr>
+      </thead>
+      <tbody>
+        {runs.map((r) => (
+          <tr data-run={r.id} data-outcome={r.outcome}>
+            <td>{shortIso(r.started_at)}</td>
+            <td>{r.trigger}</td>
+            <td class={`o-${r.outcome}`}>{r.outcome}</td>
+            <td>{formatDuration(r.duration_ms)}</td>
+            <td class="hide-narrow">{formatBytes(r.peak_rss_bytes)}</td>
+            <td>
+              <code>{r.version ?? "-"}</code>
+            </td>
+            <td class="wrap">{r.reason ?? ""}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  </div>
+);
+
+/** Runs shown in a dataset's table on the overview (the chart shows more). */
+const RUNS_IN_OVERVIEW_TABLE = 5;
+
+const DatasetCard: FC<{ row: DatasetOverview }> = ({ row: { dataset, runs } }) => (
+  <section class="dataset" id={`ds-${dataset.name}`} data-dataset={dataset.name}>
+    <h2>
+      <a href={`/admin/datasets/${dataset.name}`} data-view>
+        {dataset.name}
+      </a>
+    </h2>
+    <DatasetSummary dataset={dataset} />
+    <LastAlert alert={dataset.last_alert} />
+    <DatasetActions dataset={dataset} returnTo="overview" />
+    {runs.length > 0 ? (
+      <>
+        <RunChart runs={runs} />
+        <RunsTable runs={runs.slice(0, RUNS_IN_OVERVIEW_TABLE)} />
+      </>
+    ) : (
+      <p class="muted">no runs reported yet</p>
+    )}
+    <p>
+      <a href={`/admin/datasets/${dataset.name}`} data-view>
+        versions, schema, runs and alerts of {dataset.name}
+      </a>
+    </p>
+  </section>
+);
+
+const DatasetsTable: FC<{ rows: readonly DatasetOverview[] }> = ({ rows }) => (
+  <div class="scroll">
+    <table data-table="datasets">
+      <thead>
+        <tr>
+          <th>dataset</th>
+          <th>current</th>
+          <th>age / budget</th>
+          <th>rows</th>
+          <th>size</th>
+          <th>last run</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map(({ dataset }) => (
+          <tr data-dataset={dataset.name}>
+            <td>
+              <a href={`/admin/datasets/${dataset.name}`} data-view>
+                {dataset.name}
+              </a>
+              {dataset.pinned ? (
+                <>
+                  {" "}
+                  <span class="badge plain">pinned</span>
+                </>
+              ) : null}
+            </td>
+            <td>
+              <code>{dataset.current ?? "-"}</code>
+            </td>
+            <td>
+              <FreshnessBadge dataset={dataset} />
+            </td>
+            <td>{dataset.rows ?? "-"}</td>
+            <td>{formatBytes(dataset.bytes)}</td>
+            <td class={dataset.last_run ? `o-${dataset.last_run.outcome}` : ""}>{dataset.last_run?.outcome ?? "-"}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  </div>
+);
+
+export const OverviewPage: FC<{
+  rows: readonly DatasetOverview[];
   flash?: string;
   refreshSeconds?: number;
   /** The watchdog's last alert about the compute side as a whole. */
   schedulerAlert?: Alert | null;
-}> = ({ datasets, csrf, flash, refreshSeconds, schedulerAlert = null }) => (
-  <Layout title="edgesnap status" refreshSeconds={refreshSeconds}>
-    <header>
-      <h1>edgesnap</h1>
-      <form method="post" action="/admin/logout">
-        <CsrfField token={csrf} />
-        <button type="submit" data-action="sign-out">Sign out</button>
-      </form>
-    </header>
-    {flash ? (
-      <p class="flash" role="status" data-field="flash">
-        {flash}
-      </p>
-    ) : null}
+}> = ({ rows, flash, refreshSeconds, schedulerAlert = null }) => (
+  <ViewFrame title="edgesnap status" flash={flash} refreshSeconds={refreshSeconds}>
     <LastAlert alert={schedulerAlert} />
+    <DatasetsTable rows={rows} />
+    {rows.length === 0 ? <p class="muted">no datasets yet</p> : null}
+    {rows.map((row) => (
+      <DatasetCard row={row} />
+    ))}
+  </ViewFrame>
+);
+
+const VersionsTable: FC<{ dataset: AdminDataset; versions: readonly VersionSummary[] }> = ({ dataset, versions }) => (
+  <div class="scroll">
+    <table data-table="versions">
+      <thead>
+        <tr>
+          <th>version</th>
+          <th />
+          <th>built</th>
+          <th>rows</th>
+          <th>size</th>
+          <th class="hide-narrow">pages</th>
+          <th class="hide-narrow">formats</th>
+        </tr>
+      </thead>
+      <tbody>
+        {versions.map((v) => (
+          <tr data-version={v.version} data-current={String(v.version === dataset.current)}>
+            <td>
+              <code title={`sha256 ${v.hash}`}>{v.version}</code>
+            </td>
+            <td>
+              {v.version === dataset.current ? (
+                <span class="badge fresh">{dataset.pinned ? "current, pinned" : "current"}</span>
+              ) : (
+                <ActionForm dataset={dataset.name} action="rollback" label="Roll back to this" returnTo="dataset" version={v.version} />
+              )}
+            </td>
+            <td>{shortIso(v.generated_at)}</td>
+            <td>{v.rows}</td>
+            <td>{formatBytes(v.bytes)}</td>
+            <td class="hide-narrow">{v.pages}</td>
+            <td class="hide-narrow">{["json", ...v.formats].join(", ")}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  </div>
+);
+
+const SchemaTable: FC<{ schema: DatasetDetail["schema"] }> = ({ schema }) =>
+  schema === null ? (
+    <p class="muted">nothing published yet</p>
+  ) : (
     <div class="scroll">
-      <table data-table="datasets">
+      <table data-table="schema">
         <thead>
           <tr>
-            <th>dataset</th>
-            <th>current</th>
-            <th>age / budget</th>
-            <th>rows</th>
-            <th>size</th>
-            <th>last run</th>
+            <th>column</th>
+            <th>type</th>
+            <th>nulls</th>
           </tr>
         </thead>
         <tbody>
-          {datasets.map(({ dataset }) => (
-            <tr data-dataset={dataset.name}>
+          {schema.columns.map((column) => (
+            <tr data-column={column.name}>
               <td>
-                <a href={`#ds-${dataset.name}`}>{dataset.name}</a>
-                {dataset.pinned ? " 📌" : ""}
+                <code>{column.name}</code>
+                {column.name === schema.key ? (
+                  <>
+                    {" "}
+                    <span class="badge plain">key</span>
+                  </>
+                ) : null}
               </td>
-              <td>
-                <code>{dataset.current ?? "-"}</code>
-              </td>
-              <td>
-                <FreshnessBadge dataset={dataset} />
-              </td>
-              <td>{dataset.rows ?? "-"}</td>
-              <td>{formatBytes(dataset.bytes)}</td>
-              <td class={dataset.last_run ? `o-${dataset.last_run.outcome}` : ""}>{dataset.last_run?.outcome ?? "-"}</td>
+              <td>{column.type}</td>
+              <td>{column.nullable ? "yes" : "no"}</td>
             </tr>
           ))}
         </tbody>
       </table>
     </div>
-    {datasets.length === 0 ? <p class="muted">no datasets yet</p> : null}
-    {datasets.map(({ dataset, runs }) => (
-      <DatasetSection dataset={dataset} runs={runs} csrf={csrf} />
-    ))}
-  </Layout>
-);
+  );
+
+/** Runs in a dataset page's table (its chart shows them all). */
+export const RUNS_IN_DATASET_TABLE = 20;
+
+export const DatasetPage: FC<{ detail: DatasetDetail; flash?: string; refreshSeconds?: number }> = ({ detail, flash, refreshSeconds }) => {
+  const { dataset, runs, versions, schema, alerts } = detail;
+  return (
+    <ViewFrame title={`${dataset.name} · edgesnap`} flash={flash} refreshSeconds={refreshSeconds}>
+      <p>
+        <a href="/admin" data-view>
+          ← all datasets
+        </a>
+      </p>
+      <section class="dataset" id={`ds-${dataset.name}`} data-dataset={dataset.name} data-page="dataset">
+        <h2>{dataset.name}</h2>
+        <DatasetSummary dataset={dataset} />
+        <DatasetActions dataset={dataset} returnTo="dataset" />
+        <h3>Runs</h3>
+        {runs.length > 0 ? (
+          <>
+            <RunChart runs={runs} />
+            <RunsTable runs={runs.slice(0, RUNS_IN_DATASET_TABLE)} />
+          </>
+        ) : (
+          <p class="muted">no runs reported yet</p>
+        )}
+        <h3>Retained versions</h3>
+        {versions.length > 0 ? <VersionsTable dataset={dataset} versions={versions} /> : <p class="muted">nothing published yet</p>}
+        <h3>Schema{schema?.key ? ` (keyed by ${schema.key})` : ""}</h3>
+        <SchemaTable schema={schema} />
+        <h3>Alerts</h3>
+        {alerts.length > 0 ? alerts.map((alert) => <AlertLine alert={alert} />) : <p class="muted">no alerts</p>}
+      </section>
+    </ViewFrame>
+  );
+};

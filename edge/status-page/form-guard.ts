@@ -1,33 +1,33 @@
 /**
- * The guards every form post of the status page passes, against cross-site request forgery
- * (https://cheatsheetseries.owasp.org/cheatsheets/Cross-Site_Request_Forgery_Prevention_Cheat_Sheet.html):
- * the Origin header must name the page's own origin, the body is a few KiB at most, and a post
- * that acts needs the session cookie plus the session's CSRF token in a hidden form field.
- * SameSite=Strict alone is not enough: a page on another port of the same host is the same site,
- * so its forms carry the cookie.
+ * The guards of the status page's requests (https://cheatsheetseries.owasp.org/cheatsheets/Cross-Site_Request_Forgery_Prevention_Cheat_Sheet.html):
+ * every post must name the page's own origin in its Origin header and be a few KiB at most, and
+ * every view and every action needs the whole session: the cookie and its origin key in the
+ * X-Edgesnap-Key header (edge/status-page/session.ts). A page on another origin cannot make a
+ * browser send that header (it needs a CORS preflight, never granted) and cannot read the key, so
+ * the key is also what stops a forged post; SameSite=Strict alone could not, since a page on
+ * another port of the same host is the same site and its posts carry the cookie.
  */
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { deleteCookie } from "hono/cookie";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
-import { configuredToken, csrfTokenFor, readSession, SESSION_COOKIE } from "../http/auth.ts";
-import { tokensEqual } from "../http/bearer.ts";
 import type { AppEnv } from "../env.ts";
+import { clearSessionCookie, readSession, type AdminSession, type NoSession } from "./session.ts";
 
-/** The largest form body the page accepts: its forms send a token, a CSRF token and a version id. */
+/** The largest form body the page accepts: its forms send a token, a version id and a return page. */
 export const FORM_BODY_LIMIT_BYTES = 4096;
 
-/** Name of the hidden form field that carries the CSRF token. */
-export const CSRF_FIELD = "csrf";
+/** What the status page's handlers see: the app's bindings and storage, and the verified session. */
+export interface PageEnv {
+  Bindings: AppEnv["Bindings"];
+  Variables: AppEnv["Variables"] & { session: AdminSession };
+}
 
 /**
  * Refuses a post unless its Origin header is exactly the page's origin (403). hono's csrf() also
  * lets a post through on `Sec-Fetch-Site: same-origin` alone, whatever its Origin, so that path is
  * switched off here: browsers send Origin with every POST, and a post that says `Origin: null` (a
- * no-referrer page, a sandboxed frame) or sends none is refused like a foreign one. csrf() checks
- * only the content types a page on another origin can post without a CORS preflight; any other
- * body has no CSRF field and fails `requireSessionForm`.
+ * no-referrer page, a sandboxed frame) or sends none is refused like a foreign one.
  */
 export function sameOriginOnly(): MiddlewareHandler {
   const check = csrf({ secFetchSite: () => false });
@@ -38,7 +38,7 @@ export function sameOriginOnly(): MiddlewareHandler {
       if (!(error instanceof HTTPException) || error.status !== 403) throw error;
       const origin = c.req.header("Origin");
       const presented = origin === undefined ? "a post without an Origin header" : `a post from Origin ${origin}`;
-      throw new HTTPException(403, { message: `refused ${presented}: the status page takes form posts from its own origin only` });
+      throw new HTTPException(403, { message: `refused ${presented}: the status page takes posts from its own origin only` });
     }
     await next();
   };
@@ -54,23 +54,25 @@ export function formBodyLimit(): MiddlewareHandler {
   });
 }
 
+const WHY: Record<NoSession, string> = {
+  "no session": "not signed in",
+  "no key": "the request carries no session key (the status page's script sends it)",
+  "wrong key": "the session key does not match the session",
+  ended: "the session was ended by a sign-out",
+};
+
 /**
- * Requires a valid session and its CSRF token in the form. Without a session the browser is sent
- * back to sign in (and a stale cookie is dropped); with a missing or wrong token the answer is 403.
+ * Requires the whole session (cookie, key, not signed out) and puts it on the context; otherwise a
+ * 401 the page's script turns into the sign-in form, and the cookie is dropped.
  */
-export function requireSessionForm(): MiddlewareHandler<AppEnv> {
-  return async function requireSessionForm(c, next) {
-    const session = await readSession(c);
-    if (session === null) {
-      deleteCookie(c, SESSION_COOKIE, { path: "/admin" });
-      return c.redirect("/admin", 303);
+export function requireSession(): MiddlewareHandler<PageEnv> {
+  return async function requireSession(c, next) {
+    const session = await readSession(c, c.var.store);
+    if (typeof session === "string") {
+      clearSessionCookie(c);
+      throw new HTTPException(401, { message: `sign in again: ${WHY[session]}` });
     }
-    const form = await c.req.parseBody();
-    const presented = form[CSRF_FIELD];
-    const expected = await csrfTokenFor(configuredToken(c.env), session);
-    if (typeof presented !== "string" || presented === "" || !(await tokensEqual(presented, expected))) {
-      throw new HTTPException(403, { message: "refused a form post with a missing or wrong CSRF token: reload the status page and try again" });
-    }
+    c.set("session", session);
     await next();
   };
 }

@@ -210,7 +210,9 @@ describe("alerts from the cron's freshness check", () => {
       redirect: "manual",
     });
     const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
-    const html = await (await callWorker("/admin", { headers: { Cookie: cookie } })).text();
+    // The session's other half, which the page's script sends when it asks for the view.
+    const { key } = (await login.json()) as { key: string };
+    const html = await (await callWorker("/admin", { headers: { Cookie: cookie, "X-Edgesnap-Key": key } })).text();
     const section = html.slice(html.indexOf(`id="ds-${dataset}"`));
     expect(section).toMatch(/data-field="freshness" data-stale="true">11m\d\ds of 10m00s <span class="badge">stale<\/span>/);
     expect(section).toMatch(/data-field="last-alert" data-kind="stale">.*is stale: last confirmed 11m\d\ds ago/);
