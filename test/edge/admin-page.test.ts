@@ -292,6 +292,25 @@ describe("status page: views", () => {
     expect(page.match(/<tr data-run=/g)?.length).toBe(20);
   });
 
+  it("lists the dataset's last 10 alerts on its page, newest first", async () => {
+    const dataset = uniqueDataset("page-alerts");
+    await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
+    const store = openR2Store(env);
+    const start = Date.now() - 3600_000;
+    // Twelve changes of state, each one alert: failed, recovered, failed, ...
+    for (let i = 0; i < 12; i++) {
+      const record = runRecord(dataset, new Date(start + i * 60_000), i % 2 === 0 ? { outcome: "failed", reason: `failure ${i}` } : {});
+      await onRunReported(store, {}, record, `${BASE}/admin/v1/runs`, { now: new Date(start + i * 60_000) });
+    }
+    const html = await (await view(`/admin/datasets/${dataset}`, await signedIn())).text();
+    const kinds = [...html.matchAll(/data-field="alert" data-kind="([a-z-]+)"/g)].map((m) => m[1]);
+    expect(kinds).toEqual(["recovered", "run-failed", "recovered", "run-failed", "recovered", "run-failed", "recovered", "run-failed", "recovered", "run-failed"]);
+    expect(html).toContain("failure 10");
+    expect(html).toContain("failure 2");
+    expect(html).not.toMatch(/failure 0(?!\d)/);
+    expect(html.indexOf("failure 10")).toBeLessThan(html.indexOf("failure 8"));
+  });
+
   it("answers 404 for a dataset the edge does not know", async () => {
     const res = await view("/admin/datasets/never-heard-of-it", await signedIn());
     expect(res.status).toBe(404);
