@@ -45,11 +45,20 @@ function forgetExpired(now: number): void {
   }
 }
 
+/** Whether `hostname` is this machine: a Worker reached there is a local one (wrangler dev, npm start). */
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname.endsWith(".localhost") || /^127(\.\d{1,3}){3}$/.test(hostname) || hostname === "[::1]";
+}
+
 /**
- * The client a limit applies to: its address as Cloudflare (and wrangler dev, for local clients)
- * puts it in CF-Connecting-IP, with the kind of guess; "unknown" when no address is given.
+ * The client a limit applies to, with the kind of guess: its address as Cloudflare puts it in
+ * CF-Connecting-IP ("unknown" when there is none). Cloudflare overwrites that header, but wrangler
+ * dev passes on whatever a client sends, so on a local Worker (reached on a loopback host) every
+ * client counts as one, or a guesser could name a new address with each guess.
  */
 export function clientKey(c: Context, kind: GuessKind): string {
+  const url = new URL(c.req.url);
+  if (isLoopback(url.hostname)) return `${kind}:local ${url.host}`;
   return `${kind}:${c.req.header("CF-Connecting-IP") ?? "unknown"}`;
 }
 

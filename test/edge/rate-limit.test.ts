@@ -105,6 +105,19 @@ describe.each([
   });
 });
 
+describe("wrong admin tokens on a local Worker", () => {
+  it("counts every client of a Worker on a loopback host as one: a new CF-Connecting-IP with each guess does not escape the limit", async () => {
+    // wrangler dev passes on a client's own CF-Connecting-IP; only Cloudflare's edge overwrites it.
+    const local = `http://127.0.0.${2 + Math.floor(Math.random() * 200)}:8787`;
+    const guess = (i: number, token: string) => SELF.fetch(`${local}/admin/v1/datasets`, { headers: { Authorization: `Bearer ${token}`, "CF-Connecting-IP": `10.0.0.${i}` } });
+    let i = 0;
+    const { refusedAfter, straddled } = await wrongUntilRefused(() => guess(i++, "wrong-guess-0123456789abcdef0123456789"));
+    if (straddled) expect(refusedAfter).toBeGreaterThanOrEqual(AUTH_FAILURE_LIMIT);
+    else expect(refusedAfter).toBe(AUTH_FAILURE_LIMIT);
+    expect((await guess(99, TOKEN)).status).toBe(429);
+  });
+});
+
 describe("the limit's numbers", () => {
   it("are 10 wrong tokens a minute, as wrangler.toml configures AUTH_FAILURES (checked in test/deploy/admin-token.test.ts)", () => {
     expect([AUTH_FAILURE_LIMIT, AUTH_FAILURE_PERIOD_S]).toEqual([10, 60]);
