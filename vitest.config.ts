@@ -7,7 +7,7 @@ export default defineConfig({
   test: {
     projects: [
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { EDGESNAP_TOKEN: "test-token" } } })],
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: { EDGESNAP_TOKEN: "test-token-0123456789abcdef0123456789abcdef" } } })],
         // A shared CI machine can be slow: a test that streams tens of MiB through workerd must not time out.
         test: { name: "edge", include: ["test/edge/**/*.test.ts"], testTimeout: 30_000 },
       },

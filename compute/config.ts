@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { Cron } from "croner";
 import { z } from "zod";
+import { MIN_TOKEN_LENGTH, tokenProblem } from "../contract/admin-token.ts";
 import { isDatasetName } from "../contract/names.ts";
 import { EdgesnapError } from "./errors.ts";
 
@@ -98,8 +99,8 @@ export const ConfigSchema = z.object({
   store: z.discriminatedUnion("kind", [LocalStoreSchema, S3StoreSchema], { error: 'expected "local" or "s3"' }),
   /** Base URL of the Worker, for publish notices (and, for operators, the admin API). */
   edgeUrl: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).default(DEFAULT_EDGE_URL),
-  /** Bearer token for the Worker's publish notice and admin API. */
-  token: z.string().min(1).optional(),
+  /** Bearer token for the Worker's publish notice and admin API: MIN_TOKEN_LENGTH characters at least. */
+  token: z.string().min(MIN_TOKEN_LENGTH).optional(),
   /**
    * `npm start` only: the webhook the local Worker posts alerts to (in production it is the
    * Worker's own secret, set with `wrangler secret put EDGESNAP_ALERT_WEBHOOK`).
@@ -265,6 +266,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     concurrency: read(env, CONFIG_ENV.concurrency),
     timezone: read(env, CONFIG_ENV.timezone),
   };
+  // Its length is no secret, and the one thing the operator must learn to fix it.
+  const tokenIssue = raw.token === undefined ? null : tokenProblem(raw.token);
+  if (tokenIssue !== null) throw new EdgesnapError("config", `invalid setting ${CONFIG_ENV.token} (${tokenIssue})`);
   const result = ConfigSchema.safeParse(raw);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;

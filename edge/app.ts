@@ -10,7 +10,7 @@ import { withStorage, type AppEnv } from "./env.ts";
 import { handleError, handleNotFound, methodNotAllowed } from "./http/errors.ts";
 import { noticeRoutes } from "./internal/notice.ts";
 import { storageApiRoutes } from "./internal/storage-api.ts";
-import { statusPageRoutes } from "./pages/routes.tsx";
+import { statusPageRoutes } from "./status-page/routes.tsx";
 import { publicCaching } from "./read/cache.ts";
 import { serveOpenApi } from "./read/openapi.ts";
 import { publicRoutes } from "./read/routes.ts";

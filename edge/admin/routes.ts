@@ -31,7 +31,7 @@ import { listRunRecords, readRunRecord, storeRunRecord } from "../../contract/pr
 import type { AppContext, AppEnv, EdgeStorage } from "../env.ts";
 import { noStore, requireBearerToken } from "../http/auth.ts";
 import { quoted } from "../http/errors.ts";
-import { jsonBody } from "../http/json-body.ts";
+import { jsonBody, jsonBodyLimit } from "../http/json-body.ts";
 import { executionContextOf } from "../read/cache.ts";
 import { refreshAfterManifestChange, type PurgeContext } from "../sync/refresh.ts";
 import { onRunReported } from "../watchdog/index.ts";
@@ -106,6 +106,8 @@ export function adminApiRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   routes.use("*", noStore());
   routes.use("*", requireBearerToken());
+  // After the token check, so a stranger's body is never read at all.
+  routes.use("*", jsonBodyLimit());
 
   routes.get("/datasets", async (c) => {
     const { rows, warnings } = await describeDatasets(c.var.store);

@@ -2,7 +2,8 @@
  * The local Worker's storage API: the storage interface over HTTP for the compute side's runs
  * under `npm start` (contract/storage-api.ts). It exists only where the `EDGESNAP_STORAGE_API`
  * variable is "on", which `npm start` sets for its local Worker; deployed Workers never expose raw
- * storage writes. Bodies stream both ways: a PUT of any size goes to R2 part by part.
+ * storage writes. Bodies stream both ways: a PUT of any size goes to R2 part by part. A malformed
+ * query (a list limit, a byte range) is the caller's mistake: 400 naming it, never a 500.
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -12,9 +13,20 @@ import {
   toWire,
   type ListAnswer,
 } from "../../contract/storage-api.ts";
+import type { ObjectStore } from "../../contract/storage.ts";
 import type { AppEnv } from "../env.ts";
 import { requireBearerToken } from "../http/auth.ts";
-import { jsonBody } from "../http/json-body.ts";
+import { quoted } from "../http/errors.ts";
+import { jsonBody, jsonBodyLimit } from "../http/json-body.ts";
+
+/** R2 lists at most 1000 keys per call (its MaxKeys); the storage API takes the same range. */
+export const MAX_LIST_LIMIT = 1000;
+
+/**
+ * The largest delete body: DeleteBodySchema's 1000 keys of up to 1024 bytes each (R2's key limit),
+ * JSON-quoted, with room to spare.
+ */
+const MAX_DELETE_BODY_BYTES = 2 * 1024 * 1024;
 
 function parseMetadata(header: string | undefined): Record<string, string> | undefined {
   if (header === undefined) return undefined;
@@ -27,13 +39,50 @@ function parseMetadata(header: string | undefined): Record<string, string> | und
   throw new HTTPException(400, { message: `${STORAGE_HEADERS.metadata} must be a JSON object of strings` });
 }
 
-function rangeOf(offset: string | undefined, length: string | undefined): { offset: number; length: number } | undefined {
+/** A query integer written as plain digits, or null (so "1e3", "0x10", "1.0" and " 1" are refused). */
+function digits(value: string | undefined): number | null {
+  return value !== undefined && /^\d{1,15}$/.test(value) ? Number(value) : null;
+}
+
+/**
+ * The byte range of a ranged GET: both `offset` (from 0) and `length` (from 1), or neither.
+ * @throws {HTTPException} 400 naming what is wrong
+ */
+export function rangeOf(offset: string | undefined, length: string | undefined): { offset: number; length: number } | undefined {
   if (offset === undefined && length === undefined) return undefined;
-  const range = { offset: Number(offset), length: Number(length) };
-  if (!Number.isSafeInteger(range.offset) || !Number.isSafeInteger(range.length) || range.offset < 0 || range.length < 0) {
-    throw new HTTPException(400, { message: "offset and length must be non-negative integers" });
+  const range = { offset: digits(offset), length: digits(length) };
+  if (range.offset === null || range.length === null || range.length < 1) {
+    throw new HTTPException(400, { message: "a ranged read takes offset (an integer from 0) and length (an integer from 1), both" });
   }
-  return range;
+  return { offset: range.offset, length: range.length };
+}
+
+/**
+ * The page size of a listing: absent, or an integer from 1 to MAX_LIST_LIMIT.
+ * @throws {HTTPException} 400 naming the accepted range
+ */
+export function listLimitOf(limit: string | undefined): number | undefined {
+  if (limit === undefined) return undefined;
+  const value = digits(limit);
+  if (value === null || value < 1 || value > MAX_LIST_LIMIT) {
+    throw new HTTPException(400, { message: `limit must be an integer from 1 to ${MAX_LIST_LIMIT}, not ${quoted(limit)}` });
+  }
+  return value;
+}
+
+/**
+ * Reads a ranged object; a range that starts at or past the object's end is the caller's mistake
+ * (R2 throws "range not satisfiable"), answered 400 with the object's size.
+ */
+async function getRange(store: ObjectStore, key: string, range: { offset: number; length: number }) {
+  try {
+    return await store.get(key, { range });
+  } catch (error) {
+    const info = await store.head(key);
+    if (info === null) return null;
+    if (range.offset >= info.size) throw new HTTPException(400, { message: `offset ${range.offset} is at or past the end of the object (${info.size} bytes)` });
+    throw error;
+  }
 }
 
 /** The storage API, mounted under /internal/v1/storage by the app. */
@@ -52,7 +101,8 @@ export function storageApiRoutes(): Hono<AppEnv> {
       if (info === null) throw new HTTPException(404, { message: "no such object" });
       return c.body(null, 200, { [STORAGE_HEADERS.info]: encodeURIComponent(JSON.stringify(toWire(info))) });
     }
-    const object = await c.var.store.get(key, { range: rangeOf(c.req.query("offset"), c.req.query("length")) });
+    const range = rangeOf(c.req.query("offset"), c.req.query("length"));
+    const object = range === undefined ? await c.var.store.get(key) : await getRange(c.var.store, key, range);
     if (object === null) throw new HTTPException(404, { message: "no such object" });
     const { body, text: _text, ...info } = object;
     return c.body(body, 200, { [STORAGE_HEADERS.info]: encodeURIComponent(JSON.stringify(toWire(info))) });
@@ -80,17 +130,16 @@ export function storageApiRoutes(): Hono<AppEnv> {
     return c.json(toWire(info));
   });
 
-  routes.post("/delete", jsonBody(DeleteBodySchema), async (c) => {
+  routes.post("/delete", jsonBodyLimit(MAX_DELETE_BODY_BYTES), jsonBody(DeleteBodySchema), async (c) => {
     await c.var.store.delete(c.req.valid("json").keys);
     return c.json({ ok: true });
   });
 
   routes.get("/list", async (c) => {
-    const limit = c.req.query("limit");
     const page = await c.var.store.list(c.req.query("prefix") ?? "", {
       delimiter: c.req.query("delimiter") || undefined,
       cursor: c.req.query("cursor") || undefined,
-      limit: limit === undefined ? undefined : Number(limit),
+      limit: listLimitOf(c.req.query("limit")),
     });
     const answer: ListAnswer = { objects: page.objects.map(toWire), prefixes: page.prefixes, cursor: page.cursor ?? null };
     return c.json(answer);

@@ -7,6 +7,11 @@
  * A round first takes a lease on the due alerts (one swap), posts them oldest first and stops at
  * the first that fails, so a receiver sees them in order (a newer alert waits while an older one
  * does); then one swap removes what was delivered and sets the next round's time for the rest.
+ *
+ * The webhook URL is a secret (a Slack incoming webhook's path is its credential): it is never
+ * logged, and no error message that could quote it (a fetch failure names the address) reaches a
+ * log unredacted. Redirects are not followed: a redirect could send the alert, and the next
+ * request's log line, anywhere, so a 3xx answer is a refusal naming the fix (set the final URL).
  */
 import type { Alert } from "../../contract/freshness.ts";
 import { swapObject } from "../../contract/protocol/cas.ts";
@@ -37,6 +42,43 @@ class RetryableDelivery extends Error {
   }
 }
 
+/** What stands in for the webhook's address in any message that might quote it. */
+const REDACTED = "[webhook]";
+
+/**
+ * `message` with every trace of the webhook removed: the URL itself, its host and path, and any
+ * other URL (a redirect target, an address a fetch error names).
+ */
+export function redactWebhook(message: string, webhook: string): string {
+  let text = message.split(webhook).join(REDACTED);
+  try {
+    const url = new URL(webhook);
+    for (const part of [url.host, url.pathname.length > 1 ? url.pathname : ""]) if (part !== "") text = text.split(part).join(REDACTED);
+  } catch {
+    // Not a URL: the whole value was removed above.
+  }
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, REDACTED);
+}
+
+/**
+ * Escapes what Slack's message text treats as markup (`&`, `<`, `>`), so a reason or a dataset's
+ * message cannot mention `<!channel>` or forge a link.
+ * https://api.slack.com/reference/surfaces/formatting#escaping
+ */
+export function escapeSlackText(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/**
+ * The JSON body posted for an alert: the alert as it is, with `text` (what Slack-compatible
+ * receivers show) made from its parts, each escaped, and the status page as the one link.
+ */
+export function webhookPayload(alert: Alert): Alert {
+  const label = alert.kind === "recovered" ? `recovered (${alert.recovered})` : alert.kind;
+  const link = alert.status_url ? ` <${escapeSlackText(alert.status_url).replace(/\|/g, "%7C")}|status page>` : "";
+  return { ...alert, text: `edgesnap ${escapeSlackText(label)}: ${escapeSlackText(alert.message)}${link}` };
+}
+
 /** Posts one alert. */
 export type AlertPoster = (webhook: string, alert: Alert) => Promise<void>;
 
@@ -44,8 +86,9 @@ export type AlertPoster = (webhook: string, alert: Alert) => Promise<void>;
 export type PostOptions = Pick<RetryOptions, "attempts" | "baseDelayMs" | "maxDelayMs" | "sleep">;
 
 /**
- * POSTs an alert as JSON, retrying network errors, timeouts, 5xx and 429 with backoff.
- * @throws {AlertRefused} for another 4xx; the last error when every attempt failed
+ * POSTs an alert as JSON (`webhookPayload`), retrying network errors, timeouts, 5xx and 429 with
+ * backoff; never follows a redirect. Error messages never contain the webhook's address.
+ * @throws {AlertRefused} for a 3xx or another 4xx; the last error when every attempt failed
  */
 export async function postAlert(webhook: string, alert: Alert, options: PostOptions = {}): Promise<void> {
   await withRetry(
@@ -55,15 +98,19 @@ export async function postAlert(webhook: string, alert: Alert, options: PostOpti
         response = await fetch(webhook, {
           method: "POST",
           headers: { "Content-Type": "application/json", "User-Agent": "edgesnap-watchdog" },
-          body: JSON.stringify(alert),
+          body: JSON.stringify(webhookPayload(alert)),
+          redirect: "manual",
           signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
         });
       } catch (error) {
-        throw new RetryableDelivery(`webhook unreachable: ${error instanceof Error ? error.message : String(error)}`);
+        throw new RetryableDelivery(`webhook unreachable: ${redactWebhook(error instanceof Error ? error.message : String(error), webhook)}`);
       }
       await response.body?.cancel();
       if (response.ok) return;
       if (isRetryableStatus(response.status)) throw new RetryableDelivery(`webhook answered ${response.status}`, retryAfterMs(response.headers.get("Retry-After")));
+      if (response.status >= 300 && response.status < 400) {
+        throw new AlertRefused(`webhook answered a redirect (${response.status}), which is not followed: set EDGESNAP_ALERT_WEBHOOK to the address it redirects to`);
+      }
       throw new AlertRefused(`webhook refused the alert with ${response.status}`);
     },
     {
@@ -115,7 +162,8 @@ export async function deliverAlerts(store: ObjectStore, webhook: string, options
       await post(webhook, alert);
       report.delivered.push(alert.id);
     } catch (error) {
-      failure = { id: alert.id, error: error instanceof Error ? error.message : String(error), refused: error instanceof AlertRefused };
+      // A poster other than postAlert may not redact: the message is redacted here again.
+      failure = { id: alert.id, error: redactWebhook(error instanceof Error ? error.message : String(error), webhook), refused: error instanceof AlertRefused };
       break;
     }
   }

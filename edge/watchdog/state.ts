@@ -19,6 +19,9 @@ export const ALERT_STATE_KEY = "edge/alert-state.json";
 /** Key of `last_alerts` for alerts about the compute side as a whole. */
 export const SCHEDULER_KEY = "*";
 
+/** Alerts kept per dataset (and for the compute side) for the status page, newest first. */
+export const RECENT_ALERTS_KEPT = 10;
+
 /** Alerts kept for delivery at most; beyond it the oldest are dropped (and logged). */
 export const MAX_OUTBOX = 100;
 
@@ -50,6 +53,8 @@ export const AlertStateSchema = z.object({
   status_url: z.string().nullable().default(null),
   /** The last alert per dataset (SCHEDULER_KEY: about the compute side), for the status page. */
   last_alerts: z.record(z.string(), AlertSchema).default({}),
+  /** The last RECENT_ALERTS_KEPT alerts per key of `last_alerts`, newest first, for the status page. */
+  recent_alerts: z.record(z.string(), z.array(AlertSchema)).default({}),
   outbox: z.array(OutboxEntrySchema).default([]),
 });
 export type AlertState = z.infer<typeof AlertStateSchema>;
@@ -113,6 +118,8 @@ function raise(transition: Transition, input: RaiseInput, options: RaiseOptions)
   };
   transition.alerts.push(alert);
   state.last_alerts = { ...state.last_alerts, [input.dataset ?? SCHEDULER_KEY]: alert };
+  const key = input.dataset ?? SCHEDULER_KEY;
+  state.recent_alerts = { ...state.recent_alerts, [key]: [alert, ...(state.recent_alerts[key] ?? [])].slice(0, RECENT_ALERTS_KEPT) };
   if (options.deliver) {
     const outbox = [...state.outbox, { alert, rounds: 0, next_attempt_at: time }];
     const dropped = outbox.length - MAX_OUTBOX;

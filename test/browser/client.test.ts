@@ -20,7 +20,7 @@ import { publishRecords, type FakePublish } from "../support/fake-publish.ts";
 import { freePort } from "../support/processes.ts";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
-const TOKEN = "browser-client-token-8d2f";
+const TOKEN = "browser-client-token-8d2f-0123456789abcdef";
 const DATASET = "browser-airports";
 const RECORDS = Array.from({ length: 40 }, (_, i) => ({ iata: `A${String(i).padStart(3, "0")}`, name: `Airport ${i}`, flights: 1000 + i }));
 const CSV = `iata,name,flights\r\n${RECORDS.map((r) => `${r.iata},${r.name},${r.flights}`).join("\r\n")}\r\n`;

@@ -37,7 +37,7 @@ export function runConfig(persistTo: string, tempRoot: string, overrides: Partia
   return {
     store: { kind: "local", persistTo, wranglerConfig: "wrangler.toml" },
     edgeUrl: "http://127.0.0.1:9",
-    token: "test-token",
+    token: "test-token-0123456789abcdef0123456789abcdef",
     datasets: FIXTURE_DATASETS,
     tempRoot,
     metricsPort: 0,

@@ -30,7 +30,7 @@ const S3_ENV = {
   EDGESNAP_S3_ACCESS_KEY_ID: "AKIA-secret-access-key-id",
   EDGESNAP_S3_SECRET_ACCESS_KEY: "very-secret-key-value",
   EDGESNAP_EDGE_URL: "https://edgesnap.example.workers.dev",
-  EDGESNAP_TOKEN: "admin-token-value",
+  EDGESNAP_TOKEN: "admin-token-value-0123456789abcdef",
 };
 const SECRETS = [S3_ENV.EDGESNAP_S3_ACCESS_KEY_ID, S3_ENV.EDGESNAP_S3_SECRET_ACCESS_KEY, S3_ENV.EDGESNAP_TOKEN];
 

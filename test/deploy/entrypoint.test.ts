@@ -27,7 +27,7 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 const NODE = path.join(ROOT, "node_modules/.bin/node");
 /** The image's ENTRYPOINT (after tini) and CMD; see the Dockerfile. */
 const ENTRYPOINT = ["compute/cli/bin.ts", "scheduler"];
-const TOKEN = "entrypoint-test-token-4f9c2a";
+const TOKEN = "entrypoint-test-token-4f9c2a-0123456789abcdef";
 
 interface Notice {
   authorization: string | undefined;

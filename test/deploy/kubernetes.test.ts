@@ -42,9 +42,9 @@ const [secret] = manifests("secret.example.yaml");
 const [deployment] = manifests("scheduler-deployment.yaml");
 const cronJobs = manifests("cronjob-per-dataset.yaml");
 
-/** The example Secret with its `<placeholders>` filled in, as an operator would. */
+/** The example Secret with its `<placeholders>` filled in, as an operator would (long enough for the admin token). */
 const FILLED_SECRET: Record<string, string> = Object.fromEntries(
-  Object.entries(secret.stringData as Record<string, string>).map(([name, value]) => [name, value.replace(/<[^>]*>/g, "filled-in")]),
+  Object.entries(secret.stringData as Record<string, string>).map(([name, value]) => [name, value.replace(/<[^>]*>/g, "filled-in-by-the-operator-0123456789abcdef")]),
 );
 
 /** The environment a container sees: the image's ENV, the (filled-in) Secret and its own env. */

@@ -20,7 +20,7 @@ import { CLAIM_LEASE_MS, claimRequest } from "../../contract/protocol/requests.t
 import { openR2Store } from "../../edge/storage/r2.ts";
 import { BASE, pageKey, publishFakeVersion, runRecord, uniqueDataset } from "./publish-fixture.ts";
 
-const AUTH = { Authorization: "Bearer test-token" };
+const AUTH = { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef" };
 
 function admin(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
   const headers: Record<string, string> = { ...AUTH, ...init.headers };
@@ -44,10 +44,11 @@ describe("admin auth", () => {
   it("answers 401 with a JSON error and no-store without a token, with a wrong one, or with another scheme", async () => {
     const dataset = uniqueDataset("auth");
     await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
-    const cases: Record<string, string>[] = [{}, { Authorization: "Bearer wrong" }, { Authorization: "Bearer test-token-x" }, { Authorization: "Basic dGVzdC10b2tlbg==" }];
+    const cases: Record<string, string>[] = [{}, { Authorization: "Bearer wrong" }, { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef-x" }, { Authorization: "Basic dGVzdC10b2tlbg==" }];
     for (const headers of cases) {
       for (const [method, path] of [["GET", "/datasets"], ["POST", `/datasets/${dataset}/rebuild`], ["GET", "/requests/pending"], ["POST", "/prune"]] as const) {
-        const res = await SELF.fetch(`${BASE}/admin/v1${path}`, { method, headers });
+        // An address of its own: these wrong tokens count against it (test/edge/rate-limit.test.ts).
+        const res = await SELF.fetch(`${BASE}/admin/v1${path}`, { method, headers: { ...headers, "CF-Connecting-IP": "192.0.2.45" } });
         expect(res.status, `${method} ${path} with ${JSON.stringify(headers)}`).toBe(401);
         expect(res.headers.get("cache-control")).toBe("no-store");
         expect(res.headers.get("www-authenticate")).toContain("Bearer");
@@ -169,6 +170,39 @@ describe("rebuild requests", () => {
     expect((await admin(`/requests/${request_id}/claim`, { body: { run_id: 5 } })).status).toBe(400);
     // Neither malformed body touched the request.
     expect((await json<RebuildRequest>(await admin(`/requests/${request_id}`))).state).toBe("pending");
+  });
+});
+
+describe("admin API: oversized bodies", () => {
+  it("answers 413 to a 20 MB JSON body, declared or streamed without a length, and stores nothing", async () => {
+    const dataset = uniqueDataset("bigbody");
+    await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
+    const record = runRecord(dataset, { reason: "x".repeat(20 * 1024 * 1024) });
+    const declared = await admin("/runs", { body: record });
+    expect(declared.status).toBe(413);
+    expect(await json(declared)).toEqual({ error: { code: "payload_too_large", message: "refused a request body over 65536 bytes" } });
+
+    let pulled = 0;
+    const chunk = new TextEncoder().encode(" ".repeat(64 * 1024));
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += 1;
+        if (pulled > 320) controller.close();
+        else controller.enqueue(chunk);
+      },
+    });
+    const streamed = await SELF.fetch(`${BASE}/admin/v1/runs`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: stream });
+    expect(streamed.status).toBe(413);
+    // Refused after the limit, not after reading all 20 MiB.
+    expect(pulled).toBeLessThan(10);
+    expect((await env.SNAPSHOTS.list({ prefix: `runs/${dataset}/` })).objects).toHaveLength(0);
+    // A run record of normal size is still taken.
+    expect((await admin("/runs", { body: runRecord(dataset, { reason: "x".repeat(500) }) })).status).toBe(201);
+  });
+
+  it("reads no body before the token check: a stranger's large body gets 401", async () => {
+    const res = await SELF.fetch(`${BASE}/admin/v1/runs`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "x".repeat(1024 * 1024) });
+    expect(res.status).toBe(401);
   });
 });
 

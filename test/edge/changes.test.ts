@@ -6,7 +6,7 @@ import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { BASE, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
 
-const AUTH = { Authorization: "Bearer test-token", "Content-Type": "application/json" };
+const AUTH = { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef", "Content-Type": "application/json" };
 
 interface Changes {
   since: string;

@@ -14,7 +14,7 @@ import { airportRecords, BASE, pageKey, publishFakeVersion, uniqueDataset } from
 
 const NOTICE_URL = `${BASE}/internal/v1/publish-notice`;
 
-function notice(body: unknown, headers: Record<string, string> = { Authorization: "Bearer test-token" }): Promise<Response> {
+function notice(body: unknown, headers: Record<string, string> = { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef" }): Promise<Response> {
   return SELF.fetch(NOTICE_URL, {
     method: "POST",
     headers: { "Content-Type": "application/json", ...headers },
@@ -112,7 +112,7 @@ describe("POST /internal/v1/publish-notice", () => {
   it("rejects a missing or wrong token with 401 and changes nothing", async () => {
     const dataset = uniqueDataset("auth");
     const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
-    for (const headers of [{} as Record<string, string>, { Authorization: "Bearer wrong-token" }, { Authorization: "Basic dGVzdC10b2tlbg==" }, { Authorization: "Bearer test-token-longer" }]) {
+    for (const headers of [{} as Record<string, string>, { Authorization: "Bearer wrong-token" }, { Authorization: "Basic dGVzdC10b2tlbg==" }, { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef-longer" }]) {
       const res = await notice({ dataset, version: info.version }, headers);
       expect(res.status).toBe(401);
       expect(await errorCode(res)).toBe("unauthorized");
@@ -128,7 +128,7 @@ describe("POST /internal/v1/publish-notice", () => {
     expect(await errorCode(notJson)).toBe("bad_request");
     expect((await notice({ dataset: "Bad Name", version: info.version })).status).toBe(400);
     expect((await notice({ dataset })).status).toBe(400);
-    const form = await notice("dataset=x", { Authorization: "Bearer test-token", "Content-Type": "application/x-www-form-urlencoded" });
+    const form = await notice("dataset=x", { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef", "Content-Type": "application/x-www-form-urlencoded" });
     expect(form.status).toBe(415);
     expect(await errorCode(form)).toBe("unsupported_media_type");
     const unknownDataset = await notice({ dataset: "never-published", version: info.version });

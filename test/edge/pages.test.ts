@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { manifestObjectKey, parseHeadText, sha256Of } from "../../contract/index.ts";
 import { airportRecords, BASE, pageKey, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
 
-const AUTH = { Authorization: "Bearer test-token", "Content-Type": "application/json" };
+const AUTH = { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef", "Content-Type": "application/json" };
 
 function get(path: string, init?: RequestInit): Promise<Response> {
   return SELF.fetch(`${BASE}${path}`, init);

@@ -145,7 +145,7 @@ describe("freshness in the catalog and the admin overview", () => {
     expect(fresh).toMatchObject({ version: info.version, max_age_seconds: 300, stale: false });
     expect(fresh.age_seconds).toBeLessThan(60);
 
-    const row = (await (await SELF.fetch(`${BASE}/admin/v1/datasets/${dataset}`, { headers: { Authorization: "Bearer test-token" } })).json()) as AdminDataset;
+    const row = (await (await SELF.fetch(`${BASE}/admin/v1/datasets/${dataset}`, { headers: { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef" } })).json()) as AdminDataset;
     expect(row).toMatchObject({ current: info.version, max_age_seconds: 300, stale: false });
     expect(Date.parse(row.checked_at!)).toBeGreaterThan(checked.getTime());
     expect(row.age_seconds).toBeLessThan(60);
@@ -183,7 +183,7 @@ describe("GET /v1/health", () => {
     expect(res.status).toBe(503);
     const text = await res.text();
     expect(text).not.toContain("secret-path-123");
-    expect(text).not.toContain("test-token");
+    expect(text).not.toContain("test-token-0123456789abcdef0123456789abcdef");
     const body = JSON.parse(text) as { ok: boolean; stale: { name: string; age_seconds: number; max_age_seconds: number }[] };
     expect(body.ok).toBe(false);
     expect(body.stale.map((s) => s.name)).toEqual([dataset]);

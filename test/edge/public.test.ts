@@ -13,7 +13,7 @@ function get(path: string, init?: RequestInit): Promise<Response> {
 async function notify(dataset: string, version: string): Promise<Response> {
   return SELF.fetch(`${BASE}/internal/v1/publish-notice`, {
     method: "POST",
-    headers: { Authorization: "Bearer test-token", "Content-Type": "application/json" },
+    headers: { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef", "Content-Type": "application/json" },
     body: JSON.stringify({ dataset, version }),
   });
 }

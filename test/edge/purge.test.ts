@@ -47,7 +47,7 @@ async function call(cache: TagPurger, path: string, init: RequestInit = {}): Pro
 function post(cache: TagPurger, path: string, body?: unknown): Promise<Response> {
   return call(cache, path, {
     method: "POST",
-    headers: { Authorization: "Bearer test-token", "Content-Type": "application/json" },
+    headers: { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef", "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 }
@@ -105,17 +105,17 @@ describe("what a manifest change purges through ctx.cache", () => {
     const login = await SELF.fetch(`${BASE}/admin/login`, {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: BASE },
-      body: "token=test-token",
+      body: "token=test-token-0123456789abcdef0123456789abcdef",
       redirect: "manual",
     });
     const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
-    const page = await (await SELF.fetch(`${BASE}/admin`, { headers: { Cookie: cookie } })).text();
-    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    // The session's other half, which the page's script sends with every action.
+    const { key } = (await login.json()) as { key: string };
     const { cache, calls } = stubCache();
     const res = await call(cache, `/admin/datasets/${dataset}/pin`, {
       method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: BASE, Cookie: cookie },
-      body: new URLSearchParams({ csrf }).toString(),
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: BASE, Cookie: cookie, "X-Edgesnap-Key": key },
+      body: "",
       redirect: "manual",
     });
     expect(res.status).toBe(303);

@@ -67,14 +67,14 @@ async function callWorker(path: string, init: RequestInit = {}, vars: Record<str
 async function report(record: RunRecord): Promise<void> {
   const res = await callWorker("/admin/v1/runs", {
     method: "POST",
-    headers: { Authorization: "Bearer test-token", "Content-Type": "application/json" },
+    headers: { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef", "Content-Type": "application/json" },
     body: JSON.stringify(record),
   });
   expect(res.status).toBe(201);
 }
 
 async function overview(dataset: string): Promise<AdminDataset> {
-  return (await (await callWorker(`/admin/v1/datasets/${dataset}`, { headers: { Authorization: "Bearer test-token" } })).json()) as AdminDataset;
+  return (await (await callWorker(`/admin/v1/datasets/${dataset}`, { headers: { Authorization: "Bearer test-token-0123456789abcdef0123456789abcdef" } })).json()) as AdminDataset;
 }
 
 async function storedState() {
@@ -206,11 +206,13 @@ describe("alerts from the cron's freshness check", () => {
     const login = await callWorker("/admin/login", {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: BASE },
-      body: "token=test-token",
+      body: "token=test-token-0123456789abcdef0123456789abcdef",
       redirect: "manual",
     });
     const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
-    const html = await (await callWorker("/admin", { headers: { Cookie: cookie } })).text();
+    // The session's other half, which the page's script sends when it asks for the view.
+    const { key } = (await login.json()) as { key: string };
+    const html = await (await callWorker("/admin", { headers: { Cookie: cookie, "X-Edgesnap-Key": key } })).text();
     const section = html.slice(html.indexOf(`id="ds-${dataset}"`));
     expect(section).toMatch(/data-field="freshness" data-stale="true">11m\d\ds of 10m00s <span class="badge">stale<\/span>/);
     expect(section).toMatch(/data-field="last-alert" data-kind="stale">.*is stale: last confirmed 11m\d\ds ago/);

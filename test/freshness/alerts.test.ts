@@ -18,7 +18,7 @@ import { startOperatedScheduler, type OperatedScheduler } from "../../compute/sc
 import { freePort, waitFor } from "../support/processes.ts";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
-const TOKEN = "freshness-test-token-4c1d";
+const TOKEN = "freshness-test-token-4c1d-0123456789abcdef";
 const WATCHED = "fresh-watched";
 /** The watched dataset's budget: long enough to see it fresh after a publish on a busy machine. */
 const MAX_AGE_SECONDS = 15;

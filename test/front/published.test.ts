@@ -27,7 +27,7 @@ import { bodyFromParquet, kitchenSink } from "../support/frames.ts";
 import { freePort } from "../support/processes.ts";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
-const TOKEN = "front-test-token-3c1e";
+const TOKEN = "front-test-token-3c1e-0123456789abcdef";
 const PAGE_ROWS = 60_000;
 let pagesOffset = 0;
 

@@ -15,7 +15,7 @@ import { startOperatedScheduler, type OperatedScheduler } from "../../compute/sc
 import { freePort, waitFor } from "../support/processes.ts";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
-const TOKEN = "ops-test-token-7f3a";
+const TOKEN = "ops-test-token-7f3a-0123456789abcdef";
 const DATASET = "ops-greetings";
 
 interface CliResult {

@@ -16,7 +16,7 @@ import { startRebuildRequestPoller } from "../../compute/scheduler/rebuild-reque
 import { createRunReporter } from "../../compute/scheduler/run-reporter.ts";
 import { freePort, waitFor } from "../support/processes.ts";
 
-const TOKEN = "resilience-token";
+const TOKEN = "resilience-token-0123456789abcdef";
 
 function record(i: number): RunRecord {
   const started = new Date(Date.UTC(2026, 10, 23, 12, 0, i));

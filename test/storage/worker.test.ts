@@ -12,7 +12,7 @@ import { openWorkerStore, WorkerUnreachable } from "../../compute/storage/worker
 import { freePort } from "../support/processes.ts";
 import { describeStoreContract } from "./contract.ts";
 
-const TOKEN = "storage-api-test-token";
+const TOKEN = "storage-api-test-token-0123456789abcdef";
 let work: string;
 let edge: WranglerDev;
 
