@@ -29,7 +29,7 @@ import { freePort } from "../../test/support/processes.ts";
 import { publishRecords } from "../../test/support/fake-publish.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
-const TOKEN = "bench-freshness-token";
+const TOKEN = "bench-freshness-token-0123456789abcdef";
 
 /** The bench Worker: N sequential operations of one kind per request. */
 const BENCH_WORKER = `

@@ -22,13 +22,15 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { FLIGHTS_PARQUET, vegaDataPath } from "../../compute/examples/vega.ts";
 import { startWranglerDev, type WranglerDev } from "../../compute/embedded/wrangler-dev.ts";
-import { findRunProcesses, readRssBytes } from "../../compute/scheduler/proc.ts";
 import { S3_TEST_BUCKET, S3_TEST_CREDENTIALS, startS3TestServer, type S3TestServer } from "../../test/storage/s3-server.ts";
 import { freePort } from "../../test/support/processes.ts";
+import { openWorkerStore } from "../../compute/storage/worker.ts";
+import { measure, type Measured } from "./measure.ts";
+import { versionCases } from "./versions.ts";
 
 const { values } = parseArgs({
   options: {
-    cases: { type: "string", default: "unkeyed,keyed,x10,small" },
+    cases: { type: "string", default: "unkeyed,keyed,versions,x10,small" },
     stores: { type: "string", default: "local,s3" },
     out: { type: "string", default: "bench/out" },
   },
@@ -37,50 +39,11 @@ const cases = new Set(values.cases.split(","));
 const stores = values.stores.split(",");
 const REPO = path.resolve(import.meta.dirname, "../..");
 const NODE = process.execPath;
-const TOKEN = "bench-publish-token";
+const TOKEN = "bench-publish-token-0123456789abcdef0123";
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 /** The ceiling the 30M-row case must stay under. */
 const X10_CEILING = 3 * GiB;
-
-interface Measured {
-  wallMs: number;
-  peakRss: number;
-  code: number | null;
-  output: string;
-  /** Peak RSS growth of another process tree during the run (the local Worker's). */
-  besidePeakGrowth?: number;
-}
-
-/** Peak summed RSS of a process tree (the root and every descendant). */
-function treeRss(pid: number): number {
-  return findRunProcesses(pid, pid).reduce((total, p) => total + readRssBytes(p.pid), 0);
-}
-
-/**
- * Runs a command as a process-group leader, sampling its tree's RSS every 100 ms (and another
- * tree's, `beside`), killing it above `ceiling`.
- */
-async function measure(command: string[], env: NodeJS.ProcessEnv, options: { ceiling?: number; beside?: number } = {}): Promise<Measured> {
-  const started = performance.now();
-  const child = spawn(command[0]!, command.slice(1), { cwd: REPO, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
-  let peak = 0;
-  const besideStart = options.beside ? treeRss(options.beside) : 0;
-  let besidePeak = besideStart;
-  const sample = () => {
-    const rss = treeRss(child.pid!);
-    peak = Math.max(peak, rss);
-    if (options.beside) besidePeak = Math.max(besidePeak, treeRss(options.beside));
-    if (options.ceiling && rss > options.ceiling) process.kill(-child.pid!, "SIGKILL");
-  };
-  const timer = setInterval(sample, 100);
-  const code = await new Promise<number | null>((resolve) => child.once("exit", (exitCode) => resolve(exitCode)));
-  clearInterval(timer);
-  return { wallMs: performance.now() - started, peakRss: peak, code, output, ...(options.beside ? { besidePeakGrowth: besidePeak - besideStart } : {}) };
-}
 
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const fmtMiB = (bytes: number) => `${Math.round(bytes / MiB)} MiB`;
@@ -88,6 +51,9 @@ const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 
 const work = await mkdtemp(path.join(os.tmpdir(), "edgesnap-bench-publish-"));
 const rows: string[] = [];
+/** The version-cost targets (./versions.ts). */
+const targets: string[] = [];
+let keyedLocal: { dataset: string; wallMs: number; duckdbMs: number } | null = null;
 const lines: string[] = [];
 const say = (line: string) => {
   lines.push(line);
@@ -140,7 +106,17 @@ try {
       if (measured.code !== 0) throw new Error(`${dataset} on ${store} failed (${measured.code}): ${measured.output.slice(-2000)}`);
       say(`${dataset} ${store}: ${measured.output.split("\n").find((line) => line.startsWith(dataset)) ?? ""}`);
       const growth = measured.besidePeakGrowth === undefined ? "-" : fmtMiB(measured.besidePeakGrowth);
+      if (variant === "keyed" && store === "local") keyedLocal = { dataset, wallMs: measured.wallMs, duckdbMs: base.wallMs };
       rows.push(`| ${variant}: edgesnap run | ${store} | ${fmtS(measured.wallMs)} | ${fmtMiB(measured.peakRss)} | ${ratio(measured.wallMs, base.wallMs)} | ${ratio(measured.peakRss, base.peakRss)} | ${growth} |`);
+    }
+  }
+
+  if (cases.has("versions")) {
+    const store = await openWorkerStore({ edgeUrl: edge.url, token: TOKEN });
+    try {
+      targets.push(...(await versionCases({ store, edgeUrl: edge.url, runEnv: runEnv("local"), say }, keyedLocal)));
+    } finally {
+      await store.close();
     }
   }
 
@@ -171,6 +147,10 @@ try {
   const table = rows.join("\n");
   say("");
   say(table);
+  if (targets.length > 0) {
+    say("");
+    say(targets.join("\n"));
+  }
   await mkdir(values.out, { recursive: true });
   await writeFile(path.join(values.out, "publish.md"), `${lines.join("\n")}\n`);
 } finally {

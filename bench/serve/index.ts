@@ -28,10 +28,12 @@ import { promisify } from "node:util";
 import { parseArgs } from "node:util";
 import { startWranglerDev } from "../../compute/embedded/wrangler-dev.ts";
 import { openLocalStore } from "../../compute/storage/local.ts";
+import { manifestObjectKey } from "../../contract/keys.ts";
 import { publishRecords } from "../../test/support/fake-publish.ts";
+import { publishLongHistory } from "./history.ts";
 
 const run = promisify(execFile);
-const TOKEN = "bench-token";
+const TOKEN = "bench-serve-token-0123456789abcdef0123";
 
 interface Fixture {
   name: string;
@@ -119,7 +121,11 @@ function parseWrk(output: string): { rps: number; p50: number; p99: number; erro
 }
 
 async function measure(server: string, route: string, url: string, seconds: number, connections: number): Promise<Case> {
-  const { stdout } = await run("wrk", ["--latency", "-t", "2", "-c", String(connections), "-d", `${seconds}s`, url], { maxBuffer: 1 << 20 });
+  return measureWith(server, route, url, seconds, connections, []);
+}
+
+async function measureWith(server: string, route: string, url: string, seconds: number, connections: number, extra: string[]): Promise<Case> {
+  const { stdout } = await run("wrk", ["--latency", "-t", "2", "-c", String(connections), "-d", `${seconds}s`, ...extra, url], { maxBuffer: 1 << 20 });
   const r = parseWrk(stdout);
   const result = { server, route, requestsPerSecond: r.rps, p50Ms: r.p50, p99Ms: r.p99, errors: r.errors };
   console.error(`  ${server.padEnd(12)} ${route.padEnd(16)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.errors ? `  errors ${r.errors}` : ""}`);
@@ -142,8 +148,8 @@ async function startNodeServer(bytes: Map<string, Buffer>): Promise<{ base: stri
   return { base: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-/** Starts the bundled Worker in workerd through wrangler's own Miniflare. */
-async function startMiniflare(bundleDir: string, persistTo: string): Promise<{ base: string; close(): Promise<void> }> {
+/** Starts the bundled Worker in workerd through wrangler's own Miniflare (`cacheAPI: false`: every read misses). */
+async function startMiniflare(bundleDir: string, persistTo: string, options: { cacheAPI?: boolean } = {}): Promise<{ base: string; close(): Promise<void> }> {
   const require = createRequire(import.meta.url);
   const fromWrangler = createRequire(require.resolve("wrangler/package.json"));
   // Miniflare 5 takes the same v4-style options wrangler builds (resourcePersistencePath is
@@ -169,6 +175,7 @@ async function startMiniflare(bundleDir: string, persistTo: string): Promise<{ b
           kvNamespaces: { SNAPSHOT_KV: "00000000000000000000000000000000" },
           r2Buckets: { SNAPSHOTS: "edgesnap-snapshots" },
           bindings: { EDGESNAP_TOKEN: TOKEN, CORS_ORIGINS: "*" },
+          ...(options.cacheAPI === false ? { cacheAPI: false } : {}),
         },
       ],
     }),
@@ -192,6 +199,55 @@ function ratios(cases: Case[]): string {
     lines.push(`| ${c.route} | ${c.server} | ${(c.requestsPerSecond / base.requestsPerSecond).toFixed(3)}x | ${(c.p50Ms / base.p50Ms).toFixed(1)}x |`);
   }
   return lines.join("\n");
+}
+
+/**
+ * Cache misses against a long history: the same routes (a current page, a current item, the current
+ * body revalidated with If-None-Match) of a 200-row dataset and of one that reads as 30M rows with
+ * 100 retained versions (./history.ts), through a Worker whose Cache API does nothing, so every
+ * request reads the head and finds the version's index. Same bytes answered for both.
+ */
+async function historyCases(bundleDir: string, persistTo: string, seconds: number, connections: number): Promise<string> {
+  const store = await openLocalStore({ persistTo, configPath: "wrangler.toml" });
+  let small: Awaited<ReturnType<typeof publishRecords>>;
+  let long: Awaited<ReturnType<typeof publishLongHistory>>;
+  let headBytes: number;
+  try {
+    const records = Array.from({ length: 200 }, (_, i) => ({ iata: `S${String(i).padStart(4, "0")}`, name: `Airport number ${i}`, flights: 1000 + i }));
+    small = await publishRecords(store, { dataset: "bench-small", records, key: "iata", generatedAt: new Date() });
+    long = await publishLongHistory(store, "bench-history", { rows: 30_000_000, pages: 700, versions: 100, page: 350, pageText: small.pages[0]!, keyName: "iata" });
+    headBytes = (await store.head(manifestObjectKey("bench-history")))!.size;
+  } finally {
+    await store.close();
+  }
+  const mf = await startMiniflare(bundleDir, persistTo, { cacheAPI: false });
+  try {
+    const routes = (dataset: string, page: number, key: string, hash: string) => [
+      { route: "page", path: `/v1/datasets/${dataset}/pages/${page}`, headers: [] as string[] },
+      { route: "item", path: `/v1/datasets/${dataset}/items/${key}`, headers: [] as string[] },
+      { route: "current body, 304", path: `/v1/datasets/${dataset}`, headers: ["-H", `If-None-Match: "${hash}"`] },
+    ];
+    const lines = [
+      `head object of 30M rows x 100 versions: ${headBytes} bytes (target <= 16 KiB = 16384)`,
+      "",
+      "| route (cache miss) | 200 rows, 1 version: req/s | 30M rows, 100 versions: req/s | ratio |",
+      "|---|---:|---:|---:|",
+    ];
+    const smallRoutes = routes("bench-small", 1, "S0100", small.info.hash);
+    const longRoutes = routes("bench-history", long.page, long.key, long.hash);
+    for (const [i, r] of smallRoutes.entries()) {
+      for (const probe of [r, longRoutes[i]!]) {
+        const res = await fetch(`${mf.base}${probe.path}`, { headers: probe.headers.length ? { "If-None-Match": probe.headers[1]!.slice("If-None-Match: ".length) } : {} });
+        if (res.status >= 400) throw new Error(`${probe.path}: ${res.status} ${await res.text()}`);
+      }
+      const a = await measureWith("miniflare", `${r.route} (small)`, `${mf.base}${r.path}`, seconds, connections, r.headers);
+      const b = await measureWith("miniflare", `${r.route} (long)`, `${mf.base}${longRoutes[i]!.path}`, seconds, connections, longRoutes[i]!.headers);
+      lines.push(`| ${r.route} | ${a.requestsPerSecond.toFixed(0)} | ${b.requestsPerSecond.toFixed(0)} | ${(b.requestsPerSecond / a.requestsPerSecond).toFixed(2)}x |`);
+    }
+    return lines.join("\n");
+  } finally {
+    await mf.close();
+  }
 }
 
 async function main(): Promise<void> {
@@ -255,12 +311,16 @@ async function main(): Promise<void> {
       }
     }
 
+    console.error("measuring cache misses against a long history (30M rows x 100 versions)...");
+    const history = await historyCases(bundleDir, persistTo, seconds, connections);
     const report = [
       `# Serving benchmark (${new Date().toISOString()}, ${os.cpus().length} CPUs, wrk ${seconds}s x ${connections} connections)`,
       "",
       table(cases),
       "",
       ratios(cases),
+      "",
+      history,
     ].join("\n");
     console.log(report);
     const out = path.resolve("bench/out");
