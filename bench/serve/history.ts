@@ -62,11 +62,12 @@ export async function publishLongHistory(
   for (let v = 0; v < options.versions; v++) {
     const generatedAt = new Date(Date.UTC(2026, 10, 1) + v * 60_000);
     const hash = sha(`${dataset} body ${v}`);
+    const real = (i: number) => i === options.page - 1;
     const pages = Array.from({ length: options.pages }, (_, i) => ({
       first_row: i * rowsPerPage,
-      rows: rowsPerPage,
-      bytes: 4 * 1024 * 1024,
-      sha256: i === options.page - 1 ? pageSha : sha(`${dataset} page ${i} of ${i % 97 === 0 ? v : 0}`),
+      rows: real(i) ? records.length : rowsPerPage,
+      bytes: real(i) ? Buffer.byteLength(options.pageText) : 4 * 1024 * 1024,
+      sha256: real(i) ? pageSha : sha(`${dataset} page ${i} of ${i % 97 === 0 ? v : 0}`),
     }));
     const index: VersionIndex = {
       schema: INDEX_SCHEMA_VERSION,

@@ -20,6 +20,7 @@ export const ERROR_CODES: Record<number, string> = {
   412: "precondition_failed",
   413: "payload_too_large",
   415: "unsupported_media_type",
+  416: "range_not_satisfiable",
   429: "too_many_requests",
   500: "internal",
   503: "unavailable",

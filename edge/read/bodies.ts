@@ -11,7 +11,9 @@ import { bodySegments, pageKeyOf, type VersionIndex } from "../../contract/versi
 import type { AppContext, EdgeStorage } from "../env.ts";
 import { notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
 import { isNotModified, strongEtag } from "../http/conditional.ts";
-import { quoted } from "../http/errors.ts";
+import { errorBody, quoted } from "../http/errors.ts";
+import { decideRange, partialHeaders, sliceParts, type Part, type RangeDecision } from "../http/range.ts";
+import { executionContextOf } from "./cache.ts";
 import type { ResolvedVersion } from "./versions.ts";
 
 /** The readable side of a stream that carries exactly `bytes` bytes, so Content-Length holds. */
@@ -30,29 +32,78 @@ export async function openImmutable({ store, hot }: EdgeStorage, key: string): P
   return object.body;
 }
 
-/** Streams `parts` one after the other: each a storage key with a byte range, after a text. */
-export function concatenated(storage: EdgeStorage, parts: readonly { key: string; before: string; offset: number; length: number }[], first: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> {
+/**
+ * Streams `parts` one after the other (object ranges read from R2 as they are reached, texts as
+ * they are). The first object part is opened before the stream is returned, so a missing object is
+ * an error status, not a cut body.
+ */
+export async function concatenated(storage: EdgeStorage, parts: readonly Part[]): Promise<ReadableStream<Uint8Array>> {
   const encoder = new TextEncoder();
-  let next = 1;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined = first;
+  let next = 0;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  const open = async (part: Part) => ("text" in part ? undefined : openRange(storage, part.key, part.offset, part.length));
+  const firstObject = parts.findIndex((part) => !("text" in part));
+  const opened = firstObject < 0 ? undefined : await open(parts[firstObject]!);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       for (;;) {
         if (reader === undefined) {
           if (next >= parts.length) return controller.close();
-          const part = parts[next++]!;
-          reader = await openRange(storage, part.key, part.offset, part.length);
-          if (part.before) return controller.enqueue(encoder.encode(part.before));
+          const index = next++;
+          const part = parts[index]!;
+          if ("text" in part) {
+            if (part.text !== "") return controller.enqueue(encoder.encode(part.text));
+            continue;
+          }
+          reader = index === firstObject ? opened : await open(part);
         }
-        const { done, value } = await reader.read();
+        const { done, value } = await reader!.read();
         if (!done) return controller.enqueue(value);
         reader = undefined;
       }
     },
     async cancel(reason) {
-      await reader?.cancel(reason);
+      await (reader ?? (next <= firstObject ? opened : undefined))?.cancel(reason);
     },
   });
+}
+
+/**
+ * Bytes above which Workers Cache does not store a response (512 MB on every plan at launch):
+ * below it, a ranged request that reaches the Worker gets the whole 200, which the cache stores and
+ * slices itself for this and later ranges. https://developers.cloudflare.com/workers/cache/
+ */
+export const WORKERS_CACHE_MAX_BYTES = 512 * 1000 * 1000;
+
+/** The range to answer: none where Workers Cache stands in front and can keep the whole representation. */
+export function rangeFor(c: AppContext, length: number, validators: { etag: string; lastModified: Date }): RangeDecision {
+  if (executionContextOf(c)?.cache !== undefined && length <= WORKERS_CACHE_MAX_BYTES) return { kind: "full" };
+  return decideRange(c.req.method, c.req.raw.headers, length, validators);
+}
+
+/** The 416 of a range past the end (RFC 9110 §15.5.17), with the representation's length. */
+export function unsatisfiableRange(c: AppContext, length: number): Response {
+  return c.json(errorBody(416, `the range is not satisfiable: the representation has ${length} bytes`), 416, { "Content-Range": `bytes */${length}`, "Accept-Ranges": "bytes" });
+}
+
+/**
+ * Answers a representation made of `parts` (`length` bytes in all) with `headers`: the whole of
+ * it, or the one range the request asks for (206, reading only the parts it spans), or a 416.
+ */
+export async function serveParts(c: AppContext, headers: Headers, parts: readonly Part[], length: number, validators: { etag: string; lastModified: Date }): Promise<Response> {
+  headers.set("Accept-Ranges", "bytes");
+  const range = rangeFor(c, length, validators);
+  if (range.kind === "unsatisfiable") return unsatisfiableRange(c, length);
+  const storage = { store: c.var.store, hot: c.var.hot };
+  if (range.kind === "partial") {
+    const body = await concatenated(storage, sliceParts(parts, range.start, range.end));
+    return new Response(withLength(body, range.end - range.start + 1), { status: 206, headers: partialHeaders(headers, range.start, range.end, length) });
+  }
+  // One whole object: its KV hot copy when there is one.
+  const only = parts.length === 1 ? parts[0]! : undefined;
+  const whole = only !== undefined && "key" in only && only.offset === 0 && only.length === length;
+  const body = whole ? await openImmutable(storage, only.key) : await concatenated(storage, parts);
+  return new Response(withLength(body, length), { headers });
 }
 
 /** A reader of `length` bytes of an object from `offset` (an R2 range read). */
@@ -62,13 +113,23 @@ export async function openRange({ store }: EdgeStorage, key: string, offset: num
   return object.body.getReader();
 }
 
-/** The full body: page 1 as it is when there is one page, else the pages joined by R2 range reads. */
-async function openBody(storage: EdgeStorage, index: VersionIndex): Promise<ReadableStream<Uint8Array>> {
-  if (index.pages.length === 1) return openImmutable(storage, pageKeyOf(index, 0));
-  const parts = bodySegments(index.pages).map((segment) => ({ key: pageKeyOf(index, segment.page), before: segment.before, offset: segment.offset, length: segment.length }));
-  // The first page is opened before answering, so a missing object is an error status, not a cut body.
-  const first = await openRange(storage, parts[0]!.key, parts[0]!.offset, parts[0]!.length);
-  return concatenated(storage, parts, first);
+/** Answers bytes already in memory (an item, a document): the whole of them, one range of them, or a 416. */
+export function serveBytes(c: AppContext, headers: Headers, bytes: Uint8Array, validators: { etag: string; lastModified: Date }): Response {
+  headers.set("Accept-Ranges", "bytes");
+  headers.set("Content-Length", String(bytes.byteLength));
+  if (c.req.method === "HEAD") return new Response(null, { headers });
+  const range = rangeFor(c, bytes.byteLength, validators);
+  if (range.kind === "unsatisfiable") return unsatisfiableRange(c, bytes.byteLength);
+  if (range.kind === "partial") return new Response(bytes.subarray(range.start, range.end + 1), { status: 206, headers: partialHeaders(headers, range.start, range.end, bytes.byteLength) });
+  return new Response(bytes, { headers });
+}
+
+/** The full body as parts: the pages joined (a comma and R2 range reads), or page 1 as it is. */
+export function bodyParts(index: VersionIndex): Part[] {
+  return bodySegments(index.pages).flatMap((segment): Part[] => [
+    ...(segment.before ? [{ text: segment.before }] : []),
+    { key: pageKeyOf(index, segment.page), offset: segment.offset, length: segment.length },
+  ]);
 }
 
 /** Serves a version's full body: 304 and HEAD from the head, else streamed. */
@@ -77,10 +138,10 @@ export async function serveBody(c: AppContext, version: ResolvedVersion, kind: U
   const etag = strongEtag(summary.hash);
   const lastModified = new Date(summary.generated_at);
   const headers = representationHeaders({ kind, etag, lastModified, version: summary.version, contentLength: summary.bytes });
+  headers.set("Accept-Ranges", "bytes");
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
   if (c.req.method === "HEAD") return new Response(null, { headers });
-  const body = await openBody({ store: c.var.store, hot: c.var.hot }, await version.index());
-  return new Response(withLength(body, summary.bytes), { headers });
+  return serveParts(c, headers, bodyParts(await version.index()), summary.bytes, { etag, lastModified });
 }
 
 /** Parses a page number from the URL. @throws {HTTPException} 400 for anything but 1, 2, 3... */
@@ -119,10 +180,10 @@ export async function servePage(c: AppContext, version: ResolvedVersion, page: n
   const lastModified = new Date(index.generated_at);
   const headers = representationHeaders({ kind, etag, lastModified, version: index.version, contentLength: stored.bytes });
   headers.set("Link", pageLinks(index.dataset, index.version, page, index.pages.length));
+  headers.set("Accept-Ranges", "bytes");
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
   if (c.req.method === "HEAD") return new Response(null, { headers });
-  const body = await openImmutable({ store: c.var.store, hot: c.var.hot }, pageKeyOf(index, page - 1));
-  return new Response(withLength(body, stored.bytes), { headers });
+  return serveParts(c, headers, [{ key: pageKeyOf(index, page - 1), offset: 0, length: stored.bytes }], stored.bytes, { etag, lastModified });
 }
 
 /**
@@ -137,10 +198,14 @@ export async function servePageByHash(c: AppContext, dataset: string, sha256: st
   const object = await c.var.store.get(pageObjectKey(dataset, sha256));
   if (object === null) throw new HTTPException(404, { message: `no page ${sha256} is stored for ${dataset}` });
   const headers = representationHeaders({ kind: "versioned", etag, lastModified: object.uploaded, contentLength: object.size });
+  headers.set("Accept-Ranges", "bytes");
   const notModified = isNotModified(c.req.raw.headers, etag, object.uploaded);
-  if (notModified || c.req.method === "HEAD") {
+  const range = rangeFor(c, object.size, { etag, lastModified: object.uploaded });
+  if (notModified || c.req.method === "HEAD" || range.kind !== "full") {
     await object.body.cancel();
-    return notModified ? notModifiedResponse(headers) : new Response(null, { headers });
+    if (notModified) return notModifiedResponse(headers);
+    if (c.req.method === "HEAD") return new Response(null, { headers });
+    return serveParts(c, headers, [{ key: pageObjectKey(dataset, sha256), offset: 0, length: object.size }], object.size, { etag, lastModified: object.uploaded });
   }
   return new Response(withLength(object.body, object.size), { headers });
 }

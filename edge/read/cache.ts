@@ -108,6 +108,9 @@ export function edgeCache(): MiddlewareHandler<AppEnv> {
   return async function edgeCache(c, next) {
     const ctx = executionContextOf(c);
     if (ctx === undefined || ctx.cache !== undefined) return next();
+    // A ranged GET is answered by the handler, reading only the bytes it asks for (a cached whole
+    // answer would have to be read up to the range's end); its 206 is not stored.
+    if (c.req.method === "GET" && c.req.header("Range") !== undefined) return next();
     const key = cacheKey(new URL(c.req.url).pathname);
     const hit = await caches.default.match(key);
     if (hit !== undefined) {

@@ -9,10 +9,11 @@ import { HTTPException } from "hono/http-exception";
 import { FORMATS, type Format } from "../../contract/manifest.ts";
 import { FORMAT_CONTENT_TYPES } from "../../contract/media-types.ts";
 import { formatKeysOf, ndjsonPageBytes, type VersionIndex } from "../../contract/version-index.ts";
-import type { AppContext, EdgeStorage } from "../env.ts";
+import type { AppContext } from "../env.ts";
 import { notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
 import { isNotModified, strongEtag } from "../http/conditional.ts";
-import { concatenated, openRange, withLength } from "./bodies.ts";
+import type { Part } from "../http/range.ts";
+import { serveParts } from "./bodies.ts";
 import type { ResolvedVersion } from "./versions.ts";
 
 /** A route parameter ending in a format's extension: `<stem>.<format>` (the stem is checked by the caller). */
@@ -29,14 +30,11 @@ export function downloadName(dataset: string, version: string, format: Format): 
   return `${dataset}-${version}.${format}`;
 }
 
-/** The format's bytes: its one object, or its NDJSON pages in order. */
-async function openFormat(storage: EdgeStorage, index: VersionIndex, format: Format): Promise<ReadableStream<Uint8Array>> {
-  const keys = formatKeysOf(index, format);
-  if (keys.length === 0) return new Response("").body!;
+/** The format's bytes as parts: its one object, or its NDJSON pages in order. */
+function formatParts(index: VersionIndex, format: Format): Part[] {
   const stored = index.formats[format]!;
   const lengths = format === "ndjson" && stored.paged ? index.pages.filter((page) => page.rows > 0).map(ndjsonPageBytes) : [stored.bytes];
-  const parts = keys.map((key, i) => ({ key, before: "", offset: 0, length: lengths[i]! }));
-  return concatenated(storage, parts, await openRange(storage, parts[0]!.key, 0, parts[0]!.length));
+  return formatKeysOf(index, format).map((key, i) => ({ key, offset: 0, length: lengths[i]! }));
 }
 
 /**
@@ -55,7 +53,8 @@ export async function serveFormat(c: AppContext, version: ResolvedVersion, forma
   headers.set("Content-Type", FORMAT_CONTENT_TYPES[format]);
   // Names are [a-z0-9-] and version ids [0-9TZa-f-], so the quoted filename needs no escaping.
   headers.set("Content-Disposition", `attachment; filename="${downloadName(index.dataset, index.version, format)}"`);
+  headers.set("Accept-Ranges", "bytes");
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
   if (c.req.method === "HEAD") return new Response(null, { headers });
-  return new Response(withLength(await openFormat({ store: c.var.store, hot: c.var.hot }, index, format), stored.bytes), { headers });
+  return serveParts(c, headers, formatParts(index, format), stored.bytes, { etag, lastModified });
 }

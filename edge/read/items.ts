@@ -15,6 +15,7 @@ import type { AppContext } from "../env.ts";
 import { notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
 import { isNotModified, strongEtag } from "../http/conditional.ts";
 import { quoted } from "../http/errors.ts";
+import { serveBytes } from "./bodies.ts";
 import type { ResolvedVersion } from "./versions.ts";
 
 /** An immutable object's text: its KV hot copy, else R2. */
@@ -53,5 +54,5 @@ export async function serveItem(c: AppContext, version: ResolvedVersion, key: st
   const lastModified = new Date(index.generated_at);
   const headers = representationHeaders({ kind, etag, lastModified, version: index.version, contentLength: bytes.byteLength });
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
-  return new Response(c.req.method === "HEAD" ? null : bytes, { headers });
+  return serveBytes(c, headers, bytes, { etag, lastModified });
 }
