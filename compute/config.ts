@@ -183,6 +183,7 @@ export const CONFIG_ENV = {
   metricsHost: "EDGESNAP_METRICS_HOST",
   concurrency: "EDGESNAP_CONCURRENCY",
   timezone: "EDGESNAP_TIMEZONE",
+  logFormat: "EDGESNAP_LOG_FORMAT",
 } as const;
 
 /** Settings whose values are secret: never logged, never echoed in an error. */

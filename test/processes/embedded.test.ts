@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { resolveEdgeUrl, resolveToken } from "../../compute/admin-client/connect.ts";
+import { resolveEdgeUrl, resolveToken } from "../../compute/edge-client/connect.ts";
 import { writeLocalToken } from "../../compute/embedded/local-token.ts";
 import { acquireStateLock, STATE_LOCK_FILE } from "../../compute/embedded/state-lock.ts";
 import { waitForWorker } from "../../compute/embedded/wrangler-dev.ts";

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { defineCommand } from "citty";
-import { EDGE_ARGS, isLoopback, resolveEdgeUrl } from "../../admin-client/connect.ts";
+import { EDGE_ARGS, isLoopback, resolveEdgeUrl } from "../../edge-client/connect.ts";
 import { describeConfig, loadConfig, localCronIntervalMs } from "../../config.ts";
 import { startLocalCron } from "../../embedded/local-cron.ts";
 import { removeLocalToken, writeLocalToken } from "../../embedded/local-token.ts";
@@ -20,6 +20,7 @@ import { EdgesnapError } from "../../errors.ts";
 import { jsonLineLog } from "../../scheduler/index.ts";
 import { startOperatedScheduler, type OperatedScheduler } from "../../scheduler/operated.ts";
 import { prepareTempRoot } from "../../scheduler/temp-root.ts";
+import { withGlobals, type CommandFactory } from "../context.ts";
 import { loadScheduledDatasets } from "../datasets.ts";
 
 function log(level: "info" | "warn" | "error", event: string, fields: Record<string, unknown> = {}): void {
@@ -35,53 +36,56 @@ function localListenAddress(edgeUrl: string): { ip: string; port: number } {
   return { ip: url.hostname === "localhost" ? "127.0.0.1" : url.hostname, port: Number(url.port || 80) };
 }
 
-export default defineCommand({
-  meta: { name: "start", description: "Run the whole system locally: wrangler dev plus the scheduler" },
-  args: {
-    port: { ...EDGE_ARGS.port, description: "Port of the local Worker (default 8787, or the port of EDGESNAP_EDGE_URL)" },
-    url: { ...EDGE_ARGS.url, description: "URL of the local Worker, http://127.0.0.1:<port> (default: EDGESNAP_EDGE_URL or http://127.0.0.1:8787)" },
-  },
-  async run({ args }) {
-    const { ip, port } = localListenAddress(resolveEdgeUrl(args));
-    const config = loadConfig();
-    if (config.store.kind !== "local") throw new EdgesnapError("config", "edgesnap start runs the embedded default; set EDGESNAP_STORE=local or use `edgesnap scheduler`");
-    const { persistTo, wranglerConfig } = config.store;
-    await prepareTempRoot(config.tempRoot);
-    const { datasets, unloadable } = await loadScheduledDatasets(config, log);
-    const cronIntervalMs = localCronIntervalMs();
-    const lock = acquireStateLock(persistTo);
-    try {
-      if (lock.tookOver) log("warn", "stale-lock-taken-over", { file: lock.file, pid: lock.tookOver.pid });
-      // A token per start unless one is configured: the local Worker and the runs share it, and the
-      // operator commands find it beside the local state.
-      const token = config.token ?? randomBytes(24).toString("base64url");
-      const tokenFile = config.token ? null : await writeLocalToken(persistTo, token);
+const startCommand: CommandFactory = (cli) =>
+  defineCommand({
+    meta: { name: "start", description: "Run the whole system locally: wrangler dev plus the scheduler" },
+    args: {
+      port: { ...EDGE_ARGS.port, description: "Port of the local Worker (default 8787, or the port of EDGESNAP_EDGE_URL)" },
+      url: { ...EDGE_ARGS.url, description: "URL of the local Worker, http://127.0.0.1:<port> (default: EDGESNAP_EDGE_URL or http://127.0.0.1:8787)" },
+    },
+    async run({ args }) {
+      const { ip, port } = localListenAddress(resolveEdgeUrl(withGlobals(cli, args)));
+      const config = loadConfig();
+      if (config.store.kind !== "local") throw new EdgesnapError("config", "edgesnap start runs the embedded default; set EDGESNAP_STORE=local or use `edgesnap scheduler`");
+      const { persistTo, wranglerConfig } = config.store;
+      await prepareTempRoot(config.tempRoot);
+      const { datasets, unloadable } = await loadScheduledDatasets(config, log);
+      const cronIntervalMs = localCronIntervalMs();
+      const lock = acquireStateLock(persistTo);
       try {
-        const edge = await startEdge({ ip, port, persistTo, configPath: wranglerConfig, token, alertWebhook: config.alertWebhook });
+        if (lock.tookOver) log("warn", "stale-lock-taken-over", { file: lock.file, pid: lock.tookOver.pid });
+        // A token per start unless one is configured: the local Worker and the runs share it, and the
+        // operator commands find it beside the local state.
+        const token = config.token ?? randomBytes(24).toString("base64url");
+        const tokenFile = config.token ? null : await writeLocalToken(persistTo, token);
         try {
-          log("info", "edge.ready", { url: edge.url, admin: `${edge.url}/admin`, tokenFile, config: { ...describeConfig(config), edgeUrl: edge.url } });
-          // With the token, the scheduler also takes rebuild requests from the edge and reports runs.
-          const operated = await startOperatedScheduler(
-            { config, datasets, unloadable, runAtStart: true, env: { EDGESNAP_EDGE_URL: edge.url, EDGESNAP_TOKEN: token } },
-            { edgeUrl: edge.url, token },
-          );
-          const cron = startLocalCron({ url: edge.url, intervalMs: cronIntervalMs, log });
+          const edge = await startEdge({ ip, port, persistTo, configPath: wranglerConfig, token, alertWebhook: config.alertWebhook });
           try {
-            return await runUntilSignalOrEdgeExit(operated, edge);
+            log("info", "edge.ready", { url: edge.url, admin: `${edge.url}/admin`, tokenFile, config: { ...describeConfig(config), edgeUrl: edge.url } });
+            // With the token, the scheduler also takes rebuild requests from the edge and reports runs.
+            const operated = await startOperatedScheduler(
+              { config, datasets, unloadable, runAtStart: true, env: { EDGESNAP_EDGE_URL: edge.url, EDGESNAP_TOKEN: token } },
+              { edgeUrl: edge.url, token },
+            );
+            const cron = startLocalCron({ url: edge.url, intervalMs: cronIntervalMs, log });
+            try {
+              cli.exitCode = await runUntilSignalOrEdgeExit(operated, edge);
+            } finally {
+              await cron.stop();
+            }
           } finally {
-            await cron.stop();
+            await edge.stop();
           }
         } finally {
-          await edge.stop();
+          if (tokenFile) await removeLocalToken(persistTo);
         }
       } finally {
-        if (tokenFile) await removeLocalToken(persistTo);
+        lock.release();
       }
-    } finally {
-      lock.release();
-    }
-  },
-});
+    },
+  });
+
+export default startCommand;
 
 /** Starts wrangler dev; until the scheduler owns the signals, a Ctrl-C must still stop it. */
 async function startEdge(options: { ip: string; port: number; persistTo: string; configPath: string; token: string; alertWebhook?: string }): Promise<WranglerDev> {
