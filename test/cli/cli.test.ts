@@ -9,11 +9,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../compute/cli/main.ts";
 
 async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return cliOn({ terminal: false }, ...argv);
+}
+
+/** The CLI as it runs with stdout on a terminal (`terminal`) or on a pipe. */
+async function cliOn(options: { terminal: boolean }, ...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
   let stderr = "";
-  const code = await runCli(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  const code = await runCli(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), isTerminal: options.terminal });
   return { code, stdout, stderr };
 }
+
+/** A finished-run line as a person sees it: dataset, outcome, version, rows, size, duration, peak memory. */
+const HUMAN_LINE = /^(\S+) {2}(ok|unchanged) {2}(\d{8}T\d{9}Z-[0-9a-f]{8}) {2}([\d,]+) rows {2}([\d.]+ (?:B|KiB|MiB)) {2}([\d.]+m?s) {2}peak ([\d.]+ MiB)\n$/;
 
 describe("edgesnap CLI", () => {
   it("prints usage and exits 2 when called without a command", async () => {
@@ -91,6 +99,64 @@ describe("edgesnap CLI", () => {
         expect(fine.stdout).toMatch(/^reg-fine: published /);
       } finally {
         process.env.EDGESNAP_DATASETS = "test/cli/fixtures/datasets.ts";
+      }
+    }, 60_000);
+
+    it("suggests the closest known dataset for a misspelt name (exit 3)", async () => {
+      const { code, stderr } = await cli("run", "cli-color");
+      expect(code).toBe(3);
+      expect(stderr).toBe('edgesnap: unknown dataset "cli-color"; did you mean "cli-colors"? (known: cli-colors, cli-broken, cli-warns, cli-too-few)\n');
+    });
+
+    it("prints one human line per finished run on a terminal, and the machine line with EDGESNAP_LOG_FORMAT=json", async () => {
+      const human = await cliOn({ terminal: true }, "run", "cli-colors");
+      expect(human.code, human.stderr).toBe(0);
+      const [, dataset, outcome, version, rows, size, , peak] = HUMAN_LINE.exec(human.stdout) ?? [];
+      expect({ dataset, outcome, rows, size }).toEqual({ dataset: "cli-colors", outcome: "unchanged", rows: "2", size: "59 B" });
+      expect(version).toBeDefined();
+      expect(Number.parseFloat(peak!)).toBeGreaterThan(10);
+      // The child's progress is not shown to a person; its log is still JSON underneath.
+      expect(human.stderr).toBe("");
+
+      process.env.EDGESNAP_LOG_FORMAT = "json";
+      try {
+        const machine = await cliOn({ terminal: true }, "run", "cli-colors");
+        expect(machine.code).toBe(0);
+        expect(machine.stdout).toBe(`cli-colors: unchanged, still ${version} (2 rows) in ${/in ([\d.]+s)/.exec(machine.stdout)?.[1]}\n`);
+        const lines = machine.stderr.trim().split("\n");
+        expect(lines.length).toBeGreaterThan(1);
+        for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+        expect(lines.map((line) => (JSON.parse(line) as { dataset?: string }).dataset)).toEqual(lines.map(() => "cli-colors"));
+      } finally {
+        delete process.env.EDGESNAP_LOG_FORMAT;
+      }
+    }, 60_000);
+
+    it("shows a person a build's warnings in full, and its failure's reason on the run's line", async () => {
+      const warns = await cliOn({ terminal: true }, "run", "cli-warns");
+      expect(warns.code, warns.stderr).toBe(0);
+      // Its first publish: the notice to the edge (nothing listens) fails, a warning too.
+      expect(warns.stderr.split("\n")[0]).toBe("warning: the upstream file is 3 days old ageDays=3");
+      expect(warns.stderr).not.toContain("build started");
+      expect(warns.stdout).toMatch(HUMAN_LINE);
+
+      const broken = await cliOn({ terminal: true }, "run", "cli-broken");
+      expect(broken.code).toBe(4);
+      expect(broken.stdout).toMatch(/^cli-broken {2}FAILED {2}[\d.]+m?s {2}peak [\d.]+ MiB: build failed: upstream table is missing\n$/);
+      expect(broken.stderr).toContain("error: failed");
+    }, 60_000);
+
+    it("takes EDGESNAP_LOG_FORMAT=human off a terminal too, and refuses any other value with exit 2", async () => {
+      process.env.EDGESNAP_LOG_FORMAT = "human";
+      try {
+        const human = await cli("run", "cli-colors");
+        expect(human.stdout).toMatch(HUMAN_LINE);
+        process.env.EDGESNAP_LOG_FORMAT = "pretty";
+        const bad = await cli("run", "cli-colors");
+        expect(bad.code).toBe(2);
+        expect(bad.stderr).toBe('edgesnap: invalid setting EDGESNAP_LOG_FORMAT (expected "human" or "json")\n');
+      } finally {
+        delete process.env.EDGESNAP_LOG_FORMAT;
       }
     }, 60_000);
 
