@@ -18,7 +18,7 @@ type CommandModule = { default: CommandFactory };
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   start: () => import("./commands/start.ts"),
   run: () => import("./commands/run.ts"),
-  // preview
+  preview: () => import("./commands/preview.ts"),
   // new
   scheduler: () => import("./commands/scheduler.ts"),
   status: () => import("./commands/status.ts"),

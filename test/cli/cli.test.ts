@@ -2,11 +2,14 @@
  * The CLI is called in-process through runCli (citty's commands get their IO passed in), so these
  * tests see exactly what a user sees: the lines printed and the exit code.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../compute/cli/main.ts";
+import type { PreviewReport } from "../../compute/run/preview.ts";
+import { openLocalStore } from "../../compute/storage/local.ts";
+import { listAll } from "../../contract/storage.ts";
 
 async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return cliOn({ terminal: false }, ...argv);
@@ -105,7 +108,7 @@ describe("edgesnap CLI", () => {
     it("suggests the closest known dataset for a misspelt name (exit 3)", async () => {
       const { code, stderr } = await cli("run", "cli-color");
       expect(code).toBe(3);
-      expect(stderr).toBe('edgesnap: unknown dataset "cli-color"; did you mean "cli-colors"? (known: cli-colors, cli-broken, cli-warns, cli-too-few)\n');
+      expect(stderr).toBe('edgesnap: unknown dataset "cli-color"; did you mean "cli-colors"? (known: cli-colors, cli-broken, cli-warns, cli-preview, cli-too-few)\n');
     });
 
     it("prints one human line per finished run on a terminal, and the machine line with EDGESNAP_LOG_FORMAT=json", async () => {
@@ -164,6 +167,76 @@ describe("edgesnap CLI", () => {
       const { code, stdout } = await cli("run", "cli-broken");
       expect(code).toBe(4);
       expect(stdout).toMatch(/cli-broken: failed: .*upstream table is missing/);
+    }, 60_000);
+
+    it("exits 5 naming the gate when a gate rejects the build", async () => {
+      const { code, stdout } = await cli("run", "cli-too-few");
+      expect(code).toBe(5);
+      expect(stdout).toBe("cli-too-few: rejected: gate: 3 rows, fewer than minRows 10\n");
+    }, 60_000);
+
+    /** Every object in the local store, with its etag: what "the store is unchanged" compares. */
+    async function storeObjects(): Promise<string[]> {
+      const store = await openLocalStore({ persistTo: process.env.EDGESNAP_PERSIST_TO! });
+      try {
+        const objects: string[] = [];
+        for await (const page of listAll(store, "")) objects.push(...page.objects.map((o) => `${o.key} ${o.etag} ${o.size}`));
+        return objects.sort();
+      } finally {
+        await store.close();
+      }
+    }
+
+    it("previews the columns, the first rows, each gate and the pages it would publish, and publishes nothing (the store is unchanged)", async () => {
+      const before = await storeObjects();
+      expect(before.some((o) => o.startsWith("datasets/cli-colors/"))).toBe(true);
+      const { code, stdout, stderr } = await cliOn({ terminal: true }, "preview", "cli-preview");
+      expect(code, stderr).toBe(0);
+      expect(stdout).toContain("cli-preview: preview (nothing is published)");
+      expect(stdout).toMatch(/columns \(3\):\n {2}city +String\n {2}day +Date +nullable\n {2}temp +Float64\n/);
+      expect(stdout).toContain("rows: 3\n");
+      // The rows as the body carries them: the date written as the serialization rules say.
+      expect(stdout).toMatch(/first 3 of 3 rows:\n {2}city +day +temp\n {2}Oslo +2001-01-01 +-3\.5\n {2}Lima +2001-01-02 +19\.25\n {2}Pune +null +31\n/);
+      expect(stdout).toContain("ok    minRows: 3 rows, at least 2\n");
+      expect(stdout).toContain("ok    maxRowDropRatio: nothing published yet to compare with\n");
+      expect(stdout).toContain('ok    key: "city" present, no null, no NaN, no duplicate\n');
+      expect(stdout).toMatch(/would publish: 1 page, \d+ B \(\d+ bytes\), hash [0-9a-f]{12}\n {2}page 1: 3 rows/);
+      expect(stdout).toContain("a run would publish a new version (nothing is published yet)");
+      expect(await storeObjects()).toEqual(before);
+      expect(await readdir(process.env.EDGESNAP_TEMP_ROOT!)).toEqual([]);
+    }, 90_000);
+
+    it("previews as JSON for scripts, and says when a run would find the content unchanged", async () => {
+      const { code, stdout } = await cli("preview", "cli-colors", "--json", "--rows", "1");
+      expect(code).toBe(0);
+      const { outcome, report } = JSON.parse(stdout) as { outcome: string; report: PreviewReport };
+      expect(outcome).toBe("ok");
+      expect(report.sample).toEqual([{ name: "red", hex: "#f00" }]);
+      expect(report.rows).toBe(2);
+      expect(report.columns.map((c) => `${c.name}:${c.type}`)).toEqual(["name:String", "hex:String"]);
+      expect(report.gates.map((g) => [g.gate, g.ok])).toEqual([["minRows", true], ["key", true]]);
+      expect(report.publish?.pages).toEqual([{ rows: 2, bytes: 59 }]);
+      expect(report.publish?.unchangedFrom).toBe(report.current);
+      expect(report.current).toMatch(/^\d{8}T\d{9}Z-[0-9a-f]{8}$/);
+    }, 90_000);
+
+    it("exits 5 and names the gate when a gate would reject the snapshot, showing the rows all the same", async () => {
+      const before = await storeObjects();
+      const { code, stdout } = await cli("preview", "cli-too-few");
+      expect(code).toBe(5);
+      expect(stdout).toContain("FAIL  minRows: 3 rows, fewer than minRows 10\n");
+      expect(stdout).toContain("would publish nothing: rejected by the minRows gate\n");
+      expect(stdout).toMatch(/first 3 of 3 rows:\n {2}n\n {2}1\n {2}2\n {2}3\n/);
+      expect(await storeObjects()).toEqual(before);
+    }, 90_000);
+
+    it("previews with run's exit codes for a failed build (4) and an unknown dataset (3, with a suggestion)", async () => {
+      const broken = await cli("preview", "cli-broken");
+      expect(broken.code).toBe(4);
+      expect(broken.stdout).toMatch(/^cli-broken {2}FAILED .*: build failed: upstream table is missing\n$/);
+      const unknown = await cli("preview", "cli-previw");
+      expect(unknown.code).toBe(3);
+      expect(unknown.stderr).toContain('did you mean "cli-preview"?');
     }, 60_000);
   });
 });
