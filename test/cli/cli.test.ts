@@ -188,6 +188,7 @@ describe("edgesnap CLI", () => {
     }
 
     it("previews the columns, the first rows, each gate and the pages it would publish, and publishes nothing (the store is unchanged)", async () => {
+      expect((await cli("run", "cli-colors")).code).toBe(0);
       const before = await storeObjects();
       expect(before.some((o) => o.startsWith("datasets/cli-colors/"))).toBe(true);
       const { code, stdout, stderr } = await cliOn({ terminal: true }, "preview", "cli-preview");
@@ -202,11 +203,14 @@ describe("edgesnap CLI", () => {
       expect(stdout).toContain('ok    key: "city" present, no null, no NaN, no duplicate\n');
       expect(stdout).toMatch(/would publish: 1 page, \d+ B \(\d+ bytes\), hash [0-9a-f]{12}\n {2}page 1: 3 rows/);
       expect(stdout).toContain("a run would publish a new version (nothing is published yet)");
-      expect(await storeObjects()).toEqual(before);
+      const after = await storeObjects();
+      expect(after.filter((o) => o.startsWith("datasets/cli-preview/"))).toEqual([]);
+      expect(after).toEqual(before);
       expect(await readdir(process.env.EDGESNAP_TEMP_ROOT!)).toEqual([]);
     }, 90_000);
 
     it("previews as JSON for scripts, and says when a run would find the content unchanged", async () => {
+      expect((await cli("run", "cli-colors")).code).toBe(0);
       const { code, stdout } = await cli("preview", "cli-colors", "--json", "--rows", "1");
       expect(code).toBe(0);
       const { outcome, report } = JSON.parse(stdout) as { outcome: string; report: PreviewReport };
