@@ -19,7 +19,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   start: () => import("./commands/start.ts"),
   run: () => import("./commands/run.ts"),
   preview: () => import("./commands/preview.ts"),
-  // new
+  new: () => import("./commands/new.ts"),
   scheduler: () => import("./commands/scheduler.ts"),
   status: () => import("./commands/status.ts"),
   rebuild: () => import("./commands/rebuild.ts"),
