@@ -168,7 +168,14 @@ describe("npm start, crash-only", () => {
 
   it("notices a workerd killed with kill -9 (the Worker stops answering while wrangler lives on), restarts the edge, and serves again", async () => {
     const startPid = first.startPid();
-    const body = await (await fetch(`${first.base}/v1/datasets/proc-source`)).text();
+    const body = await waitFor(
+      "proc-source to be served",
+      async () => {
+        const response = await fetch(`${first.base}/v1/datasets/proc-source`);
+        return response.status === 200 ? response.text() : undefined;
+      },
+      60_000,
+    );
     const entry = descendantsOf(startPid).filter((p) => commandLineOf(p).includes(`--socket-addr=entry=127.0.0.1:${port}`));
     expect(entry).toHaveLength(1);
     const outputBefore = first.output().length;
