@@ -67,7 +67,9 @@ export async function runCli(argv: string[], io: CliIO = PROCESS_IO): Promise<nu
   const cli: CliContext = { io, globals: {}, exitCode: 0 };
   const root = rootCommand(cli);
   if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
-    io.stdout(`${await usageOf(root, cli, argv)}\n`);
+    const usage = await usageOf(root, cli, argv);
+    // citty colours its usage; a pipe or a file gets it plain.
+    io.stdout(`${io.isTerminal ? usage : plain(usage)}\n`);
     return argv.length === 0 ? 2 : 0;
   }
   try {

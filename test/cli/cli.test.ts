@@ -34,10 +34,14 @@ describe("edgesnap CLI", () => {
     expect(stdout).toMatch(/scheduler/);
   });
 
-  it("prints a command's usage for --help and exits 0", async () => {
+  it("prints a command's usage for --help and exits 0, plain off a terminal, also after global options", async () => {
     const { code, stdout } = await cli("run", "--help");
     expect(code).toBe(0);
     expect(stdout).toMatch(/DATASET/);
+    expect(stdout).not.toContain("\u001b[");
+    const after = await cli("--url", "http://127.0.0.1:9", "preview", "--help");
+    expect(after.code).toBe(0);
+    expect(after.stdout).toContain("USAGE edgesnap preview [OPTIONS] <DATASET>");
   });
 
   it("rejects an unknown command with one line and exit code 2", async () => {
