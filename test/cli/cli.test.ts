@@ -2,7 +2,7 @@
  * The CLI is called in-process through runCli (citty's commands get their IO passed in), so these
  * tests see exactly what a user sees: the lines printed and the exit code.
  */
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -195,6 +195,8 @@ describe("edgesnap CLI", () => {
       expect((await cli("run", "cli-colors")).code).toBe(0);
       const before = await storeObjects();
       expect(before.some((o) => o.startsWith("datasets/cli-colors/"))).toBe(true);
+      // What a SIGKILLed preview leaves: its report dir, owned by a process that is gone.
+      await mkdir(path.join(process.env.EDGESNAP_TEMP_ROOT!, "run-999999999-1-preview-AbC123"), { recursive: true });
       const { code, stdout, stderr } = await cliOn({ terminal: true }, "preview", "cli-preview");
       expect(code, stderr).toBe(0);
       expect(stdout).toContain("cli-preview: preview (nothing is published)");

@@ -19,7 +19,7 @@ import { EDGE_ARGS, resolveEdgeUrl, resolveToken } from "../../edge-client/conne
 import { EdgesnapError } from "../../errors.ts";
 import { DEFAULT_SAMPLE_ROWS, type PreviewReport } from "../../run/preview.ts";
 import type { SupervisedRun } from "../../scheduler/supervise.ts";
-import { createRunDir, prepareTempRoot } from "../../scheduler/temp-root.ts";
+import { createRunDir, prepareTempRoot, sweepTempRoot } from "../../scheduler/temp-root.ts";
 import { withGlobals, type CommandFactory } from "../context.ts";
 import { loadOneDataset } from "../datasets.ts";
 import { formatTable } from "../format.ts";
@@ -107,6 +107,8 @@ const previewCommand: CommandFactory = (cli) =>
       const token = resolveToken(args, edgeUrl, undefined, config.store.kind === "local" ? config.store.persistTo : undefined);
       await prepareTempRoot(config.tempRoot);
       const dataset = await loadOneDataset(config, args.dataset);
+      // The report dirs (and run dirs) of previews that were SIGKILLed: their owners are gone.
+      await sweepTempRoot(config.tempRoot);
       const reportDir = await createRunDir(config.tempRoot, "preview");
       try {
         const reportFile = path.join(reportDir, "report.json");
