@@ -1,8 +1,8 @@
 /**
  * The compute side's one client of the Worker: its admin API (`/admin/v1/...`, for the CLI and the
  * scheduler's request poller and run reporter) and the publish notice a run sends after a new
- * version (`/internal/v1/publish-notice`). One request function for both, so every call has the
- * same timeout, bearer token and error mapping. Every admin answer is validated against the shared
+ * version (`/internal/v1/publish-notice`). One request function for both, so every call carries
+ * the bearer token and a timeout the same way. Every admin answer is validated against the shared
  * contract, and every failure becomes one EdgesnapError whose code the CLI turns into a distinct
  * exit code: "edge" (unreachable, timeout, 5xx), "unauthorized" (401), "unknown-dataset" (404 of a
  * dataset), "config" (400, or another 404: a bad argument), "conflict" (409).
@@ -92,43 +92,44 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
   }
 
   /**
-   * One request to the Worker: the bearer token, the timeout, and every failure as one
-   * EdgesnapError. Resolves with the body of a 2xx answer.
+   * One request to the Worker, with the bearer token and the timeout. Resolves with the answer,
+   * whatever its status; a network error or a timeout is an "edge" EdgesnapError saying `what`.
    */
-  async function request(method: string, path: string, body: unknown, timeoutMs: number): Promise<string> {
+  async function send(method: string, path: string, body: unknown, timeoutMs: number, what: string): Promise<{ response: Response; text: string }> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
-    let response: Response;
     try {
       // Concatenated, not resolved: an edge URL with a path prefix keeps it.
-      response = await fetch(`${base}${path}`, {
+      const response = await fetch(`${base}${path}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
       });
+      return { response, text: await response.text() };
     } catch (error) {
       const cause = (error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new EdgesnapError("edge", `cannot reach the edge at ${origin} (${cause})`, { cause: error });
+      throw new EdgesnapError("edge", `${what} (${cause})`, { cause: error });
     }
-    const text = await response.text();
-    if (!response.ok) {
-      let message = `${response.status} ${response.statusText}`.trim();
-      try {
-        message = (JSON.parse(text) as ErrorBody).error?.message ?? message;
-      } catch {
-        // Not our JSON error shape (a proxy in between?); keep the status line.
-      }
-      if (response.status === 401) message = `the edge at ${origin} refused the token (set EDGESNAP_TOKEN or --token)`;
-      throw new EdgesnapError(errorCodeForStatus(response.status, message), message);
+  }
+
+  /** An admin API answer that is not a 2xx, as the error whose code the CLI turns into its exit code. */
+  function adminFailure(response: Response, text: string): EdgesnapError {
+    let message = `${response.status} ${response.statusText}`.trim();
+    try {
+      message = (JSON.parse(text) as ErrorBody).error?.message ?? message;
+    } catch {
+      // Not our JSON error shape (a proxy in between?); keep the status line.
     }
-    return text;
+    if (response.status === 401) message = `the edge at ${origin} refused the token (set EDGESNAP_TOKEN or --token)`;
+    return new EdgesnapError(errorCodeForStatus(response.status, message), message);
   }
 
   /** An admin API call whose answer is validated against `schema`. */
   async function call<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.infer<S>> {
-    const text = await request(method, `${ADMIN_API_PREFIX}${path}`, body, options.timeoutMs ?? DEFAULT_ADMIN_TIMEOUT_MS);
+    const { response, text } = await send(method, `${ADMIN_API_PREFIX}${path}`, body, options.timeoutMs ?? DEFAULT_ADMIN_TIMEOUT_MS, `cannot reach the edge at ${origin}`);
+    if (!response.ok) throw adminFailure(response, text);
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -147,7 +148,9 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
   return {
     edgeUrl: base,
     publishNotice: async (notice) => {
-      await request("POST", PUBLISH_NOTICE_PATH, { dataset: notice.dataset, version: notice.version }, options.timeoutMs ?? DEFAULT_NOTICE_TIMEOUT_MS);
+      const body = { dataset: notice.dataset, version: notice.version };
+      const { response } = await send("POST", PUBLISH_NOTICE_PATH, body, options.timeoutMs ?? DEFAULT_NOTICE_TIMEOUT_MS, `publish notice to ${origin} failed`);
+      if (!response.ok) throw new EdgesnapError("edge", `publish notice to ${origin} answered ${response.status}`);
     },
     listDatasets: async () => (await call("GET", "/datasets", AdminDatasetsSchema)).datasets,
     getDataset: (dataset) => call("GET", `/datasets/${seg(dataset)}`, AdminDatasetSchema),
