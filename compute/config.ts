@@ -184,6 +184,7 @@ export const CONFIG_ENV = {
   metricsHost: "EDGESNAP_METRICS_HOST",
   concurrency: "EDGESNAP_CONCURRENCY",
   timezone: "EDGESNAP_TIMEZONE",
+  logFormat: "EDGESNAP_LOG_FORMAT",
 } as const;
 
 /** Settings whose values are secret: never logged, never echoed in an error. */
@@ -342,6 +343,10 @@ export const RUN_ENV = {
   runId: "EDGESNAP_RUN_ID",
   /** "1": an operator's forced rebuild (publish unchanged content, skip the row-count gates). */
   force: "EDGESNAP_FORCE",
+  /** `edgesnap preview`: build and plan only, publish nothing, write the report to this file. */
+  previewReport: "EDGESNAP_PREVIEW_REPORT",
+  /** With a preview: how many rows its report shows. */
+  previewRows: "EDGESNAP_PREVIEW_ROWS",
 } as const;
 
 /** Variables for development and tests, read where noted; not needed in production. */
@@ -363,6 +368,9 @@ export interface RunSettings {
   runDir?: string;
   runId?: string;
   force: boolean;
+  /** A preview's report file: the child previews instead of running. */
+  previewReport?: string;
+  previewRows?: number;
 }
 
 /** The environment a run child gets for one run (on top of the supervisor's own). */
@@ -376,7 +384,14 @@ export function childRunEnv(run: { runDir?: string; runId?: string; force?: bool
 
 /** Reads the run child's variables (RUN_ENV). */
 export function loadRunSettings(env: NodeJS.ProcessEnv = process.env): RunSettings {
-  return { runDir: env[RUN_ENV.runDir] || undefined, runId: env[RUN_ENV.runId] || undefined, force: env[RUN_ENV.force] === "1" };
+  const previewRows = Number(env[RUN_ENV.previewRows]);
+  return {
+    runDir: env[RUN_ENV.runDir] || undefined,
+    runId: env[RUN_ENV.runId] || undefined,
+    force: env[RUN_ENV.force] === "1",
+    previewReport: env[RUN_ENV.previewReport] || undefined,
+    ...(Number.isSafeInteger(previewRows) && previewRows >= 0 && env[RUN_ENV.previewRows] ? { previewRows } : {}),
+  };
 }
 
 /** True when EDGESNAP_DEBUG asks for debug log lines. */

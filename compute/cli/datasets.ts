@@ -1,13 +1,16 @@
 /**
- * The datasets a long-lived command schedules: the registry's, with the configuration's schedule
- * overrides and limit caps applied. A listed module that fails to load stops only its own dataset:
- * it is handed to the scheduler as unloadable (which records a failed run for it) when its file
- * names the dataset, and logged either way.
+ * The registry's datasets as the commands need them: all of them for the long-lived commands (the
+ * scheduler's), one by name for a one-shot run or preview. Both apply the configuration's
+ * schedule overrides and limit caps. A listed module that fails to load stops only its own
+ * dataset: the scheduler gets it as unloadable (it records a failed run for it) when its file
+ * names the dataset, and it is logged either way.
  */
 import { applyDatasetOverrides, type Config } from "../config.ts";
 import type { DatasetDefinition } from "../dataset/define.ts";
-import { loadRegistry } from "../dataset/registry.ts";
+import { findDataset, loadRegistry } from "../dataset/registry.ts";
+import { EdgesnapError } from "../errors.ts";
 import type { UnloadableDataset } from "../scheduler/index.ts";
+import { closestName } from "./suggest.ts";
 
 export interface ScheduledDatasets {
   datasets: DatasetDefinition[];
@@ -30,4 +33,29 @@ export async function loadScheduledDatasets(
   }
   const datasets = applyDatasetOverrides(definitions, config, unloadable.map((u) => u.name));
   return { datasets, unloadable };
+}
+
+/**
+ * Loads one dataset of the configured registry, before any process starts: another dataset's
+ * broken module does not matter.
+ * @throws {EdgesnapError} "config" when the registry, or this dataset's own module, cannot be
+ *   loaded; "unknown-dataset" for a name no dataset has, suggesting the closest known one
+ */
+export async function loadOneDataset(config: Pick<Config, "datasets" | "schedules" | "limits">, name: string): Promise<DatasetDefinition> {
+  const { definitions, broken } = await loadRegistry(config.datasets);
+  const unloadable = broken.flatMap((module) => (module.name === null ? [] : [module.name]));
+  const overridden = applyDatasetOverrides(definitions, config, unloadable);
+  try {
+    return findDataset(overridden, name, broken);
+  } catch (error) {
+    if (!(error instanceof EdgesnapError) || error.code !== "unknown-dataset") throw error;
+    throw unknownDataset(name, [...overridden.map((d) => d.name), ...unloadable]);
+  }
+}
+
+/** The unknown-dataset error, with the closest known name when one is close. */
+export function unknownDataset(name: string, known: readonly string[]): EdgesnapError {
+  const suggestion = closestName(name, known);
+  const hint = suggestion ? `; did you mean ${JSON.stringify(suggestion)}?` : "";
+  return new EdgesnapError("unknown-dataset", `unknown dataset ${JSON.stringify(name)}${hint} (known: ${known.join(", ") || "none"})`);
 }

@@ -104,6 +104,16 @@ export function acquireStateLock(stateDir: string): StateLock {
   }
 }
 
+/**
+ * The live `edgesnap start` that holds `stateDir`'s lock, or null when none does (no lock, a stale
+ * one, or garbage). Read-only: for a process that must not open a second writer on that state.
+ */
+export function liveStateLockHolder(stateDir: string): LockHolder | null {
+  const text = readText(path.join(stateDir, STATE_LOCK_FILE));
+  const holder = text === null ? null : parseHolder(text);
+  return holder && isProcessAlive(holder.pid, holder.startTime) ? holder : null;
+}
+
 function releaseIfOurs(file: string, ours: string): void {
   try {
     if (fs.readFileSync(file, "utf8") === ours) fs.rmSync(file, { force: true });

@@ -25,6 +25,7 @@ import { killOwnRunCgroup } from "../scheduler/cgroup.ts";
 import { findRunProcesses, readProcStat, signalQuietly } from "../scheduler/proc.ts";
 import { createRunDir, prepareTempRoot } from "../scheduler/temp-root.ts";
 import { exitCodeFor, failedResult, formatRunResult, type RunResult, type RunResultMessage } from "./result.ts";
+import { previewDatasetByName } from "./preview.ts";
 import { runDatasetByName } from "./run.ts";
 
 const started = performance.now();
@@ -70,12 +71,15 @@ try {
     runDir = await createRunDir(config.tempRoot, name);
     ownRunDir = true;
   }
-  result = await runDatasetByName(name, config, {
-    tempDir: runDir,
-    runId: settings.runId,
-    force: settings.force,
-    signal: controller.signal,
-  });
+  // `edgesnap preview` runs this same child, supervised the same way, and publishes nothing.
+  result = settings.previewReport
+    ? await previewDatasetByName(name, config, { tempDir: runDir!, reportFile: settings.previewReport, sampleRows: settings.previewRows, signal: controller.signal })
+    : await runDatasetByName(name, config, {
+        tempDir: runDir,
+        runId: settings.runId,
+        force: settings.force,
+        signal: controller.signal,
+      });
 } catch (error) {
   result = failedResult(toEdgesnapError(error), Math.round(performance.now() - started));
 }

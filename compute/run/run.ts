@@ -59,7 +59,7 @@ export interface RunOptions {
 /** How long a run waits for its store to close before it gives up on it and finishes. */
 const STORE_CLOSE_TIMEOUT_MS = 10_000;
 
-function isLazyFrame(value: unknown): value is LazyDataFrame {
+export function isLazyFrame(value: unknown): value is LazyDataFrame {
   return typeof value === "object" && value !== null && typeof (value as LazyDataFrame).collect === "function" && !("height" in value);
 }
 
@@ -67,7 +67,8 @@ function isDataFrame(value: unknown): value is DataFrame {
   return typeof value === "object" && value !== null && typeof (value as DataFrame).height === "number" && typeof (value as DataFrame).writeJSON === "function";
 }
 
-async function buildFrame(definition: DatasetDefinition, ctx: Parameters<DatasetDefinition["build"]>[0]): Promise<DataFrame> {
+/** Runs the dataset's build; a failure is a "build-failed" EdgesnapError (also used by preview.ts). */
+export async function buildFrame(definition: DatasetDefinition, ctx: Parameters<DatasetDefinition["build"]>[0]): Promise<DataFrame> {
   let result: unknown;
   try {
     result = await definition.build(ctx);

@@ -4,7 +4,7 @@
  * (which completes the requests a record lists). `runSchedulerUntilSignal` is the one way a
  * long-lived scheduler process runs until it is told to stop.
  */
-import { createAdminClient } from "../admin-client/index.ts";
+import { createEdgeClient } from "../edge-client/index.ts";
 import { jsonLineLog, startScheduler, type Scheduler, type SchedulerOptions } from "./index.ts";
 import { startRebuildRequestPoller, type RebuildRequestPoller } from "./rebuild-requests.ts";
 import { createRunReporter } from "./run-reporter.ts";
@@ -34,7 +34,7 @@ export async function startOperatedScheduler(options: SchedulerOptions, link?: O
     return { scheduler, poller: null, stop: (o) => scheduler.stop(o) };
   }
   const log = options.log ?? jsonLineLog;
-  const client = createAdminClient({ edgeUrl: link.edgeUrl, token: link.token });
+  const client = createEdgeClient({ edgeUrl: link.edgeUrl, token: link.token });
   const reporter = createRunReporter({ client, log });
   const scheduler = await startScheduler({ ...options, recordSink: reporter.sink });
   const poller = startRebuildRequestPoller({

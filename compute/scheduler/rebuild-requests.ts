@@ -10,7 +10,7 @@
  * outage; the next poll tries again and it never stops the scheduler.
  */
 import type { RunOutcome, RunRecord } from "../../contract/run-record.ts";
-import type { AdminClient } from "../admin-client/index.ts";
+import type { EdgeClient } from "../edge-client/index.ts";
 import { EdgesnapError } from "../errors.ts";
 import { safeLog, type SchedulerLog } from "./index.ts";
 import { unstartedRunRecord } from "./records.ts";
@@ -20,7 +20,7 @@ import type { TriggerResult } from "./state.ts";
 export const DEFAULT_POLL_INTERVAL_MS = 2_000;
 
 export interface RebuildRequestPollerOptions {
-  client: Pick<AdminClient, "pendingRequests" | "claimRequest">;
+  client: Pick<EdgeClient, "pendingRequests" | "claimRequest">;
   /** Datasets this scheduler is responsible for; requests for others are left for another scheduler. */
   datasets: readonly string[];
   /** Starts (or folds into) a run; normally the scheduler's `trigger`. */

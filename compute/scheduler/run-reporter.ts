@@ -9,7 +9,7 @@
  */
 import type { RunRecord } from "../../contract/run-record.ts";
 import { withRetry } from "../../contract/retry.ts";
-import type { AdminClient } from "../admin-client/index.ts";
+import type { EdgeClient } from "../edge-client/index.ts";
 import { EdgesnapError } from "../errors.ts";
 import { safeLog, type SchedulerLog } from "./index.ts";
 import type { RecordSink } from "./records.ts";
@@ -20,7 +20,7 @@ export const DEFAULT_REPORT_RETRY_MS = 5_000;
 export const MAX_REPORT_RETRY_MS = 60_000;
 
 export interface RunReporterOptions {
-  client: Pick<AdminClient, "reportRun">;
+  client: Pick<EdgeClient, "reportRun">;
   log: SchedulerLog;
   /** Records kept while the edge is unreachable. Default 500. */
   maxQueued?: number;

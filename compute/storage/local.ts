@@ -8,6 +8,7 @@ import path from "node:path";
 import { createR2Store, type R2BucketLike } from "../../contract/r2-store.ts";
 import type { ObjectStore } from "../../contract/storage.ts";
 import { DEFAULT_PERSIST_TO, DEFAULT_WRANGLER_CONFIG } from "../config.ts";
+import { liveStateLockHolder } from "../embedded/state-lock.ts";
 import { EdgesnapError } from "../errors.ts";
 import { nodeSha256 } from "./hash.ts";
 
@@ -25,11 +26,21 @@ const DISPOSE_TIMEOUT_MS = 5_000;
 
 /**
  * Opens the local R2 bucket through a private local runtime.
- * @throws {EdgesnapError} "storage" when wrangler cannot start it; "config" without the binding
+ * @throws {EdgesnapError} "edge" while a live `edgesnap start` holds `persistTo` (its Worker is the
+ *   one writer); "storage" when wrangler cannot start it; "config" without the binding
  */
 export async function openLocalStore(options: LocalStoreOptions = {}): Promise<ObjectStore> {
-  const { getPlatformProxy } = await import("wrangler");
   const persistTo = options.persistTo ?? DEFAULT_PERSIST_TO;
+  // While `npm start` holds this state, its workerd is the bucket's one writer: a second runtime
+  // on the same files would be a second writer (a run whose Worker did not answer must fail).
+  const holder = liveStateLockHolder(persistTo);
+  if (holder) {
+    throw new EdgesnapError(
+      "edge",
+      `the local Worker of edgesnap start (pid ${holder.pid}), which holds ${persistTo}, did not answer; not opening a second writer on its state`,
+    );
+  }
+  const { getPlatformProxy } = await import("wrangler");
   let proxy: Awaited<ReturnType<typeof getPlatformProxy>>;
   try {
     proxy = await getPlatformProxy({

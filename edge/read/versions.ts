@@ -6,10 +6,10 @@
  * text's size: an index never changes, so a copy can never be stale.
  */
 import { HTTPException } from "hono/http-exception";
-import { versionIndexKey } from "../../contract/keys.ts";
-import { currentSummary, findSummary, type HeadState, type VersionSummary } from "../../contract/head.ts";
+import { manifestObjectKey, versionIndexKey } from "../../contract/keys.ts";
+import { currentSummary, findSummary, parseHeadText, type HeadState, type VersionSummary } from "../../contract/head.ts";
 import { ProtocolError } from "../../contract/protocol/errors.ts";
-import { readHead } from "../../contract/protocol/manifests.ts";
+
 import { parseVersionIndex, type VersionIndex } from "../../contract/version-index.ts";
 import type { AppContext, EdgeStorage } from "../env.ts";
 import { executionContextOf } from "./cache.ts";
@@ -40,10 +40,11 @@ function recall(key: string): VersionIndex | undefined {
   return entry.index;
 }
 
-/** Forgets every parsed index (tests that rewrite storage under the same keys). */
+/** Forgets every parsed index and head (tests that rewrite storage under the same keys). */
 export function forgetParsedIndexes(): void {
   parsed.clear();
   parsedBytes = 0;
+  parsedHeads.clear();
 }
 
 function parseOrCorrupt(key: string, text: string, dataset: string, version: string): VersionIndex {
@@ -83,15 +84,36 @@ export async function loadIndex(storage: EdgeStorage, state: HeadState, version:
   return index;
 }
 
+/** Heads parsed in this isolate, by dataset, with the etag of the object they were parsed from. */
+const parsedHeads = new Map<string, { etag: string; state: HeadState }>();
+/** Datasets whose parsed head this isolate keeps (one small object each). */
+const MAX_PARSED_HEADS = 1000;
+
 /**
- * The dataset's head, read from R2 (strongly consistent) on every miss of the edge cache.
+ * The dataset's head, read from R2 (strongly consistent) on every miss of the edge cache. The
+ * object is read every time; only its parsing is skipped when its etag is the one this isolate
+ * parsed last, so no answer ever rests on a head older than R2's.
  * @throws {HTTPException} 404 when the dataset was never published
  * @throws {ProtocolError} "corrupt" (503) when its head is unreadable
  */
 export async function requireHead(c: AppContext, dataset: string): Promise<HeadState> {
-  const read = await readHead(c.var.store, dataset);
-  if (read === null) throw new HTTPException(404, { message: `unknown dataset ${dataset}` });
-  return read.value;
+  const key = manifestObjectKey(dataset);
+  const object = await c.var.store.get(key);
+  if (object === null) throw new HTTPException(404, { message: `unknown dataset ${dataset}` });
+  const known = parsedHeads.get(dataset);
+  if (known !== undefined && known.etag === object.etag) {
+    await object.body.cancel();
+    return known.state;
+  }
+  let state: HeadState;
+  try {
+    state = parseHeadText(await object.text());
+  } catch (error) {
+    throw new ProtocolError("corrupt", `${key} is unreadable: ${(error as Error).message}`, { cause: error });
+  }
+  if (parsedHeads.size >= MAX_PARSED_HEADS) parsedHeads.delete(parsedHeads.keys().next().value!);
+  parsedHeads.set(dataset, { etag: object.etag, state });
+  return state;
 }
 
 /** The head's current version. @throws {HTTPException} 404 before the first publish */

@@ -125,7 +125,7 @@ describe("the run child", () => {
     expect(out.code).toBe(3);
     expect(out.messages).toHaveLength(1);
     expect(out.messages[0]!.result).toMatchObject({ outcome: "failed", code: "unknown-dataset" });
-    expect(out.stdout).toMatch(/^no-such-dataset: failed: unknown dataset "no-such-dataset" \(known: fixture-keyed, fixture-throws, fixture-slow, fixture-empty, fixture-large\)\n$/);
+    expect(out.stdout).toMatch(/^no-such-dataset: failed: unknown dataset "no-such-dataset" \(known: fixture-keyed, fixture-throws, fixture-slow, fixture-empty, fixture-growing, fixture-large\)\n$/);
   });
 
   it("exits 2 on invalid configuration", async () => {

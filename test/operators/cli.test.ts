@@ -114,6 +114,30 @@ describe("operator CLI against wrangler dev and a running scheduler", () => {
     expect(table.stdout).toContain(row.current!);
   }, 90_000);
 
+  it("takes the global options before the command as well as after it (edgesnap --url X status)", async () => {
+    const run = async (argv: string[]) => {
+      let stdout = "";
+      let stderr = "";
+      const code = await runCli(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+      return { code, stdout, stderr };
+    };
+    const before = await run(["--url", edge.url, "--token", TOKEN, "--json", "status"]);
+    expect(before.code, before.stderr).toBe(0);
+    expect((JSON.parse(before.stdout) as { datasets: AdminDataset[] }).datasets.map((d) => d.name)).toContain(DATASET);
+    const mixed = await run(["--port", new URL(edge.url).port, "status", "--token", TOKEN]);
+    expect(mixed.code, mixed.stderr).toBe(0);
+    expect(mixed.stdout).toMatch(/^DATASET\s+CURRENT/);
+    // The command's own flag wins over the one before it: a dead --url before, the live one after.
+    const deadPort = await freePort();
+    const own = await run(["--url", `http://127.0.0.1:${deadPort}`, "--token", TOKEN, "runs", DATASET, "--url", edge.url, "--json"]);
+    expect(own.code, own.stderr).toBe(0);
+    expect((JSON.parse(own.stdout) as RunsPage).runs.length).toBeGreaterThan(0);
+    // And the one before it is used, not ignored: a dead edge before the command is the edge reached.
+    const dead = await run(["--url", `http://127.0.0.1:${deadPort}`, "--token", TOKEN, "status"]);
+    expect(dead.code).toBe(8);
+    expect(dead.stderr).toContain(`127.0.0.1:${deadPort}`);
+  }, 60_000);
+
   it("rebuild --wait: the running scheduler executes the request and the new version is served", async () => {
     const before = await served();
     await writeFile(csv, "lang,greeting\nen,hello\nfr,bonjour\nde,hallo\n");

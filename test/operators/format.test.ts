@@ -1,7 +1,7 @@
 /** The pure parts of the operator commands: table layout, sizes, ages, error and exit-code mapping. */
 import { describe, expect, it } from "vitest";
-import { errorCodeForStatus } from "../../compute/admin-client/index.ts";
-import { formatAge, formatBytes, formatDuration, formatTable } from "../../compute/admin-client/format.ts";
+import { errorCodeForStatus } from "../../compute/edge-client/index.ts";
+import { formatAge, formatBytes, formatDuration, formatTable } from "../../compute/cli/format.ts";
 import { exitCodeForRequest } from "../../compute/cli/commands/rebuild.ts";
 import type { RebuildRequest } from "../../contract/index.ts";
 

@@ -9,7 +9,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { makeRunId, RunRecordSchema, type RebuildRequest, type RunRecord } from "../../contract/index.ts";
-import { createAdminClient } from "../../compute/admin-client/index.ts";
+import { createEdgeClient } from "../../compute/edge-client/index.ts";
 import { EdgesnapError } from "../../compute/errors.ts";
 import type { LogEntry } from "../../compute/scheduler/index.ts";
 import { startRebuildRequestPoller } from "../../compute/scheduler/rebuild-requests.ts";
@@ -74,7 +74,7 @@ describe("run reporter", () => {
     const port = await freePort();
     const logs: LogEntry[] = [];
     const reporter = createRunReporter({
-      client: createAdminClient({ edgeUrl: `http://127.0.0.1:${port}`, token: TOKEN, timeoutMs: 1000 }),
+      client: createEdgeClient({ edgeUrl: `http://127.0.0.1:${port}`, token: TOKEN, timeoutMs: 1000 }),
       log: (e) => logs.push(e),
       maxQueued: 3,
       retryMs: 100,
@@ -100,7 +100,7 @@ describe("run reporter", () => {
     const received: RunRecord[] = [];
     servers.push(await startFakeEdge(port, received, [], 3));
     const reporter = createRunReporter({
-      client: createAdminClient({ edgeUrl: `http://127.0.0.1:${port}`, token: TOKEN, timeoutMs: 1000 }),
+      client: createEdgeClient({ edgeUrl: `http://127.0.0.1:${port}`, token: TOKEN, timeoutMs: 1000 }),
       log: () => {},
       retryMs: 20,
     });
@@ -155,7 +155,7 @@ describe("rebuild request poller", () => {
       version: null,
       reason: null,
     };
-    const client = createAdminClient({ edgeUrl: `http://127.0.0.1:${port}`, token: TOKEN, timeoutMs: 1000 });
+    const client = createEdgeClient({ edgeUrl: `http://127.0.0.1:${port}`, token: TOKEN, timeoutMs: 1000 });
     const reported: RunRecord[] = [];
     const poller = startRebuildRequestPoller({
       client: {

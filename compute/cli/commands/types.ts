@@ -6,10 +6,9 @@
  */
 import { rename, rm, writeFile } from "node:fs/promises";
 import { defineCommand } from "citty";
-import { CONNECTION_ARGS } from "../../admin-client/connect.ts";
-import { DEFAULT_EDGE_URL, readEdgeEnv } from "../../config.ts";
+import { EDGE_ARGS, resolveEdgeUrl } from "../../edge-client/connect.ts";
 import { EdgesnapError } from "../../errors.ts";
-import type { CliIO } from "../main.ts";
+import { withGlobals, type CommandFactory } from "../context.ts";
 
 type JsonSchema = { [keyword: string]: unknown };
 
@@ -98,36 +97,38 @@ export async function fetchSchemas(edgeUrl: string): Promise<DatasetSchema[]> {
   return Promise.all(names.map(async (name) => ({ name, schema: (await getJson(`${base}/v1/datasets/${encodeURIComponent(name)}/schema`)) as JsonSchema })));
 }
 
-export default defineCommand({
-  meta: { name: "types", description: "Write TypeScript row types of every published dataset, for @edgesnap/client" },
-  args: {
-    out: { type: "string", description: "File to write (default: standard output)" },
-    url: CONNECTION_ARGS.url,
-  },
-  async run({ args, data }) {
-    const io = (data as { io: CliIO }).io;
-    const edgeUrl = args.url || readEdgeEnv().edgeUrl || DEFAULT_EDGE_URL;
-    try {
-      new URL(edgeUrl);
-    } catch (error) {
-      throw new EdgesnapError("config", `invalid edge URL "${edgeUrl}"`, { cause: error });
-    }
-    const schemas = await fetchSchemas(edgeUrl);
-    const module = typesModule(schemas, edgeUrl);
-    if (!args.out) {
-      io.stdout(module);
-      return 0;
-    }
-    // Written beside and renamed, so a reader (an editor, a watching build) never sees half a file.
-    const partial = `${args.out}.${process.pid}.partial`;
-    try {
-      await writeFile(partial, module);
-      await rename(partial, args.out);
-    } catch (error) {
-      await rm(partial, { force: true });
-      throw new EdgesnapError("config", `cannot write ${args.out}: ${(error as Error).message}`, { cause: error });
-    }
-    io.stdout(`wrote the row types of ${schemas.length} datasets to ${args.out}\n`);
-    return 0;
-  },
-});
+const typesCommand: CommandFactory = (cli) =>
+  defineCommand({
+    meta: { name: "types", description: "Write TypeScript row types of every published dataset, for @edgesnap/client" },
+    args: {
+      out: { type: "string", description: "File to write (default: standard output)" },
+      url: EDGE_ARGS.url,
+      port: EDGE_ARGS.port,
+    },
+    async run({ args: own }) {
+      const args = withGlobals(cli, own);
+      const edgeUrl = resolveEdgeUrl(args);
+      const schemas = await fetchSchemas(edgeUrl);
+      const module = typesModule(schemas, edgeUrl);
+      if (!args.out) {
+        cli.io.stdout(module);
+        return;
+      }
+      await writeModule(args.out, module);
+      cli.io.stdout(`wrote the row types of ${schemas.length} datasets to ${args.out}\n`);
+    },
+  });
+
+/** Written beside and renamed, so a reader (an editor, a watching build) never sees half a file. */
+async function writeModule(file: string, module: string): Promise<void> {
+  const partial = `${file}.${process.pid}.partial`;
+  try {
+    await writeFile(partial, module);
+    await rename(partial, file);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw new EdgesnapError("config", `cannot write ${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+export default typesCommand;

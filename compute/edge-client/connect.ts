@@ -7,7 +7,7 @@
 import { DEFAULT_EDGE_URL, readEdgeEnv } from "../config.ts";
 import { readLocalToken } from "../embedded/local-token.ts";
 import { EdgesnapError } from "../errors.ts";
-import { createAdminClient, type AdminClient } from "./index.ts";
+import { createEdgeClient, type EdgeClient } from "./index.ts";
 
 export { DEFAULT_EDGE_URL };
 
@@ -68,14 +68,14 @@ export function resolveToken(args: EdgeArgs, edgeUrl: string, env?: NodeJS.Proce
 }
 
 /**
- * Builds the admin client from flags and environment.
+ * Builds the client for an operator command from its flags and the environment.
  * @throws {EdgesnapError} "unauthorized" when no token is given anywhere; "config" for a bad URL.
  */
-export function connectAdmin(args: EdgeArgs, env?: NodeJS.ProcessEnv): AdminClient {
+export function connectEdge(args: EdgeArgs, env?: NodeJS.ProcessEnv): EdgeClient {
   const edgeUrl = resolveEdgeUrl(args, env);
   const token = resolveToken(args, edgeUrl, env);
   if (!token) throw new EdgesnapError("unauthorized", "no admin token: set EDGESNAP_TOKEN or pass --token");
-  return createAdminClient({ edgeUrl, token });
+  return createEdgeClient({ edgeUrl, token });
 }
 
 /** True for a URL on this machine (localhost, 127.0.0.0/8, [::1]). */
