@@ -16,7 +16,7 @@ import { serveOpenApi } from "./read/openapi.ts";
 import { publicRoutes } from "./read/routes.ts";
 
 /** Headers a browser script may read from a snapshot response. */
-const EXPOSED_HEADERS = ["ETag", "X-Edgesnap-Version", "Last-Modified", "Link", "Content-Disposition"];
+const EXPOSED_HEADERS = ["ETag", "X-Edgesnap-Version", "Last-Modified", "Link", "Content-Disposition", "Accept-Ranges", "Content-Range", "Content-Length", "Content-Encoding"];
 
 /**
  * Resolves the allowed origin from CORS_ORIGINS: "*" (the default) allows any origin, otherwise a
