@@ -58,6 +58,14 @@ export function ndjsonPageObjectKey(dataset: string, sha256: string): string {
   return `${pagesPrefix(dataset)}${sha256}.ndjson`;
 }
 
+/**
+ * R2: one page's NDJSON compressed on its own (raw DEFLATE ended by a full flush), named by its own
+ * sha256; a version's gzip NDJSON is its pages' pieces stitched into one gzip stream (contract/gzip.ts).
+ */
+export function deflatePieceObjectKey(dataset: string, sha256: string): string {
+  return `${pagesPrefix(dataset)}${sha256}.deflate`;
+}
+
 /** R2: prefix of a dataset's content-addressed item index shards. */
 export function itemsPrefix(dataset: string): string {
   return `${datasetPrefix(dataset)}items/`;

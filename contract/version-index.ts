@@ -13,6 +13,7 @@
  */
 import { z } from "zod";
 import {
+  deflatePieceObjectKey,
   formatObjectKey,
   itemShardObjectKey,
   keyChangesKey,
@@ -72,11 +73,20 @@ export const ItemIndexSchema = z.discriminatedUnion("kind", [
 ]);
 export type ItemIndex = z.infer<typeof ItemIndexSchema>;
 
+/** One page's compressed NDJSON: `[sha256 of the piece, its bytes, CRC-32 of the page's NDJSON]`. */
+const PieceTupleSchema = z.tuple([SHA256, z.number().int().positive(), z.number().int().nonnegative()]);
+
 export const IndexFormatSchema = z.object({
   bytes: z.number().int().nonnegative(),
   sha256: SHA256,
   /** NDJSON stored as one object per page (`ndjsonPageObjectKey`), shared like the pages. */
   paged: z.boolean().default(false),
+  /**
+   * The gzip copy served to clients that accept it: CSV's one object (`sha256` of it), or paged
+   * NDJSON's pieces, one per non-empty page (`deflatePieceObjectKey`), stitched by the Worker.
+   * `bytes` is the gzip stream's length.
+   */
+  gzip: z.object({ bytes: z.number().int().positive(), sha256: SHA256.optional(), pieces: z.array(PieceTupleSchema).optional() }).optional(),
 });
 export type IndexFormat = z.infer<typeof IndexFormatSchema>;
 
@@ -175,6 +185,14 @@ export function formatKeysOf(index: VersionIndex, format: Format): string[] {
   return [formatObjectKey(index.dataset, index.version, format)];
 }
 
+/** Where a format's gzip copy is: its one object, or (paged NDJSON) its pieces in order. */
+export function gzipKeysOf(index: VersionIndex, format: Format): string[] {
+  const gzip = index.formats[format]?.gzip;
+  if (gzip === undefined) return [];
+  if (gzip.pieces !== undefined) return gzip.pieces.map(([sha]) => deflatePieceObjectKey(index.dataset, sha));
+  return [formatObjectKey(index.dataset, index.version, `${format}.gz`)];
+}
+
 /** The bytes of a page's NDJSON object: the page's rows, each followed by "\n" (an empty page: none). */
 export function ndjsonPageBytes(page: Page): number {
   return page.rows === 0 ? 0 : page.bytes - 1;
@@ -187,7 +205,7 @@ export function ndjsonPageBytes(page: Page): number {
 export function objectKeysOf(index: VersionIndex): string[] {
   const keys = [versionIndexKey(index.dataset, index.version)];
   index.pages.forEach((_, n) => keys.push(pageKeyOf(index, n)));
-  for (const format of FORMATS) keys.push(...formatKeysOf(index, format));
+  for (const format of FORMATS) keys.push(...formatKeysOf(index, format), ...gzipKeysOf(index, format));
   if (index.items?.kind === "index") {
     for (const sha of [...index.items.shards, ...index.items.delta]) keys.push(itemShardObjectKey(index.dataset, sha));
   } else if (index.items?.kind === "record-shards") {

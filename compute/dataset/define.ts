@@ -87,6 +87,12 @@ export interface DatasetOptions {
    * the next publish, and their objects that no retained version shares are collected.
    */
   retain?: number;
+  /**
+   * Whether to store gzip copies of the CSV and NDJSON beside them, for clients that send
+   * `Accept-Encoding: gzip` (about a fifth of their size, written once per page that changed).
+   * Default true.
+   */
+  compress?: boolean;
   /** Builds the snapshot. May return a DataFrame or a LazyFrame (the run collects it). */
   build(ctx: DatasetContext): DataFrame | LazyDataFrame | Promise<DataFrame | LazyDataFrame>;
 }
@@ -103,6 +109,7 @@ export interface DatasetDefinition {
   readonly maxAgeSeconds: number;
   readonly formats: readonly Format[];
   readonly retain: number;
+  readonly compress: boolean;
   build(ctx: DatasetContext): DataFrame | LazyDataFrame | Promise<DataFrame | LazyDataFrame>;
 }
 
@@ -190,6 +197,7 @@ const DatasetOptionsSchema = z.object(
       .min(1, { error: `retain must be an integer from 1 to ${MAX_RETAINED_VERSIONS}` })
       .max(MAX_RETAINED_VERSIONS, { error: `retain must be an integer from 1 to ${MAX_RETAINED_VERSIONS}` })
       .optional(),
+    compress: z.boolean({ error: "compress must be true or false" }).optional(),
     build: z.custom<DatasetOptions["build"]>((value) => typeof value === "function", { error: "build must be a function" }),
   },
   { error: "expected the dataset's options object" },
@@ -198,7 +206,7 @@ const DatasetOptionsSchema = z.object(
 /**
  * Declares a dataset, validating it and filling in defaults.
  * Defaults: limits { timeoutMs: 90_000, memoryBytes: 1 GiB }, gates { minRows: 1 }, maxAgeSeconds
- * three intervals of the schedule and at least 300, formats: all, retain: 20.
+ * three intervals of the schedule and at least 300, formats: all, retain: 20, compress: true.
  * @throws {EdgesnapError} code "config" naming every malformed option, one line each, all in the
  *   style `dataset "x": limits.timeoutMs must be a positive integer`.
  */
@@ -209,7 +217,7 @@ export function defineDataset(options: DatasetOptions): DatasetDefinition {
     const problems = [...new Set(parsed.error.issues.map((issue) => issue.message))];
     throw new EdgesnapError("config", problems.map((problem) => `dataset ${name}: ${problem}`).join("\n"));
   }
-  const { name, schedule, key, limits, gates, description, maxAgeSeconds, formats, retain, build } = parsed.data;
+  const { name, schedule, key, limits, gates, description, maxAgeSeconds, formats, retain, compress, build } = parsed.data;
   return Object.freeze({
     name,
     schedule: schedule.schedule,
@@ -224,6 +232,7 @@ export function defineDataset(options: DatasetOptions): DatasetDefinition {
     maxAgeSeconds: maxAgeSeconds ?? defaultMaxAgeSeconds(schedule.intervalSeconds),
     formats: Object.freeze([...(formats ?? FORMATS)]),
     retain: retain ?? DEFAULT_RETAINED_VERSIONS,
+    compress: compress ?? true,
     build,
   });
 }

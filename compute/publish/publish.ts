@@ -25,6 +25,7 @@ import {
   listKeys,
   makeVersionId,
   ndjsonPageObjectKey,
+  deflatePieceObjectKey,
   pageObjectKey,
   versionPrefix,
   JSON_CONTENT_TYPE,
@@ -35,6 +36,7 @@ import {
   type Column,
   type DatasetFacts,
   type HeadState,
+  type IndexFormat,
   type VersionIndex,
 } from "../../contract/index.ts";
 import type { Versioned } from "../../contract/protocol/cas.ts";
@@ -44,7 +46,8 @@ import { EdgesnapError, toEdgesnapError } from "../errors.ts";
 import type { Logger } from "../run/logger.ts";
 import type { ObjectStore } from "../storage/index.ts";
 import { sha256Hex } from "../storage/hash.ts";
-import { formatRecord, uploadFormat, type FormatFile } from "./formats.ts";
+import { uploadFormat, type FormatFile } from "./formats.ts";
+import { piecesFormat, piecesOf, planPieces, type PlannedPiece } from "./pieces.ts";
 import { planItems, type PlannedItems } from "./items.ts";
 import { planKeyChanges, type PlannedKeyChanges } from "./key-changes.ts";
 import { readNdjsonPage, readPage, type VersionPlan } from "./plan.ts";
@@ -71,6 +74,8 @@ export interface PublishInput {
    * content is known to be new, so an unchanged run writes none. None by default.
    */
   formats?: readonly FormatFile[] | (() => Promise<readonly FormatFile[]>);
+  /** Store the gzip copies of CSV and NDJSON beside them (default true). */
+  compress?: boolean;
 }
 
 export interface PublishOptions {
@@ -125,9 +130,13 @@ async function retainedIndexes(store: ObjectStore, dataset: string, state: HeadS
 }
 
 /** The version index a plan makes. Pure. */
-function versionIndexOf(input: WrittenInput, previous: VersionIndex | null, items: PlannedItems | null, keyChanges: PlannedKeyChanges | null): VersionIndex {
+function versionIndexOf(input: WrittenInput, previous: VersionIndex | null, items: PlannedItems | null, keyChanges: PlannedKeyChanges | null, pieces: PlannedPiece[] | null): VersionIndex {
   const { plan } = input;
-  const formats = formatRecord(input.formats);
+  const formats: Record<string, IndexFormat> = {};
+  for (const file of input.formats) {
+    const gzip = file.gzip ? { gzip: { bytes: file.gzip.bytes, sha256: file.gzip.sha256 } } : file.format === "ndjson" && pieces ? { gzip: piecesFormat(pieces) } : {};
+    formats[file.format] = { bytes: file.bytes, sha256: file.sha256, paged: file.format === "ndjson", ...gzip };
+  }
   return {
     schema: INDEX_SCHEMA_VERSION,
     dataset: input.dataset,
@@ -142,14 +151,14 @@ function versionIndexOf(input: WrittenInput, previous: VersionIndex | null, item
     layout: "content",
     pages: plan.pages.map(({ first_row, rows, bytes, sha256 }) => ({ first_row, rows, bytes, sha256 })),
     items: items?.items ?? null,
-    formats: Object.fromEntries(Object.entries(formats).map(([format, object]) => [format, { ...object, paged: format === "ndjson" }])),
+    formats,
     previous: previous?.version ?? null,
     key_changes: keyChanges?.counts ?? null,
   };
 }
 
 /** Every object of the version but its index, with how to read it. */
-function neededObjects(input: WrittenInput, index: VersionIndex, items: PlannedItems | null, keyChanges: PlannedKeyChanges | null): NeededObject[] {
+function neededObjects(input: WrittenInput, index: VersionIndex, items: PlannedItems | null, keyChanges: PlannedKeyChanges | null, pieces: PlannedPiece[] | null): NeededObject[] {
   const { dataset, plan } = input;
   const objects: NeededObject[] = plan.pages.map((page) => ({ key: pageObjectKey(dataset, page.sha256), read: () => readPage(plan.rowsFile, page), contentType: JSON_CONTENT_TYPE }));
   if (index.formats.ndjson) {
@@ -164,6 +173,10 @@ function neededObjects(input: WrittenInput, index: VersionIndex, items: PlannedI
   }
   for (const file of input.formats.filter((f) => f.format !== "ndjson")) {
     objects.push({ key: formatObjectKey(dataset, index.version, file.format), read: async () => new Uint8Array(), contentType: FORMAT_CONTENT_TYPES[file.format], format: file });
+    if (file.gzip) objects.push({ key: formatObjectKey(dataset, index.version, `${file.format}.gz`), read: async () => new Uint8Array(), contentType: "application/gzip", format: { ...file, file: file.gzip.file, sha256: file.gzip.sha256 } });
+  }
+  for (const piece of pieces ?? []) {
+    if (piece.file !== undefined) objects.push({ key: deflatePieceObjectKey(dataset, piece.sha256), read: () => readFile(piece.file!), contentType: "application/octet-stream" });
   }
   return objects;
 }
@@ -183,7 +196,7 @@ async function uploadMissing(store: ObjectStore, input: WrittenInput, objects: r
         stopped(signal);
         if (check && (await store.head(object.key)) !== null) return;
         if (object.format) {
-          await uploadFormat(store, object.key, object.format);
+          await uploadFormat(store, object.key, object.format, object.contentType);
           stats.bytes += object.format.bytes;
         } else {
           const bytes = await object.read();
@@ -244,8 +257,9 @@ async function storeAndCommit(store: ObjectStore, input: WrittenInput, initial: 
     const known = new Set(retained.flatMap(objectKeysOf));
     // A reused base that no retained version references any more may be collected: build a new one.
     if (items !== null && reusedBaseMissing(input.dataset, items, known)) items = await planItems(input.plan, null);
-    const index = versionIndexOf(input, previous, items, keyChanges);
-    const stats = await uploadMissing(store, input, neededObjects(input, index, items, keyChanges), known, attempt > 1, options.signal);
+    const pieces = input.formats.some((f) => f.format === "ndjson") && input.compress !== false ? await planPieces(input.plan, piecesOf(input.dataset, retained, known)) : null;
+    const index = versionIndexOf(input, previous, items, keyChanges, pieces);
+    const stats = await uploadMissing(store, input, neededObjects(input, index, items, keyChanges, pieces), known, attempt > 1, options.signal);
     uploaded.objects += stats.objects;
     uploaded.bytes += stats.bytes;
     uploaded.reusedPages = stats.reusedPages;

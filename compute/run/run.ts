@@ -153,7 +153,7 @@ async function buildVersion(
   log.info("built", { rows: plan.rows, bytes: plan.bytes, pages: plan.pages.length, hash: plan.hash, buildMs: Math.round(performance.now() - buildStarted) });
   const formats = async () => {
     const started = performance.now();
-    const files = await writeFormats({ frame, normalized, facts, rowsFile, dir: tempDir, formats: definition.formats });
+    const files = await writeFormats({ frame, normalized, facts, rowsFile, dir: tempDir, formats: definition.formats, compress: definition.compress });
     log.info("formats written", { formats: Object.fromEntries(files.map((f) => [f.format, f.bytes])), formatsMs: Math.round(performance.now() - started) });
     return files;
   };
@@ -193,7 +193,7 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
     if (signal.aborted) throw stopped(signal);
     const published = await publishVersion(
       store,
-      { dataset: definition.name, plan, columns, formats, key: definition.key, generatedAt, runId: options.runId, facts: { description: definition.description, maxAgeSeconds: definition.maxAgeSeconds } },
+      { dataset: definition.name, plan, columns, formats, compress: definition.compress, key: definition.key, generatedAt, runId: options.runId, facts: { description: definition.description, maxAgeSeconds: definition.maxAgeSeconds } },
       { log, head: state, signal, force: options.force, retain: definition.retain, collectLockMs: collectLockMs() },
     );
     const done = { rows: plan.rows, bytes: plan.bytes, hash: plan.hash, version: published.version, durationMs: elapsed(), code: null };

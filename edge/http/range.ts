@@ -60,11 +60,16 @@ export function partialHeaders(headers: Headers, start: number, end: number, len
   return out;
 }
 
-/** One part of a representation streamed from storage: bytes of an object, or a literal text. */
-export type Part = { text: string } | { key: string; offset: number; length: number };
+/** One part of a representation streamed from storage: bytes of an object, or literal bytes. */
+export type Part = { text: string } | { bytes: Uint8Array } | { key: string; offset: number; length: number };
+
+function literal(part: Part): Uint8Array | null {
+  if ("text" in part) return new TextEncoder().encode(part.text);
+  return "bytes" in part ? part.bytes : null;
+}
 
 function partLength(part: Part): number {
-  return "text" in part ? new TextEncoder().encode(part.text).byteLength : part.length;
+  return "key" in part ? part.length : literal(part)!.byteLength;
 }
 
 /**
@@ -79,8 +84,8 @@ export function sliceParts(parts: readonly Part[], start: number, end: number): 
     const from = Math.max(start, at);
     const to = Math.min(end + 1, at + length);
     if (from < to) {
-      if ("text" in part) out.push({ text: new TextDecoder().decode(new TextEncoder().encode(part.text).subarray(from - at, to - at)) });
-      else out.push({ key: part.key, offset: part.offset + (from - at), length: to - from });
+      if ("key" in part) out.push({ key: part.key, offset: part.offset + (from - at), length: to - from });
+      else out.push({ bytes: literal(part)!.subarray(from - at, to - at) });
     }
     at += length;
     if (at > end) break;

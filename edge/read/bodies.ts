@@ -41,8 +41,8 @@ export async function concatenated(storage: EdgeStorage, parts: readonly Part[])
   const encoder = new TextEncoder();
   let next = 0;
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  const open = async (part: Part) => ("text" in part ? undefined : openRange(storage, part.key, part.offset, part.length));
-  const firstObject = parts.findIndex((part) => !("text" in part));
+  const open = async (part: Part) => ("key" in part ? openRange(storage, part.key, part.offset, part.length) : undefined);
+  const firstObject = parts.findIndex((part) => "key" in part);
   const opened = firstObject < 0 ? undefined : await open(parts[firstObject]!);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -51,8 +51,9 @@ export async function concatenated(storage: EdgeStorage, parts: readonly Part[])
           if (next >= parts.length) return controller.close();
           const index = next++;
           const part = parts[index]!;
-          if ("text" in part) {
-            if (part.text !== "") return controller.enqueue(encoder.encode(part.text));
+          if (!("key" in part)) {
+            const bytes = "text" in part ? encoder.encode(part.text) : part.bytes;
+            if (bytes.byteLength > 0) return controller.enqueue(bytes);
             continue;
           }
           reader = index === firstObject ? opened : await open(part);

@@ -15,6 +15,7 @@ import { isDatasetName } from "../../contract/names.ts";
 import type { AppEnv } from "../env.ts";
 import { cacheControlFor, freshnessSeconds, notModifiedResponse, VERSION_HEADER } from "../http/cache-headers.ts";
 import { isNotModified } from "../http/conditional.ts";
+import { acceptsGzip, clientAcceptEncoding } from "../http/encoding.ts";
 
 const CACHE_ORIGIN = "https://edgesnap-cache.internal";
 
@@ -111,7 +112,10 @@ export function edgeCache(): MiddlewareHandler<AppEnv> {
     // A ranged GET is answered by the handler, reading only the bytes it asks for (a cached whole
     // answer would have to be read up to the range's end); its 206 is not stored.
     if (c.req.method === "GET" && c.req.header("Range") !== undefined) return next();
-    const key = cacheKey(new URL(c.req.url).pathname);
+    const path = new URL(c.req.url).pathname;
+    // CSV and NDJSON vary by Accept-Encoding (their gzip copy): one entry per encoding.
+    const gzip = /\.(csv|ndjson)$/.test(path) && acceptsGzip(clientAcceptEncoding(c.req.raw));
+    const key = `${cacheKey(path)}${gzip ? "?encoding=gzip" : ""}`;
     const hit = await caches.default.match(key);
     if (hit !== undefined) {
       const etag = hit.headers.get("ETag") ?? "";

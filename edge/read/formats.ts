@@ -8,12 +8,14 @@
 import { HTTPException } from "hono/http-exception";
 import { FORMATS, type Format } from "../../contract/manifest.ts";
 import { FORMAT_CONTENT_TYPES } from "../../contract/media-types.ts";
-import { formatKeysOf, ndjsonPageBytes, type VersionIndex } from "../../contract/version-index.ts";
+import { FINAL_BLOCK, GZIP_HEADER, gzipTrailer } from "../../contract/gzip.ts";
+import { formatKeysOf, gzipKeysOf, ndjsonPageBytes, type VersionIndex } from "../../contract/version-index.ts";
 import type { AppContext } from "../env.ts";
 import { notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
 import { isNotModified, strongEtag } from "../http/conditional.ts";
+import { acceptsGzip, clientAcceptEncoding } from "../http/encoding.ts";
 import type { Part } from "../http/range.ts";
-import { serveParts } from "./bodies.ts";
+import { concatenated, serveParts, withLength } from "./bodies.ts";
 import type { ResolvedVersion } from "./versions.ts";
 
 /** A route parameter ending in a format's extension: `<stem>.<format>` (the stem is checked by the caller). */
@@ -37,8 +39,45 @@ function formatParts(index: VersionIndex, format: Format): Part[] {
   return formatKeysOf(index, format).map((key, i) => ({ key, offset: 0, length: lengths[i]! }));
 }
 
+/** The formats a gzip copy is stored of: text formats Cloudflare does not compress itself. */
+const COMPRESSIBLE: ReadonlySet<Format> = new Set(["csv", "ndjson"]);
+
 /**
- * Serves a version's `format`: 304 from the index, else streamed from R2.
+ * The gzip copy of a format as parts: CSV's one object, or NDJSON's pieces stitched into one gzip
+ * stream (contract/gzip.ts).
+ */
+function gzipParts(index: VersionIndex, format: Format): Part[] {
+  const gzip = index.formats[format]!.gzip!;
+  const keys = gzipKeysOf(index, format);
+  if (gzip.pieces === undefined) return [{ key: keys[0]!, offset: 0, length: gzip.bytes }];
+  const pages = index.pages.filter((page) => page.rows > 0);
+  const pieces = gzip.pieces.map(([, bytes, crc32], i) => ({ bytes, crc32, length: ndjsonPageBytes(pages[i]!) }));
+  return [{ bytes: GZIP_HEADER }, ...keys.map((key, i): Part => ({ key, offset: 0, length: pieces[i]!.bytes })), { bytes: FINAL_BLOCK }, { bytes: gzipTrailer(pieces) }];
+}
+
+/**
+ * Serves the gzip copy of a format (`Content-Encoding: gzip`, sent as stored: `encodeBody:
+ * "manual"`), with an entity tag of its own.
+ */
+async function serveGzip(c: AppContext, index: VersionIndex, format: Format, headers: Headers, lastModified: Date): Promise<Response> {
+  const stored = index.formats[format]!;
+  const gzip = stored.gzip!;
+  // A tag of its own (RFC 9110 §8.8.3): the identity's hash and the copy's length, which its
+  // compression decides.
+  const etag = strongEtag(`${stored.sha256}-gzip-${gzip.sha256?.slice(0, 16) ?? gzip.bytes}`);
+  headers.set("ETag", etag);
+  headers.set("Content-Encoding", "gzip");
+  headers.set("Content-Length", String(gzip.bytes));
+  if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
+  if (c.req.method === "HEAD") return new Response(null, { headers, encodeBody: "manual" });
+  const body = await concatenated({ store: c.var.store, hot: c.var.hot }, gzipParts(index, format));
+  return new Response(withLength(body, gzip.bytes), { headers, encodeBody: "manual" });
+}
+
+/**
+ * Serves a version's `format`: 304 from the index, else streamed from R2. CSV and NDJSON go gzip
+ * to a client that accepts it (`Vary: Accept-Encoding`), except for a ranged request, which gets a
+ * range of the identity bytes.
  * @throws {HTTPException} 404 when the version was published without that format
  */
 export async function serveFormat(c: AppContext, version: ResolvedVersion, format: Format, kind: UrlKind): Promise<Response> {
@@ -54,6 +93,11 @@ export async function serveFormat(c: AppContext, version: ResolvedVersion, forma
   // Names are [a-z0-9-] and version ids [0-9TZa-f-], so the quoted filename needs no escaping.
   headers.set("Content-Disposition", `attachment; filename="${downloadName(index.dataset, index.version, format)}"`);
   headers.set("Accept-Ranges", "bytes");
+  if (COMPRESSIBLE.has(format)) {
+    headers.set("Vary", "Accept-Encoding");
+    const ranged = c.req.method === "GET" && c.req.header("Range") !== undefined;
+    if (stored.gzip !== undefined && !ranged && acceptsGzip(clientAcceptEncoding(c.req.raw))) return serveGzip(c, index, format, headers, lastModified);
+  }
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
   if (c.req.method === "HEAD") return new Response(null, { headers });
   return serveParts(c, headers, formatParts(index, format), stored.bytes, { etag, lastModified });

@@ -49,7 +49,7 @@ describe("decideRange", () => {
   });
   it("slices parts to the bytes asked for, reading only the parts the range spans", () => {
     const parts = [{ key: "a", offset: 0, length: 10 }, { text: "," }, { key: "b", offset: 1, length: 10 }];
-    expect(sliceParts(parts, 8, 12)).toEqual([{ key: "a", offset: 8, length: 2 }, { text: "," }, { key: "b", offset: 1, length: 2 }]);
+    expect(sliceParts(parts, 8, 12)).toEqual([{ key: "a", offset: 8, length: 2 }, { bytes: new TextEncoder().encode(",") }, { key: "b", offset: 1, length: 2 }]);
     expect(sliceParts(parts, 0, 3)).toEqual([{ key: "a", offset: 0, length: 4 }]);
     expect(sliceParts(parts, 11, 20)).toEqual([{ key: "b", offset: 1, length: 10 }]);
   });
