@@ -10,7 +10,8 @@ const piece = (bytes: Buffer) => ({ data: zlib.deflateRawSync(bytes, { finishFlu
 
 describe("stitched gzip", () => {
   it("combines CRC-32s as one pass over the joined bytes would", () => {
-    for (const [a, b] of [["", "x"], ["hello ", "world"], ["a".repeat(100_000), "é✈".repeat(3_333)], ["x", ""]]) {
+    const pairs: [string, string][] = [["", "x"], ["hello ", "world"], ["a".repeat(100_000), "é✈".repeat(3_333)], ["x", ""]];
+    for (const [a, b] of pairs) {
       const [left, right] = [Buffer.from(a), Buffer.from(b)];
       expect(crc32Combine(zlib.crc32(left), zlib.crc32(right), right.length)).toBe(zlib.crc32(Buffer.concat([left, right])));
     }
@@ -24,7 +25,7 @@ describe("stitched gzip", () => {
     expect(zlib.gunzipSync(stream).equals(Buffer.concat(pages))).toBe(true);
     // A wrong trailer is refused: the CRC is checked.
     const broken = Buffer.from(stream);
-    broken[broken.length - 8]! ^= 1;
+    broken[broken.length - 8] = broken[broken.length - 8]! ^ 1;
     expect(() => zlib.gunzipSync(broken)).toThrow();
   });
 });
