@@ -76,6 +76,12 @@ export interface EdgesnapClient<D extends object = AnyDatasets> {
   pages<N extends Name<D>>(name: N): AsyncGenerator<D[N][], void, undefined>;
   /** The URL of a dataset (or of one version) in a format, e.g. for a download link. */
   url(name: Name<D>, format?: Format | "json", version?: string): string;
+  /**
+   * Bytes `start` to `end` (inclusive; to the end when omitted) of the body, or of a format, by an
+   * HTTP range request (RFC 9110 §14); `total` is the representation's length. A server that
+   * answers the whole is sliced here.
+   */
+  range(name: Name<D>, options: { start: number; end?: number; format?: Format | "json"; version?: string }): Promise<{ bytes: Uint8Array; total: number }>;
   /** One page's rows: by number (of the current version, or of `version`) or by its sha256. */
   page<N extends Name<D>>(name: N, page: number | string, version?: string): Promise<D[N][]>;
   /** A version's index (the current one's by default): its pages with their sha256 and by-hash URL. */
@@ -195,5 +201,22 @@ export function createClient<D extends object = AnyDatasets>(options: ClientOpti
     index: async (name, version) => body<VersionIndexDocument>(`${datasetUrl(name, version)}/index`),
     changes: async (name, since) => body<ChangesDocument>(`${datasetUrl(name)}/changes?since=${encodeURIComponent(since)}`),
     follow: (name) => new DatasetSync(datasetUrl(name), transport),
+    async range(name, { start, end, format = "json", version }) {
+      const url = `${datasetUrl(name, version)}${format === "json" ? "" : `.${format}`}`;
+      if (!Number.isSafeInteger(start) || start < 0 || (end !== undefined && (!Number.isSafeInteger(end) || end < start))) {
+        throw new EdgesnapError(0, "bad_request", `range ${start}-${end ?? ""} is not a byte range`);
+      }
+      let response: Response;
+      try {
+        response = await fetchImpl(url, { headers: { Range: `bytes=${start}-${end ?? ""}` } });
+      } catch (error) {
+        throw new EdgesnapError(0, NETWORK_ERROR, `cannot reach ${url}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      }
+      if (response.status !== 200 && response.status !== 206) throw await errorFromResponse(response, url);
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      if (response.status === 200) return { bytes: bytes.subarray(start, end === undefined ? undefined : end + 1), total: bytes.byteLength };
+      const total = Number(/\/(\d+)$/.exec(response.headers.get("Content-Range") ?? "")?.[1] ?? Number.NaN);
+      return { bytes, total };
+    },
   };
 }

@@ -43,17 +43,21 @@ interface RouteSpec {
   /** Error answers besides the default. */
   errors: string[];
   conditional: boolean;
+  /** Takes a Range (206, 416; Accept-Ranges). */
+  ranged?: boolean;
 }
 
 const ERRORS = ["BadRequest", "NotFound", "Unavailable"];
+/** The routes whose answers take a Range: snapshot bytes (documents and schemas are whole). */
+const RANGED = new Set(["getDataset", "getPage", "getItem"]);
 const ROWS = { type: "array", items: ref("schemas", "Row") };
 const FORMAT_CONTENT = { "text/csv": { schema: { type: "string" } }, "application/x-ndjson": { schema: { type: "string" } }, "application/vnd.apache.parquet": { schema: { type: "string", contentMediaType: "application/vnd.apache.parquet" } } };
 
 /** Every public route. Versioned twins carry the version parameter and immutable caching. */
 function routeSpecs(): RouteSpec[] {
   const data = (path: string, id: string, summary: string, params: string[], content: RouteSpec["content"], headers = VERSIONED): RouteSpec[] => [
-    { path: `/v1/datasets/{name}${path}`, id, summary: `${summary} (current version)`, params: ["name", ...params], content, headers, errors: ERRORS, conditional: true },
-    { path: `/v1/datasets/{name}/versions/{version}${path}`, id: `${id}Version`, summary: `${summary} (one retained version, immutable)`, params: ["name", "version", ...params], content, headers, errors: ERRORS, conditional: true },
+    { path: `/v1/datasets/{name}${path}`, id, summary: `${summary} (current version)`, params: ["name", ...params], content, headers, errors: ERRORS, conditional: true, ranged: RANGED.has(id) },
+    { path: `/v1/datasets/{name}/versions/{version}${path}`, id: `${id}Version`, summary: `${summary} (one retained version, immutable)`, params: ["name", "version", ...params], content, headers, errors: ERRORS, conditional: true, ranged: RANGED.has(id) },
   ];
   const format = (versioned: boolean): RouteSpec => ({
     path: versioned ? "/v1/datasets/{name}/versions/{version}.{format}" : "/v1/datasets/{name}.{format}",
@@ -61,9 +65,10 @@ function routeSpecs(): RouteSpec[] {
     summary: `The ${versioned ? "version" : "current version"} as CSV (RFC 4180, CRLF), NDJSON or Parquet; 404 when it was published without that format`,
     params: versioned ? ["name", "version", "format"] : ["name", "format"],
     content: FORMAT_CONTENT,
-    headers: [...VERSIONED, "Content-Disposition"],
+    headers: [...VERSIONED, "Content-Disposition", "Content-Encoding", "Vary"],
     errors: ERRORS,
     conditional: true,
+    ranged: true,
   });
   return [
     { path: "/v1/datasets", id: "listDatasets", summary: "The catalog: every published dataset", params: [], content: json(ref("schemas", "Catalog")), headers: VALIDATORS, errors: [], conditional: true },
@@ -105,9 +110,16 @@ function routeSpecs(): RouteSpec[] {
 
 function operations(spec: RouteSpec): Record<string, unknown> {
   const headers = Object.fromEntries(spec.headers.map((name) => [name, ref("headers", name)]));
-  const parameters = [...spec.params.map((name) => ref("parameters", name)), ...(spec.conditional ? [ref("parameters", "IfNoneMatch"), ref("parameters", "IfModifiedSince")] : [])];
+  if (spec.ranged) headers["Accept-Ranges"] = ref("headers", "Accept-Ranges");
+  const parameters = [
+    ...spec.params.map((name) => ref("parameters", name)),
+    ...(spec.conditional ? [ref("parameters", "IfNoneMatch"), ref("parameters", "IfModifiedSince")] : []),
+    ...(spec.ranged ? [ref("parameters", "Range"), ref("parameters", "IfRange")] : []),
+  ];
+  const partial = { "206": { description: "Partial Content: the one byte range asked for", headers: { ...headers, "Content-Range": ref("headers", "Content-Range") }, content: { "application/octet-stream": { schema: { type: "string" } } } }, "416": ref("responses", "RangeNotSatisfiable") };
   const responses = (head: boolean) => ({
     "200": { description: "OK", headers, ...(head ? {} : { content: spec.content }) },
+    ...(spec.ranged && !head ? partial : {}),
     ...(spec.conditional ? { "304": ref("responses", "NotModified") } : {}),
     ...Object.fromEntries(spec.errors.map((name) => [String(ERROR_STATUS[name]), ref("responses", name)])),
     default: ref("responses", "Error"),
@@ -141,6 +153,8 @@ function components(datasets: readonly PublishedDataset[]): Record<string, unkno
       format: pathParam("format", "File format", { type: "string", enum: [...FORMATS] }),
       IfNoneMatch: { name: "If-None-Match", in: "header", description: "ETags the client holds: 304 when one matches (RFC 9110 §13.1.2)", schema: { type: "string" } },
       IfModifiedSince: { name: "If-Modified-Since", in: "header", description: "Ignored when If-None-Match is present (RFC 9110 §13.1.3)", schema: { type: "string" } },
+      Range: { name: "Range", in: "header", description: "One byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`): 206 with those bytes, 416 past the end (RFC 9110 §14). Several ranges, another unit or a malformed value get the whole 200", schema: { type: "string" } },
+      IfRange: { name: "If-Range", in: "header", description: "The range applies only if this is the representation's ETag (strong) or Last-Modified; otherwise the whole 200", schema: { type: "string" } },
     },
     headers: {
       ETag: header("Strong entity tag: the sha256 of the body (items: of the version and key)"),
@@ -149,11 +163,16 @@ function components(datasets: readonly PublishedDataset[]): Record<string, unkno
       "X-Edgesnap-Version": header("The version id of the answer", { type: "string", pattern: VERSION_ID_PATTERN.source }),
       Link: header('RFC 8288 links rel="first", "prev", "next", "last" to the versioned pages, so paging stays on one version'),
       "Content-Disposition": header('attachment; filename="<dataset>-<version>.<format>"'),
+      "Accept-Ranges": header("bytes: the answer takes a Range"),
+      "Content-Range": header("bytes a-b/length of a 206; bytes */length of a 416"),
+      "Content-Encoding": header("gzip for CSV and NDJSON when the client accepts it and asks for no range (their gzip copy, with its own ETag)"),
+      Vary: header("Accept-Encoding, on CSV and NDJSON"),
     },
     responses: {
       NotModified: { description: "Not Modified: the client's copy is current", headers: Object.fromEntries(VERSIONED.map((name) => [name, ref("headers", name)])) },
       BadRequest: errorResponse("Malformed dataset name, version id, page number or item key"),
       NotFound: errorResponse("Unknown dataset, version, page or key, or a format the version was published without"),
+      RangeNotSatisfiable: { description: "Range Not Satisfiable: the range starts past the end", headers: { "Content-Range": ref("headers", "Content-Range") }, content: json(ref("schemas", "Error")) },
       Gone: errorResponse("The version `since` names is no longer retained: fetch the current version whole"),
       Unavailable: errorResponse("The dataset's manifest is unreadable for now"),
       Error: errorResponse("Any other error (405 carries Allow)"),

@@ -214,6 +214,21 @@ describe("the client in Node against the Worker", () => {
     expect(await client.schema(PAGED.name)).toMatchObject({ title: PAGED.name, required: ["id", "value", "label"] });
   });
 
+  it("reads a byte range of the body and of a format, and a page by its hash", async () => {
+    const client = createClient({ baseUrl: edge.url });
+    const body = Buffer.from(await (await fetchOk(`/v1/datasets/${PAGED.name}`)).arrayBuffer());
+    const { bytes, total } = await client.range(PAGED.name, { start: 4_000_000, end: 4_300_000 });
+    expect(total).toBe(body.length);
+    expect(Buffer.from(bytes).equals(body.subarray(4_000_000, 4_300_001))).toBe(true);
+    const tail = await client.range(PAGED.name, { start: body.length - 10 });
+    expect(Buffer.from(tail.bytes).equals(body.subarray(-10))).toBe(true);
+    const csv = Buffer.from(await (await fetchOk(`/v1/datasets/${PAGED.name}.csv`)).arrayBuffer());
+    expect(Buffer.from((await client.range(PAGED.name, { start: 5, end: 50, format: "csv" })).bytes).equals(csv.subarray(5, 51))).toBe(true);
+    const index = await client.index(PAGED.name);
+    expect(await client.page(PAGED.name, index.pages[0]!.sha256)).toEqual(await client.page(PAGED.name, 1));
+    await expect(client.range(PAGED.name, { start: body.length + 5 })).rejects.toMatchObject({ status: 416, code: "range_not_satisfiable" });
+  });
+
   it("sends If-None-Match for what it has and serves a 304 from its cache", async () => {
     const seen: { url: string; ifNoneMatch: string | null; status: number }[] = [];
     const recording: typeof fetch = async (input, init) => {
