@@ -9,7 +9,7 @@
  * the last to have the same size), so memory stays near one part however large the body.
  * https://developers.cloudflare.com/r2/api/workers/workers-api-reference/
  */
-import type { GetOptions, ListOptions, ListResult, ObjectInfo, ObjectStore, PutBody, PutOptions, Sha256Hasher, StoredObject } from "./storage.ts";
+import { toHex, type GetOptions, type ListOptions, type ListResult, type ObjectInfo, type ObjectStore, type PutBody, type PutOptions, type Sha256Hasher, type StoredObject } from "./storage.ts";
 
 /** Size of each part of a multipart upload but the last (R2's minimum is 5 MiB). */
 export const R2_PART_BYTES = 8 * 1024 * 1024;
@@ -22,6 +22,7 @@ export interface R2ObjectLike {
   size: number;
   uploaded: Date;
   customMetadata?: Record<string, string>;
+  checksums?: { sha256?: ArrayBuffer };
 }
 
 export interface R2ObjectBodyLike extends R2ObjectLike {
@@ -68,12 +69,14 @@ export interface R2StoreOptions {
 }
 
 function toInfo(object: R2ObjectLike): ObjectInfo {
+  const sha256 = object.checksums?.sha256;
   return {
     key: object.key,
     etag: object.etag,
     size: object.size,
     uploaded: object.uploaded,
     customMetadata: { ...object.customMetadata },
+    ...(sha256 ? { sha256: toHex(sha256) } : {}),
   };
 }
 

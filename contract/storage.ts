@@ -14,6 +14,12 @@ export interface ObjectInfo {
   size: number;
   uploaded: Date;
   customMetadata: Record<string, string>;
+  /**
+   * The store's own checksum of the whole object, lowercase hex, where it keeps one (R2 does for an
+   * object written in one put with a sha256; not for a multipart upload). Readers compare it with
+   * the hash they expect before they answer.
+   */
+  sha256?: string;
 }
 
 export interface StoredObject extends ObjectInfo {

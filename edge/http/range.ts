@@ -60,8 +60,17 @@ export function partialHeaders(headers: Headers, start: number, end: number, len
   return out;
 }
 
-/** One part of a representation streamed from storage: bytes of an object, or literal bytes. */
-export type Part = { text: string } | { bytes: Uint8Array } | { key: string; offset: number; length: number };
+/** What a reader knows of a whole stored object before reading it: its size and, often, its sha256. */
+export interface Expected {
+  size: number;
+  sha256?: string;
+}
+
+/**
+ * One part of a representation streamed from storage: bytes of an object (checked against
+ * `expect` before they are sent), or literal bytes.
+ */
+export type Part = { text: string } | { bytes: Uint8Array } | { key: string; offset: number; length: number; expect?: Expected };
 
 function literal(part: Part): Uint8Array | null {
   if ("text" in part) return new TextEncoder().encode(part.text);
@@ -84,7 +93,7 @@ export function sliceParts(parts: readonly Part[], start: number, end: number): 
     const from = Math.max(start, at);
     const to = Math.min(end + 1, at + length);
     if (from < to) {
-      if ("key" in part) out.push({ key: part.key, offset: part.offset + (from - at), length: to - from });
+      if ("key" in part) out.push({ ...part, offset: part.offset + (from - at), length: to - from });
       else out.push({ bytes: literal(part)!.subarray(from - at, to - at) });
     }
     at += length;

@@ -12,7 +12,9 @@ import type { AppContext, EdgeStorage } from "../env.ts";
 import { notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
 import { isNotModified, strongEtag } from "../http/conditional.ts";
 import { errorBody, quoted } from "../http/errors.ts";
-import { decideRange, partialHeaders, sliceParts, type Part, type RangeDecision } from "../http/range.ts";
+import { decideRange, partialHeaders, sliceParts, type Expected, type Part, type RangeDecision } from "../http/range.ts";
+import { ProtocolError } from "../../contract/protocol/errors.ts";
+import { toHex, type ObjectInfo, type StoredObject } from "../../contract/storage.ts";
 import { executionContextOf } from "./cache.ts";
 import type { ResolvedVersion } from "./versions.ts";
 
@@ -23,13 +25,92 @@ export function withLength(body: ReadableStream<Uint8Array>, bytes: number): Rea
   return readable as ReadableStream<Uint8Array>;
 }
 
-/** Opens an immutable object: its KV hot copy when there is one, else R2. */
-export async function openImmutable({ store, hot }: EdgeStorage, key: string): Promise<ReadableStream<Uint8Array>> {
+/** The error of a stored object that is not what its index says (answered 503, logged with its key). */
+export function corruptObject(message: string): ProtocolError {
+  return new ProtocolError("corrupt", message);
+}
+
+/**
+ * Checks an object as stored against what the index says it is, before any byte is sent: its size,
+ * and its sha256 where the store keeps a checksum of it.
+ * @throws {ProtocolError} "corrupt" for a missing object or one that differs
+ */
+export function checkObject(key: string, object: ObjectInfo | null, expect?: Expected): void {
+  if (object === null) throw corruptObject(`${key} is named by an index but missing from R2`);
+  if (expect === undefined) return;
+  if (object.size !== expect.size) throw corruptObject(`${key} holds ${object.size} bytes; its index says ${expect.size}`);
+  if (expect.sha256 !== undefined && object.sha256 !== undefined && object.sha256 !== expect.sha256) {
+    throw corruptObject(`${key} holds bytes whose sha256 is ${object.sha256}; its index says ${expect.sha256}`);
+  }
+}
+
+/**
+ * A whole object's bytes, hashed as they pass, for an object the store keeps no checksum of: the
+ * last chunk is held until the hash is known, so bytes that do not match never all reach the
+ * client, which sees the answer cut (and no cache keeps it).
+ */
+function verifiedStream(key: string, body: ReadableStream<Uint8Array>, sha256: string): ReadableStream<Uint8Array> {
+  const digest = new crypto.DigestStream("SHA-256");
+  const writer = digest.getWriter();
+  let held: Uint8Array | undefined;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      async transform(chunk, controller) {
+        await writer.write(chunk);
+        if (held !== undefined) controller.enqueue(held);
+        held = chunk;
+      },
+      async flush(controller) {
+        await writer.close();
+        const actual = toHex(await digest.digest);
+        if (actual !== sha256) {
+          const error = corruptObject(`${key} holds bytes whose sha256 is ${actual}; its index says ${sha256}`);
+          logCorrupt(error);
+          controller.error(error);
+          return;
+        }
+        if (held !== undefined) controller.enqueue(held);
+      },
+    }),
+  );
+}
+
+/**
+ * Objects up to this size that the store keeps no checksum of are read whole and hashed before the
+ * answer starts (a page is at most 16 MiB); larger ones are hashed as they pass.
+ */
+const VERIFY_BEFORE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The bytes of an object the store keeps no checksum of, checked before anything is sent when it is
+ * small enough, else as they pass (`verifiedStream`).
+ * @throws {ProtocolError} "corrupt" when the bytes do not match
+ */
+async function checkedBody(key: string, object: StoredObject, sha256: string): Promise<ReadableStream<Uint8Array>> {
+  if (object.size > VERIFY_BEFORE_BYTES) return verifiedStream(key, object.body, sha256);
+  const bytes = new Uint8Array(await new Response(object.body).arrayBuffer());
+  const actual = toHex(await crypto.subtle.digest("SHA-256", bytes));
+  if (actual !== sha256) throw corruptObject(`${key} holds bytes whose sha256 is ${actual}; its index says ${sha256}`);
+  return new Response(bytes).body!;
+}
+
+/** Logs a stored object found not to be what its index says, once per answer it cut. */
+function logCorrupt(error: unknown): void {
+  console.error(JSON.stringify({ level: "error", msg: "unreadable object", error: error instanceof Error ? error.message : String(error) }));
+}
+
+/**
+ * Opens an immutable object whole: its KV hot copy when there is one (copied from R2 once checked),
+ * else R2, checked against `expect`.
+ * @throws {ProtocolError} "corrupt" when it is missing or not what `expect` says
+ */
+export async function openImmutable({ store, hot }: EdgeStorage, key: string, expect?: Expected): Promise<ReadableStream<Uint8Array>> {
   const copy = await hot.stream(key);
   if (copy !== null) return copy;
   const object = await store.get(key);
-  if (object === null) throw new Error(`${key} is named by an index but missing from R2`);
-  return object.body;
+  checkObject(key, object, expect);
+  if (expect?.sha256 !== undefined && object!.sha256 === undefined) return checkedBody(key, object!, expect.sha256);
+  return object!.body;
 }
 
 /**
@@ -41,7 +122,7 @@ export async function concatenated(storage: EdgeStorage, parts: readonly Part[])
   const encoder = new TextEncoder();
   let next = 0;
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  const open = async (part: Part) => ("key" in part ? openRange(storage, part.key, part.offset, part.length) : undefined);
+  const open = async (part: Part) => ("key" in part ? openRange(storage, part) : undefined);
   const firstObject = parts.findIndex((part) => "key" in part);
   const opened = firstObject < 0 ? undefined : await open(parts[firstObject]!);
   return new ReadableStream<Uint8Array>({
@@ -56,7 +137,13 @@ export async function concatenated(storage: EdgeStorage, parts: readonly Part[])
             if (bytes.byteLength > 0) return controller.enqueue(bytes);
             continue;
           }
-          reader = index === firstObject ? opened : await open(part);
+          try {
+            reader = index === firstObject ? opened : await open(part);
+          } catch (error) {
+            // The answer has started: it is cut, so no client or cache takes it for whole.
+            logCorrupt(error);
+            throw error;
+          }
         }
         const { done, value } = await reader!.read();
         if (!done) return controller.enqueue(value);
@@ -103,15 +190,21 @@ export async function serveParts(c: AppContext, headers: Headers, parts: readonl
   // One whole object: its KV hot copy when there is one.
   const only = parts.length === 1 ? parts[0]! : undefined;
   const whole = only !== undefined && "key" in only && only.offset === 0 && only.length === length;
-  const body = whole ? await openImmutable(storage, only.key) : await concatenated(storage, parts);
+  const body = whole ? await openImmutable(storage, only.key, only.expect) : await concatenated(storage, parts);
   return new Response(withLength(body, length), { headers });
 }
 
-/** A reader of `length` bytes of an object from `offset` (an R2 range read). */
-export async function openRange({ store }: EdgeStorage, key: string, offset: number, length: number): Promise<ReadableStreamDefaultReader<Uint8Array>> {
-  const object = await store.get(key, { range: { offset, length } });
-  if (object === null) throw new Error(`${key} is named by an index but missing from R2`);
-  return object.body.getReader();
+/**
+ * A reader of a part's bytes (an R2 range read), checked against what the index says of the whole
+ * object; a whole object the store keeps no checksum of is hashed as it passes.
+ * @throws {ProtocolError} "corrupt" when it is missing or not what the index says
+ */
+export async function openRange({ store }: EdgeStorage, part: Extract<Part, { key: string }>): Promise<ReadableStreamDefaultReader<Uint8Array>> {
+  const whole = part.offset === 0 && part.length === part.expect?.size;
+  const object = await store.get(part.key, whole ? undefined : { range: { offset: part.offset, length: part.length } });
+  checkObject(part.key, object, part.expect);
+  if (whole && part.expect?.sha256 !== undefined && object!.sha256 === undefined) return (await checkedBody(part.key, object!, part.expect.sha256)).getReader();
+  return object!.body.getReader();
 }
 
 /** Answers bytes already in memory (an item, a document): the whole of them, one range of them, or a 416. */
@@ -125,11 +218,17 @@ export function serveBytes(c: AppContext, headers: Headers, bytes: Uint8Array, v
   return new Response(bytes, { headers });
 }
 
+/** What page `n` (from 0) of a version is, as stored. */
+export function pageExpect(index: VersionIndex, n: number): Expected {
+  const page = index.pages[n]!;
+  return { size: page.bytes, sha256: page.sha256 };
+}
+
 /** The full body as parts: the pages joined (a comma and R2 range reads), or page 1 as it is. */
 export function bodyParts(index: VersionIndex): Part[] {
   return bodySegments(index.pages).flatMap((segment): Part[] => [
     ...(segment.before ? [{ text: segment.before }] : []),
-    { key: pageKeyOf(index, segment.page), offset: segment.offset, length: segment.length },
+    { key: pageKeyOf(index, segment.page), offset: segment.offset, length: segment.length, expect: pageExpect(index, segment.page) },
   ]);
 }
 
@@ -184,7 +283,7 @@ export async function servePage(c: AppContext, version: ResolvedVersion, page: n
   headers.set("Accept-Ranges", "bytes");
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
   if (c.req.method === "HEAD") return new Response(null, { headers });
-  return serveParts(c, headers, [{ key: pageKeyOf(index, page - 1), offset: 0, length: stored.bytes }], stored.bytes, { etag, lastModified });
+  return serveParts(c, headers, [{ key: pageKeyOf(index, page - 1), offset: 0, length: stored.bytes, expect: pageExpect(index, page - 1) }], stored.bytes, { etag, lastModified });
 }
 
 /**
@@ -196,8 +295,11 @@ export async function servePage(c: AppContext, version: ResolvedVersion, page: n
  */
 export async function servePageByHash(c: AppContext, dataset: string, sha256: string): Promise<Response> {
   const etag = strongEtag(sha256);
-  const object = await c.var.store.get(pageObjectKey(dataset, sha256));
+  const key = pageObjectKey(dataset, sha256);
+  const object = await c.var.store.get(key);
   if (object === null) throw new HTTPException(404, { message: `no page ${sha256} is stored for ${dataset}` });
+  // The key names the bytes: a stored checksum that differs is a corrupt page.
+  checkObject(key, object, { size: object.size, sha256 });
   const headers = representationHeaders({ kind: "versioned", etag, lastModified: object.uploaded, contentLength: object.size });
   headers.set("Accept-Ranges", "bytes");
   const notModified = isNotModified(c.req.raw.headers, etag, object.uploaded);
@@ -206,7 +308,8 @@ export async function servePageByHash(c: AppContext, dataset: string, sha256: st
     await object.body.cancel();
     if (notModified) return notModifiedResponse(headers);
     if (c.req.method === "HEAD") return new Response(null, { headers });
-    return serveParts(c, headers, [{ key: pageObjectKey(dataset, sha256), offset: 0, length: object.size }], object.size, { etag, lastModified: object.uploaded });
+    return serveParts(c, headers, [{ key, offset: 0, length: object.size, expect: { size: object.size, sha256 } }], object.size, { etag, lastModified: object.uploaded });
   }
-  return new Response(withLength(object.body, object.size), { headers });
+  const body = object.sha256 === undefined ? await checkedBody(key, object, sha256) : object.body;
+  return new Response(withLength(body, object.size), { headers });
 }

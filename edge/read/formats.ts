@@ -35,8 +35,10 @@ export function downloadName(dataset: string, version: string, format: Format): 
 /** The format's bytes as parts: its one object, or its NDJSON pages in order. */
 function formatParts(index: VersionIndex, format: Format): Part[] {
   const stored = index.formats[format]!;
-  const lengths = format === "ndjson" && stored.paged ? index.pages.filter((page) => page.rows > 0).map(ndjsonPageBytes) : [stored.bytes];
-  return formatKeysOf(index, format).map((key, i) => ({ key, offset: 0, length: lengths[i]! }));
+  const paged = format === "ndjson" && stored.paged;
+  const lengths = paged ? index.pages.filter((page) => page.rows > 0).map(ndjsonPageBytes) : [stored.bytes];
+  // A whole-file format is checked against its sha256; an NDJSON page (named by its JSON page) by its size.
+  return formatKeysOf(index, format).map((key, i) => ({ key, offset: 0, length: lengths[i]!, expect: paged ? { size: lengths[i]! } : { size: stored.bytes, sha256: stored.sha256 } }));
 }
 
 /** The formats a gzip copy is stored of: text formats Cloudflare does not compress itself. */
@@ -49,10 +51,11 @@ const COMPRESSIBLE: ReadonlySet<Format> = new Set(["csv", "ndjson"]);
 function gzipParts(index: VersionIndex, format: Format): Part[] {
   const gzip = index.formats[format]!.gzip!;
   const keys = gzipKeysOf(index, format);
-  if (gzip.pieces === undefined) return [{ key: keys[0]!, offset: 0, length: gzip.bytes }];
+  if (gzip.pieces === undefined) return [{ key: keys[0]!, offset: 0, length: gzip.bytes, expect: { size: gzip.bytes, ...(gzip.sha256 ? { sha256: gzip.sha256 } : {}) } }];
   const pages = index.pages.filter((page) => page.rows > 0);
-  const pieces = gzip.pieces.map(([, bytes, crc32], i) => ({ bytes, crc32, length: ndjsonPageBytes(pages[i]!) }));
-  return [{ bytes: GZIP_HEADER }, ...keys.map((key, i): Part => ({ key, offset: 0, length: pieces[i]!.bytes })), { bytes: FINAL_BLOCK }, { bytes: gzipTrailer(pieces) }];
+  const pieces = gzip.pieces.map(([sha256, bytes, crc32], i) => ({ sha256, bytes, crc32, length: ndjsonPageBytes(pages[i]!) }));
+  const stored = keys.map((key, i): Part => ({ key, offset: 0, length: pieces[i]!.bytes, expect: { size: pieces[i]!.bytes, sha256: pieces[i]!.sha256 } }));
+  return [{ bytes: GZIP_HEADER }, ...stored, { bytes: FINAL_BLOCK }, { bytes: gzipTrailer(pieces) }];
 }
 
 /**

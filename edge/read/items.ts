@@ -15,16 +15,16 @@ import type { AppContext } from "../env.ts";
 import { notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
 import { isNotModified, strongEtag } from "../http/conditional.ts";
 import { quoted } from "../http/errors.ts";
-import { serveBytes } from "./bodies.ts";
+import { checkObject, pageExpect, serveBytes } from "./bodies.ts";
 import type { ResolvedVersion } from "./versions.ts";
 
-/** An immutable object's text: its KV hot copy, else R2. */
-async function readText(c: AppContext, key: string): Promise<string> {
+/** An immutable object's text: its KV hot copy, else R2 (checked against its sha256 when known). */
+async function readText(c: AppContext, key: string, sha256?: string): Promise<string> {
   const copy = await c.var.hot.text(key);
   if (copy !== null) return copy;
   const object = await c.var.store.get(key);
-  if (object === null) throw new Error(`${key} is named by an index but missing from R2`);
-  return object.text();
+  checkObject(key, object, object === null || sha256 === undefined ? undefined : { size: object.size, sha256 });
+  return object!.text();
 }
 
 /** The record of `key` in a version, as bytes, or null when the version has no such key. */
@@ -34,12 +34,12 @@ async function readRecord(c: AppContext, index: VersionIndex, key: string): Prom
     const record = findItem(await readText(c, legacyShardObjectKey(index.dataset, index.version, shardOf(key, items.shards))), key);
     return record === null ? null : new TextEncoder().encode(record);
   }
-  const location = await locateItem(items, key, (sha) => readText(c, itemShardObjectKey(index.dataset, sha)));
+  const location = await locateItem(items, key, (sha) => readText(c, itemShardObjectKey(index.dataset, sha), sha));
   if (location === null) return null;
   const pageKey = pageKeyOf(index, location.page);
   const object = await c.var.store.get(pageKey, { range: { offset: location.offset, length: location.length } });
-  if (object === null) throw new Error(`${pageKey} is named by an index but missing from R2`);
-  return new Uint8Array(await new Response(object.body).arrayBuffer());
+  checkObject(pageKey, object, pageExpect(index, location.page));
+  return new Uint8Array(await new Response(object!.body).arrayBuffer());
 }
 
 /** Serves one item of a keyed version. */

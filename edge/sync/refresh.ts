@@ -22,6 +22,8 @@ import type { EdgeStorage } from "../env.ts";
 import { loadIndex } from "../read/versions.ts";
 import { CATALOG_TAG, currentTag, purgeCurrent, versionTag } from "../read/cache.ts";
 import { HOT_COPY_LIMIT_BYTES, HOT_COPY_MARKER_TTL_SECONDS } from "../storage/kv.ts";
+import { checkObject } from "../read/bodies.ts";
+import type { Expected } from "../http/range.ts";
 import { purgeTags, type TagPurger } from "./purge.ts";
 
 /** How many copies are made at once (Workers allow 6 simultaneous open connections). */
@@ -52,6 +54,13 @@ export function hotCopyKeys(index: VersionIndex): string[] {
   return [...new Set(keys)];
 }
 
+/** What the index says of the objects a hot copy is made of: size and sha256 (item shards: sha256 in the key). */
+function expectedObjects(index: VersionIndex): Map<string, Expected> {
+  const expected = new Map<string, Expected>();
+  index.pages.forEach((page, n) => expected.set(pageKeyOf(index, n), { size: page.bytes, sha256: page.sha256 }));
+  return expected;
+}
+
 /**
  * Copies a version's hot objects from R2 into KV unless its marker says they are there. Objects KV
  * lists already (copied for another version) are not copied again if they outlive the new marker:
@@ -65,11 +74,14 @@ export async function ensureHotCopies({ store, hot }: EdgeStorage, index: Versio
   const outlivesMarker = Date.now() + HOT_COPY_MARKER_TTL_SECONDS * 1000;
   const present = new Set((await hot.list(datasetPrefix(index.dataset))).filter((copy) => (copy.expiresAt ?? Infinity) > outlivesMarker).map((copy) => copy.key));
   const keys = hotCopyKeys(index).filter((key) => !present.has(key));
+  const expected = expectedObjects(index);
   for (let start = 0; start < keys.length; start += COPY_CONCURRENCY) {
     await Promise.all(
       keys.slice(start, start + COPY_CONCURRENCY).map(async (key) => {
         const object = await store.get(key);
         if (object === null) throw new Error(`${key} is named by the index of ${index.dataset}@${index.version} but missing from R2`);
+        // Reads trust a hot copy as they would the object: only a checked object is copied.
+        checkObject(key, object, expected.get(key));
         await hot.put(key, object.body);
       }),
     );

@@ -1,7 +1,8 @@
 /**
  * Public read routes, run inside workerd against the real KV, R2 and Cache API of Miniflare.
  */
-import { env, SELF } from "cloudflare:test";
+import { createExecutionContext, env, SELF } from "cloudflare:test";
+import { createApp } from "../../edge/app.ts";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../support/fake-publish.ts";
 import { airportRecords, BASE, pageKey, publishFakeVersion, uniqueDataset } from "./publish-fixture.ts";
@@ -290,7 +291,7 @@ describe("CORS", () => {
       // Twice: the second answer comes from the Cache API and must carry CORS headers too.
       const res = await get(`/v1/datasets/${dataset}`, { headers: { Origin: "https://app.example" } });
       expect(res.headers.get("Access-Control-Allow-Origin")).toBe("*");
-      expect(res.headers.get("Access-Control-Expose-Headers")).toBe("ETag,X-Edgesnap-Version,Last-Modified,Link,Content-Disposition");
+      expect(res.headers.get("Access-Control-Expose-Headers")).toBe("ETag,X-Edgesnap-Version,Last-Modified,Link,Content-Disposition,Accept-Ranges,Content-Range,Content-Length,Content-Encoding");
       await res.text();
     }
   });
@@ -307,9 +308,18 @@ describe("misc routes", () => {
 
   it("turns an unexpected failure into a 500 without internals", async () => {
     const dataset = uniqueDataset("broken");
-    const { info } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
-    await env.SNAPSHOTS.delete(pageKey(info));
-    const res = await get(`/v1/datasets/${dataset}`);
+    await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });
+    // Storage that fails in a way nothing expects (not a missing or junk object).
+    const failing = new Proxy(env.SNAPSHOTS, {
+      get(target, property, receiver) {
+        if (property === "get") return async () => {
+          throw new TypeError("the bucket exploded at /secret/path");
+        };
+        const value = Reflect.get(target, property, receiver) as unknown;
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const res = await createApp().fetch(new Request(`${BASE}/v1/datasets/${dataset}`), { ...env, SNAPSHOTS: failing } as Env, createExecutionContext());
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({ error: { code: "internal", message: "internal error" } });
   });

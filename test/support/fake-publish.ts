@@ -112,11 +112,12 @@ export async function publishRecords(store: ObjectStore, options: FakePublishOpt
   const limits = options.pageLimits ?? (options.pageBytes === undefined ? DEFAULT_PAGE_LIMITS : scaledPageLimits(options.pageBytes));
   const pages = planPages(rows, limits);
   const pageInfo = await Promise.all(pages.map(async ({ span, text }) => ({ first_row: span.firstRow, rows: span.rows, bytes: new TextEncoder().encode(text).byteLength, sha256: await sha256Of(text) })));
-  for (const [n, page] of pages.entries()) await store.put(pageObjectKey(options.dataset, pageInfo[n]!.sha256), page.text, { contentType: "application/json" });
+  // With their sha256, as the compute side writes them: the store keeps it as a checksum.
+  for (const [n, page] of pages.entries()) await store.put(pageObjectKey(options.dataset, pageInfo[n]!.sha256), page.text, { contentType: "application/json", sha256: pageInfo[n]!.sha256 });
   let items: VersionIndex["items"] = null;
   if (options.key !== undefined) {
     const shards = await Promise.all(itemShards(options.records, rows, pages, options.key, options.shards).map(async (text) => ({ text, sha: await sha256Of(text) })));
-    for (const shard of shards) await store.put(itemShardObjectKey(options.dataset, shard.sha), shard.text);
+    for (const shard of shards) await store.put(itemShardObjectKey(options.dataset, shard.sha), shard.text, { sha256: shard.sha });
     items = { kind: "index", shards: shards.map((s) => s.sha), base_map: pages.map((_, n) => n), delta: [] };
   }
   const formats: Partial<Record<Format, IndexFormat>> = {};
