@@ -7,7 +7,8 @@
 import path from "node:path";
 import pl from "nodejs-polars";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { itemShardObjectKey, keyChangesKey, locateItem, pageKeyOf, parseKeyChanges, scaledPageLimits, type VersionIndex } from "../../contract/index.ts";
+import { itemShardObjectKey, keyChangesKey, locateItem, objectKeysOf, pageKeyOf, parseKeyChanges, scaledPageLimits, type VersionIndex } from "../../contract/index.ts";
+import { readHead, readIndex } from "../../contract/protocol/manifests.ts";
 import { publishVersion } from "../../compute/publish/publish.ts";
 import type { ObjectStore } from "../../compute/storage/index.ts";
 import { listKeys, makeTempDir, openLocalTestStore, readPublished, serializeFrame } from "./helpers.ts";
@@ -35,10 +36,10 @@ function table(ids: number[], edit: (id: number) => string = () => "") {
 }
 
 /** Publishes a frame as a version of `dataset` (small pages, so a few thousand rows make many). */
-async function publish(dataset: string, frame: pl.DataFrame, key: string | null = "id") {
+async function publish(dataset: string, frame: pl.DataFrame, key: string | null = "id", options: { retain?: number; collect?: boolean } = {}) {
   const dir = path.join(rows.dir, `${dataset}-${clock}`);
   const { plan, columns } = await serializeFrame(frame, { key: key ?? undefined, pageLimits: LIMITS, keep: dir });
-  return publishVersion(store, { dataset, plan, columns, key, generatedAt: new Date((clock += 1000)), formats: [] }, { collect: false });
+  return publishVersion(store, { dataset, plan, columns, key, generatedAt: new Date((clock += 1000)), formats: [] }, { collect: options.collect ?? false, retain: options.retain });
 }
 
 /** The record of `key` as the edge reads it: the item index, then a range of its page. */
@@ -100,6 +101,15 @@ describe("a version over the previous one", () => {
     expect(items2.shards).not.toEqual(items1.shards);
     expect(items2.base_map).toEqual(shifted.pages.map((_, i) => i));
     expect(await item(shifted, "k000042")).toBe(record(42, " all changed"));
+  });
+
+  it("keeps storage bounded by the retained versions without an operator: each publish collects what the versions it dropped left", async () => {
+    for (let n = 0; n < 8; n++) await publish("v-bounded", table([...ids, ...Array.from({ length: 10 * n }, (_, i) => 3000 + i)]), "id", { retain: 2, collect: true });
+    const read = (await readHead(store, "v-bounded"))!;
+    expect(read.value.head.versions).toHaveLength(2);
+    const referenced = new Set(["datasets/v-bounded/manifest.json"]);
+    for (const summary of read.value.head.versions) for (const key of objectKeysOf((await readIndex(store, "v-bounded", summary.version))!)) referenced.add(key);
+    expect((await listKeys(store, "datasets/v-bounded/")).sort()).toEqual([...referenced].sort());
   });
 
   it("stores a page held by two versions once", async () => {

@@ -208,6 +208,27 @@ describe("reconcileAll", () => {
     expect((await storedCatalog()).map((d) => d.name)).toEqual(expect.arrayContaining([broken, healthy]));
   });
 
+  it("sweeps the hot copies no retained version references, and keeps those a retained version shares", async () => {
+    const dataset = uniqueDataset("sweep");
+    const records = airportRecords(30);
+    const versions = [];
+    for (let n = 0; n < 3; n++) {
+      const published = await publishFakeVersion(env, { dataset, records: [...records, { iata: `N${n}`, name: "new", flights: n, mean_delay: 0 }], pageBytes: 300, retain: 1 });
+      expect((await notice({ dataset, version: published.info.version })).status).toBe(200);
+      versions.push(published);
+    }
+    const [first, , last] = versions as [(typeof versions)[0], (typeof versions)[0], (typeof versions)[0]];
+    const dropped = first.info.pages.map((p) => p.sha256).filter((sha) => !last.info.pages.some((q) => q.sha256 === sha));
+    expect(dropped.length).toBeGreaterThan(0);
+    const copies = async () => (await env.SNAPSHOT_KV.list({ prefix: datasetPrefix(dataset) })).keys.map((k) => k.name);
+    expect(await copies()).toEqual(expect.arrayContaining([pageKey(first, first.info.pages.length)]));
+    const report = await reconcileAll(openEdgeStorage(env), { sweep: (name) => name === dataset });
+    expect(report.datasets.find((d) => d.dataset === dataset)?.swept).toBeGreaterThan(0);
+    const kept = await copies();
+    for (const sha of dropped) expect(kept.some((key) => key.includes(sha))).toBe(false);
+    for (let n = 1; n <= last.info.pages.length; n++) expect(kept).toContain(pageKey(last, n));
+  });
+
   it("writes the stored catalog only when it changes", async () => {
     const dataset = uniqueDataset("catalog-write");
     await publishFakeVersion(env, { dataset, records: [{ a: 1 }] });

@@ -324,3 +324,31 @@ describe("misc routes", () => {
     expect(await res.json()).toEqual({ error: { code: "internal", message: "internal error" } });
   });
 });
+
+describe("edge cases the red team named", () => {
+  it("reads every item back from a keyed version whose index has empty shards, and 404s a key that would live in one", async () => {
+    const dataset = uniqueDataset("empty-shards");
+    const records = airportRecords(3);
+    const { info } = await publishFakeVersion(env, { dataset, records, key: "iata", shards: 16 });
+    const { itemShardOf } = await import("../../contract/index.ts");
+    const used = new Set(records.map((r) => itemShardOf(String(r.iata), 16)));
+    expect(used.size).toBeLessThan(16);
+    for (const record of records) expect(await (await get(`/v1/datasets/${dataset}/items/${String(record.iata)}`)).json()).toEqual(record);
+    const inEmpty = Array.from({ length: 200 }, (_, i) => `Z${i}`).find((key) => !used.has(itemShardOf(key, 16)))!;
+    expect((await get(`/v1/datasets/${dataset}/items/${inEmpty}`)).status).toBe(404);
+    expect((info.items as { shards: string[] }).shards).toHaveLength(16);
+  });
+
+  it("never caches a HEAD answer for the GET that follows on a cold versioned URL", async () => {
+    const dataset = uniqueDataset("head-then-get");
+    const { info, body } = await publishFakeVersion(env, { dataset, records: [{ a: 1 }, { a: 2 }] });
+    const url = `/v1/datasets/${dataset}/versions/${info.version}`;
+    const head = await get(url, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe("");
+    const full = await get(url);
+    expect(full.status).toBe(200);
+    expect(await full.text()).toBe(body);
+    expect(await (await get(url)).text()).toBe(body);
+  });
+});
