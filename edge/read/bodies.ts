@@ -49,7 +49,7 @@ export function checkObject(key: string, object: ObjectInfo | null, expect?: Exp
  * last chunk is held until the hash is known, so bytes that do not match never all reach the
  * client, which sees the answer cut (and no cache keeps it).
  */
-function verifiedStream(key: string, body: ReadableStream<Uint8Array>, sha256: string): ReadableStream<Uint8Array> {
+export function verifiedStream(key: string, body: ReadableStream<Uint8Array>, sha256: string): ReadableStream<Uint8Array> {
   const digest = new crypto.DigestStream("SHA-256");
   const writer = digest.getWriter();
   let held: Uint8Array | undefined;
