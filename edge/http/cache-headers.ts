@@ -47,23 +47,67 @@ export function cacheControlFor(kind: UrlKind, freshness = DEFAULT_FRESHNESS_SEC
 
 export const VERSION_HEADER = "X-Edgesnap-Version";
 
-export interface RepresentationHeadersOptions {
-  kind: UrlKind;
-  etag: string;
-  lastModified: Date;
-  /** Omitted for the catalog, which spans versions. */
-  version?: string;
-  /** Body length in bytes, when known without reading the body. */
-  contentLength?: number;
+/** Tag of the catalog and of other answers that span datasets. */
+export const CATALOG_TAG = "catalog";
+/** Tag of /v1/health. */
+export const HEALTH_TAG = "health";
+
+/** Tag of every response about a dataset. */
+export function datasetTag(dataset: string): string {
+  return `ds:${dataset}`;
 }
 
-/** The headers every snapshot, item and catalog response carries, on 200 and 304 alike. */
+/** Tag of the responses of one version of a dataset, at current and versioned URLs alike. */
+export function versionTag(dataset: string, version: string): string {
+  return `ds:${dataset}@${version}`;
+}
+
+/** Tag of a dataset's current URLs: what a publish, a rollback or a pin makes wrong. */
+export function currentTag(dataset: string): string {
+  return `ds:${dataset}:current`;
+}
+
+/** What an answer is, for caching: its URL kind, and the dataset and version it is about. */
+export interface CacheScope {
+  kind: UrlKind;
+  /** Omitted for answers that span datasets (the catalog, the API document). */
+  dataset?: string;
+  version?: string;
+}
+
+/**
+ * The Cache-Tag values of an answer (Workers Cache purges by them): the catalog's for answers
+ * spanning datasets, else the dataset's, its version's, and for a current URL the dataset's current
+ * tag. A versioned URL is never made wrong by a publish, so it has no current tag. Pure.
+ */
+export function cacheTags(scope: CacheScope): string[] {
+  if (scope.dataset === undefined) return [CATALOG_TAG];
+  const tags = [datasetTag(scope.dataset)];
+  if (scope.version !== undefined) tags.push(versionTag(scope.dataset, scope.version));
+  if (scope.kind !== "versioned") tags.push(currentTag(scope.dataset));
+  return tags;
+}
+
+export interface RepresentationHeadersOptions extends CacheScope {
+  etag: string;
+  lastModified: Date;
+  /** Body length in bytes, when known without reading the body. */
+  contentLength?: number;
+  /** The staleness bound of current URLs (FRESHNESS_SECONDS). Default DEFAULT_FRESHNESS_SECONDS. */
+  freshness?: number;
+}
+
+/**
+ * The headers every snapshot, item and catalog response carries, on 200 and 304 alike: its
+ * validators, and its caching (Cache-Control and Cache-Tag) from what it is. Pure.
+ */
 export function representationHeaders(options: RepresentationHeadersOptions): Headers {
   const headers = new Headers({
     "Content-Type": JSON_CONTENT_TYPE,
     ETag: options.etag,
     "Last-Modified": options.lastModified.toUTCString(),
-    "Cache-Control": cacheControlFor(options.kind),
+    "Cache-Control": cacheControlFor(options.kind, options.freshness),
+    "Cache-Tag": cacheTags(options).join(","),
   });
   if (options.version !== undefined) headers.set(VERSION_HEADER, options.version);
   if (options.contentLength !== undefined) headers.set("Content-Length", String(options.contentLength));

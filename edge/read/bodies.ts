@@ -9,7 +9,7 @@ import { HTTPException } from "hono/http-exception";
 import { pageObjectKey } from "../../contract/keys.ts";
 import { bodySegments, pageKeyOf, type VersionIndex } from "../../contract/version-index.ts";
 import type { AppContext, EdgeStorage } from "../env.ts";
-import { notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
+import { freshnessSeconds, notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
 import { isNotModified, strongEtag } from "../http/conditional.ts";
 import { errorBody, quoted } from "../http/errors.ts";
 import { decideRange, partialHeaders, sliceParts, type Expected, type Part, type RangeDecision } from "../http/range.ts";
@@ -237,7 +237,7 @@ export async function serveBody(c: AppContext, version: ResolvedVersion, kind: U
   const { summary } = version;
   const etag = strongEtag(summary.hash);
   const lastModified = new Date(summary.generated_at);
-  const headers = representationHeaders({ kind, etag, lastModified, version: summary.version, contentLength: summary.bytes });
+  const headers = representationHeaders({ kind, dataset: version.state.head.dataset, etag, lastModified, version: summary.version, contentLength: summary.bytes, freshness: freshnessSeconds(c.env) });
   headers.set("Accept-Ranges", "bytes");
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
   if (c.req.method === "HEAD") return new Response(null, { headers });
@@ -278,7 +278,7 @@ export async function servePage(c: AppContext, version: ResolvedVersion, page: n
   }
   const etag = strongEtag(stored.sha256);
   const lastModified = new Date(index.generated_at);
-  const headers = representationHeaders({ kind, etag, lastModified, version: index.version, contentLength: stored.bytes });
+  const headers = representationHeaders({ kind, dataset: index.dataset, etag, lastModified, version: index.version, contentLength: stored.bytes, freshness: freshnessSeconds(c.env) });
   headers.set("Link", pageLinks(index.dataset, index.version, page, index.pages.length));
   headers.set("Accept-Ranges", "bytes");
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
@@ -300,7 +300,7 @@ export async function servePageByHash(c: AppContext, dataset: string, sha256: st
   if (object === null) throw new HTTPException(404, { message: `no page ${sha256} is stored for ${dataset}` });
   // The key names the bytes: a stored checksum that differs is a corrupt page.
   checkObject(key, object, { size: object.size, sha256 });
-  const headers = representationHeaders({ kind: "versioned", etag, lastModified: object.uploaded, contentLength: object.size });
+  const headers = representationHeaders({ kind: "versioned", dataset, etag, lastModified: object.uploaded, contentLength: object.size });
   headers.set("Accept-Ranges", "bytes");
   const notModified = isNotModified(c.req.raw.headers, etag, object.uploaded);
   const range = rangeFor(c, object.size, { etag, lastModified: object.uploaded });

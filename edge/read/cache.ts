@@ -8,71 +8,28 @@
  * may arrive on another hostname than the reads) deletes exactly the entries readers hit.
  *
  * Every cacheable public response carries `Cache-Tag` (its dataset, its version, and whether it is
- * a current URL) and the configured staleness bound (FRESHNESS_SECONDS); errors are never stored.
+ * a current URL) and the configured staleness bound (FRESHNESS_SECONDS), both set where the answer
+ * is made (`representationHeaders`); errors are never stored.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { isDatasetName } from "../../contract/names.ts";
 import type { AppEnv } from "../env.ts";
-import { cacheControlFor, freshnessSeconds, notModifiedResponse, VERSION_HEADER } from "../http/cache-headers.ts";
+import { notModifiedResponse } from "../http/cache-headers.ts";
 import { isNotModified } from "../http/conditional.ts";
 import { acceptsGzip, clientAcceptEncoding } from "../http/encoding.ts";
 
 const CACHE_ORIGIN = "https://edgesnap-cache.internal";
 
-/** Tag of the catalog and of other answers that span datasets. */
-export const CATALOG_TAG = "catalog";
-/** Tag of /v1/health. */
-export const HEALTH_TAG = "health";
-
-/** Tag of every response about a dataset. */
-export function datasetTag(dataset: string): string {
-  return `ds:${dataset}`;
-}
-
-/** Tag of the responses of one version of a dataset, at current and versioned URLs alike. */
-export function versionTag(dataset: string, version: string): string {
-  return `ds:${dataset}@${version}`;
-}
-
-/** Tag of a dataset's current URLs: what a publish, a rollback or a pin makes wrong. */
-export function currentTag(dataset: string): string {
-  return `ds:${dataset}:current`;
-}
+export { CATALOG_TAG, currentTag, datasetTag, HEALTH_TAG, versionTag } from "../http/cache-headers.ts";
 
 /**
- * The Cache-Tag values of a public response, from its path and X-Edgesnap-Version. A path under
- * `/v1/datasets/<name>` is about that dataset, current unless it names a version; `/v1/health` has
- * its own tag; anything else under /v1 (the catalog, documents spanning datasets) is the catalog's.
- * Pure.
+ * Every answer under /v1 carries its own caching headers (`representationHeaders`, from what it
+ * is); an error without them gets `no-store`, so no cache keeps a 404 past a first publish.
  */
-export function cacheTagsFor(path: string, version: string | null): string[] {
-  const [, root, section, name, sub, leaf] = path.split("/");
-  if (root !== "v1") return [];
-  if (section === "health" && name === undefined) return [HEALTH_TAG];
-  if (section !== "datasets" || name === undefined || name === "" || !isDatasetName(name)) return [CATALOG_TAG];
-  const tags = [datasetTag(name)];
-  if (version !== null) tags.push(versionTag(name, version));
-  // A page named by its hash is immutable whatever the current version is.
-  const byHash = sub === "pages" && /^[0-9a-f]{64}$/.test(leaf ?? "");
-  if (sub !== "versions" && !byHash) tags.push(currentTag(name));
-  return tags;
-}
-
-/**
- * Gives a public response its caching headers, in place: a cacheable (`public`) answer gets its
- * Cache-Tag and, when it carries the default current-URL policy, the configured bound; an error
- * without caching headers of its own gets `no-store`, so no cache keeps a 404 past a first publish.
- */
-export function applyPublicCaching(response: Response, path: string, freshness: number): void {
-  const headers = response.headers;
-  const cacheControl = headers.get("Cache-Control");
-  if (cacheControl !== null && /(^|[\s,])public([\s,]|$)/.test(cacheControl)) {
-    if (cacheControl === cacheControlFor("current")) headers.set("Cache-Control", cacheControlFor("current", freshness));
-    const tags = cacheTagsFor(path, headers.get(VERSION_HEADER));
-    if (tags.length > 0) headers.set("Cache-Tag", tags.join(","));
-  } else if (response.status >= 400) {
-    headers.set("Cache-Control", "no-store");
-    headers.delete("Cache-Tag");
+export function applyErrorCaching(response: Response): void {
+  const cacheControl = response.headers.get("Cache-Control");
+  if (response.status >= 400 && (cacheControl === null || !/(^|[\s,])public([\s,]|$)/.test(cacheControl))) {
+    response.headers.set("Cache-Control", "no-store");
+    response.headers.delete("Cache-Tag");
   }
 }
 
@@ -85,11 +42,11 @@ export function executionContextOf(c: Context): ExecutionContext | undefined {
   }
 }
 
-/** Applies `applyPublicCaching` to every answer under /v1 (mounted by the app). */
+/** Applies `applyErrorCaching` to every answer under /v1 (mounted by the app). */
 export function publicCaching(): MiddlewareHandler<AppEnv> {
   return async function publicCaching(c, next) {
     await next();
-    applyPublicCaching(c.res, c.req.path, freshnessSeconds(c.env));
+    applyErrorCaching(c.res);
   };
 }
 
@@ -132,10 +89,7 @@ export function edgeCache(): MiddlewareHandler<AppEnv> {
       return new Response(hit.body, { status: hit.status, headers: hit.headers });
     }
     await next();
-    if (c.req.method === "GET" && c.res.status === 200) {
-      applyPublicCaching(c.res, c.req.path, freshnessSeconds(c.env));
-      ctx.waitUntil(caches.default.put(key, c.res.clone()));
-    }
+    if (c.req.method === "GET" && c.res.status === 200) ctx.waitUntil(caches.default.put(key, c.res.clone()));
   };
 }
 

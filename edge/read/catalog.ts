@@ -8,7 +8,7 @@ import { buildCatalogEntries, parseCatalogText, publicCatalogEntries } from "../
 import { sha256Of } from "../../contract/storage.ts";
 import type { CatalogEntry, PublicCatalogEntry } from "../../contract/manifest.ts";
 import type { AppContext } from "../env.ts";
-import { notModifiedResponse, representationHeaders } from "../http/cache-headers.ts";
+import { freshnessSeconds, notModifiedResponse, representationHeaders } from "../http/cache-headers.ts";
 import { isNotModified } from "../http/conditional.ts";
 
 async function storedCatalog(c: AppContext): Promise<{ entries: CatalogEntry[]; text: string; lastModified: Date }> {
@@ -37,7 +37,7 @@ export async function serveCatalog(c: AppContext, now = new Date()): Promise<Res
   const served = publicCatalogEntries(entries, now);
   const etag = await catalogEtag(text, served);
   const bytes = new TextEncoder().encode(JSON.stringify({ datasets: served }));
-  const headers = representationHeaders({ kind: "catalog", etag, lastModified, contentLength: bytes.byteLength });
+  const headers = representationHeaders({ kind: "catalog", etag, lastModified, contentLength: bytes.byteLength, freshness: freshnessSeconds(c.env) });
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
   return new Response(c.req.method === "HEAD" ? null : bytes, { headers });
 }

@@ -14,7 +14,7 @@ import { parseKeyChanges } from "../../contract/changes.ts";
 import { sha256Of } from "../../contract/storage.ts";
 import type { VersionIndex } from "../../contract/version-index.ts";
 import type { AppContext } from "../env.ts";
-import { notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
+import { freshnessSeconds, notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
 import { isNotModified, strongEtag } from "../http/conditional.ts";
 import { quoted } from "../http/errors.ts";
 import { loadIndex, requireCurrent, retainedOf, type ResolvedVersion } from "./versions.ts";
@@ -43,10 +43,10 @@ export function publicIndex(index: VersionIndex): Record<string, unknown> {
 }
 
 /** A JSON document with an ETag of its own bytes. */
-async function jsonDocument(c: AppContext, value: unknown, kind: UrlKind, version: string, lastModified: Date): Promise<Response> {
+async function jsonDocument(c: AppContext, value: unknown, kind: UrlKind, dataset: string, version: string, lastModified: Date): Promise<Response> {
   const bytes = new TextEncoder().encode(JSON.stringify(value));
   const etag = strongEtag(await sha256Of(bytes));
-  const headers = representationHeaders({ kind, etag, lastModified, version, contentLength: bytes.byteLength });
+  const headers = representationHeaders({ kind, dataset, etag, lastModified, version, contentLength: bytes.byteLength, freshness: freshnessSeconds(c.env) });
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
   return new Response(c.req.method === "HEAD" ? null : bytes, { headers });
 }
@@ -54,7 +54,7 @@ async function jsonDocument(c: AppContext, value: unknown, kind: UrlKind, versio
 /** Serves a version's index document. */
 export async function serveIndex(c: AppContext, version: ResolvedVersion, kind: UrlKind): Promise<Response> {
   const index = await version.index();
-  return jsonDocument(c, publicIndex(index), kind, index.version, new Date(index.generated_at));
+  return jsonDocument(c, publicIndex(index), kind, index.dataset, index.version, new Date(index.generated_at));
 }
 
 /** Why key changes cannot be given, or the composed delta. */
@@ -116,5 +116,5 @@ export async function serveChanges(c: AppContext, dataset: string): Promise<Resp
     keys: keys.keys,
     ...(keys.reason === null ? {} : { keys_unavailable: keys.reason }),
   };
-  return jsonDocument(c, answer, "current", currentIndex.version, new Date(currentIndex.generated_at));
+  return jsonDocument(c, answer, "current", dataset, currentIndex.version, new Date(currentIndex.generated_at));
 }

@@ -11,7 +11,7 @@ import { FORMAT_CONTENT_TYPES } from "../../contract/media-types.ts";
 import { FINAL_BLOCK, GZIP_HEADER, gzipTrailer } from "../../contract/gzip.ts";
 import { formatKeysOf, gzipKeysOf, ndjsonPageBytes, type VersionIndex } from "../../contract/version-index.ts";
 import type { AppContext } from "../env.ts";
-import { notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
+import { freshnessSeconds, notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
 import { isNotModified, strongEtag } from "../http/conditional.ts";
 import { acceptsGzip, clientAcceptEncoding } from "../http/encoding.ts";
 import type { Part } from "../http/range.ts";
@@ -91,7 +91,7 @@ export async function serveFormat(c: AppContext, version: ResolvedVersion, forma
   }
   const etag = strongEtag(stored.sha256);
   const lastModified = new Date(index.generated_at);
-  const headers = representationHeaders({ kind, etag, lastModified, version: index.version, contentLength: stored.bytes });
+  const headers = representationHeaders({ kind, dataset: index.dataset, etag, lastModified, version: index.version, contentLength: stored.bytes, freshness: freshnessSeconds(c.env) });
   headers.set("Content-Type", FORMAT_CONTENT_TYPES[format]);
   // Names are [a-z0-9-] and version ids [0-9TZa-f-], so the quoted filename needs no escaping.
   headers.set("Content-Disposition", `attachment; filename="${downloadName(index.dataset, index.version, format)}"`);

@@ -9,7 +9,7 @@ import { freshnessOf, type Freshness } from "../../contract/freshness.ts";
 import { currentSummary } from "../../contract/head.ts";
 import { readAllHeads } from "../../contract/protocol/catalog.ts";
 import type { AppEnv } from "../env.ts";
-import { HEALTH_CACHE_SECONDS, sharedCacheControl } from "../http/cache-headers.ts";
+import { HEALTH_CACHE_SECONDS, HEALTH_TAG, sharedCacheControl } from "../http/cache-headers.ts";
 import { methodNotAllowed } from "../http/errors.ts";
 
 /** The health document. */
@@ -36,6 +36,7 @@ export function healthRoutes(): Hono<AppEnv> {
       .sort((a, b) => (a.name < b.name ? -1 : 1));
     const report: HealthReport = { ok: stale.length === 0 && unreadable.length === 0, datasets: published.length, stale, unreadable: unreadable.sort(), time: now.toISOString() };
     c.header("Cache-Control", sharedCacheControl(HEALTH_CACHE_SECONDS));
+    c.header("Cache-Tag", HEALTH_TAG);
     return c.json(report, report.ok ? 200 : 503);
   });
   routes.all("/", methodNotAllowed("GET, HEAD"));

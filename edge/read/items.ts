@@ -12,7 +12,7 @@ import { findItem, shardOf } from "../../contract/shards.ts";
 import { sha256Of } from "../../contract/storage.ts";
 import { pageKeyOf, type VersionIndex } from "../../contract/version-index.ts";
 import type { AppContext } from "../env.ts";
-import { notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
+import { freshnessSeconds, notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
 import { isNotModified, strongEtag } from "../http/conditional.ts";
 import { quoted } from "../http/errors.ts";
 import { checkObject, pageExpect, serveBytes } from "./bodies.ts";
@@ -52,7 +52,7 @@ export async function serveItem(c: AppContext, version: ResolvedVersion, key: st
   if (bytes === null) throw new HTTPException(404, { message: `no item with key ${quoted(key)} in ${index.dataset}@${index.version}` });
   const etag = strongEtag(await sha256Of(bytes));
   const lastModified = new Date(index.generated_at);
-  const headers = representationHeaders({ kind, etag, lastModified, version: index.version, contentLength: bytes.byteLength });
+  const headers = representationHeaders({ kind, dataset: index.dataset, etag, lastModified, version: index.version, contentLength: bytes.byteLength, freshness: freshnessSeconds(c.env) });
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
   return serveBytes(c, headers, bytes, { etag, lastModified });
 }

@@ -16,7 +16,7 @@ import { loadIndex } from "./versions.ts";
 import { DATASET_NAME_PATTERN, MAX_ITEM_KEY_BYTES, VERSION_ID_PATTERN } from "../../contract/names.ts";
 import { sha256Of } from "../../contract/storage.ts";
 import type { AppContext } from "../env.ts";
-import { notModifiedResponse, representationHeaders } from "../http/cache-headers.ts";
+import { freshnessSeconds, notModifiedResponse, representationHeaders } from "../http/cache-headers.ts";
 import { isNotModified, strongEtag } from "../http/conditional.ts";
 import { ERROR_CODES } from "../http/errors.ts";
 import { rowSchema, type JsonSchema } from "./schema.ts";
@@ -311,7 +311,7 @@ export async function serveOpenApi(c: AppContext): Promise<Response> {
   const bytes = new TextEncoder().encode(JSON.stringify(openApiDocument(await publishedDatasets(c, catalog !== null))));
   const etag = strongEtag(await sha256Of(bytes));
   const lastModified = catalog?.uploaded ?? new Date(0);
-  const headers = representationHeaders({ kind: "catalog", etag, lastModified, contentLength: bytes.byteLength });
+  const headers = representationHeaders({ kind: "catalog", etag, lastModified, contentLength: bytes.byteLength, freshness: freshnessSeconds(c.env) });
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
   return new Response(c.req.method === "HEAD" ? null : bytes, { headers });
 }

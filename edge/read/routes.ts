@@ -46,99 +46,73 @@ function byHashOnly(middleware: MiddlewareHandler<AppEnv>): MiddlewareHandler<Ap
   };
 }
 
+/** One read route: its path, whether this location's Cache API keeps its answers, and its handler. */
+interface ReadRoute {
+  path: string;
+  cache?: MiddlewareHandler<AppEnv>;
+  handle: (c: AppContext) => Promise<Response>;
+}
+
+/**
+ * Every public read route, in matching order: each takes GET (and HEAD) and answers 405 with
+ * `Allow: GET, HEAD` to anything else. Versioned URLs are kept by the Cache API where Workers Cache
+ * is absent (edgeCache); current ones are purged by tag instead.
+ */
+function readRoutes(): ReadRoute[] {
+  const current = (c: AppContext) => requireCurrent(c, datasetParam(c));
+  const versioned = (c: AppContext, version = versionParam(c)) => requireVersion(c, datasetParam(c), version);
+  return [
+    { path: "/datasets", cache: edgeCache(), handle: async (c) => serveCatalog(c) },
+    // Before /datasets/:name, which would take "airport-delays.csv" for a (malformed) name.
+    {
+      path: `/datasets/:file${FORMAT_FILE_PARAM}`,
+      handle: async (c) => {
+        const { stem, format } = splitFormat(c.req.param("file")!);
+        return serveFormat(c, await requireCurrent(c, datasetParam(c, stem)), format, "current");
+      },
+    },
+    {
+      path: `/datasets/:name/versions/:file${FORMAT_FILE_PARAM}`,
+      cache: edgeCache(),
+      handle: async (c) => {
+        const { stem, format } = splitFormat(c.req.param("file")!);
+        return serveFormat(c, await versioned(c, versionParam(c, stem)), format, "versioned");
+      },
+    },
+    { path: "/datasets/:name/schema", handle: async (c) => serveSchema(c, await current(c), "current") },
+    // The columns are the version's, but the description is the dataset's present one, which a later
+    // publish can change: cached like a current URL, not for a year.
+    { path: "/datasets/:name/versions/:version/schema", cache: edgeCache(), handle: async (c) => serveSchema(c, await versioned(c), "current") },
+    { path: "/datasets/:name/index", handle: async (c) => serveIndex(c, await current(c), "current") },
+    { path: "/datasets/:name/versions/:version/index", cache: edgeCache(), handle: async (c) => serveIndex(c, await versioned(c), "versioned") },
+    { path: "/datasets/:name/changes", handle: async (c) => serveChanges(c, datasetParam(c)) },
+    { path: "/datasets/:name", cache: edgeCache(), handle: async (c) => serveBody(c, await current(c), "current") },
+    { path: "/datasets/:name/versions/:version", cache: edgeCache(), handle: async (c) => serveBody(c, await versioned(c), "versioned") },
+    // `:page` is a number (of the current version) or a sha256: a page named by its hash is immutable
+    // and shared between versions, so it is cached like a versioned URL.
+    {
+      path: "/datasets/:name/pages/:page",
+      cache: byHashOnly(edgeCache()),
+      handle: async (c) => {
+        const raw = c.req.param("page");
+        if (isPageHash(raw)) return servePageByHash(c, datasetParam(c), raw!);
+        return servePage(c, await current(c), pageNumber(raw), "current");
+      },
+    },
+    { path: "/datasets/:name/versions/:version/pages/:page", cache: edgeCache(), handle: async (c) => servePage(c, await versioned(c), pageNumber(c.req.param("page")), "versioned") },
+    { path: "/datasets/:name/items/:key", handle: async (c) => serveItem(c, await current(c), keyParam(c), "current") },
+    { path: "/datasets/:name/versions/:version/items/:key", cache: edgeCache(), handle: async (c) => serveItem(c, await versioned(c), keyParam(c), "versioned") },
+  ];
+}
+
 /** The public read routes, mounted at /v1 by the app. */
 export function publicRoutes(): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
-
   routes.route("/health", healthRoutes());
-  routes.get("/datasets", edgeCache(), (c) => serveCatalog(c));
-
-  // Before /datasets/:name, which would take "airport-delays.csv" for a (malformed) name.
-  routes.get(`/datasets/:file${FORMAT_FILE_PARAM}`, async (c) => {
-    const { stem, format } = splitFormat(c.req.param("file"));
-    const dataset = datasetParam(c, stem);
-    return serveFormat(c, await requireCurrent(c, dataset), format, "current");
-  });
-
-  routes.get(`/datasets/:name/versions/:file${FORMAT_FILE_PARAM}`, edgeCache(), async (c) => {
-    const dataset = datasetParam(c);
-    const { stem, format } = splitFormat(c.req.param("file"));
-    return serveFormat(c, await requireVersion(c, dataset, versionParam(c, stem)), format, "versioned");
-  });
-
-  routes.get("/datasets/:name/schema", async (c) => {
-    return serveSchema(c, await requireCurrent(c, datasetParam(c)), "current");
-  });
-
-  routes.get("/datasets/:name/versions/:version/schema", edgeCache(), async (c) => {
-    const dataset = datasetParam(c);
-    // The columns are the version's, but the description is the dataset's present one, which a later
-    // publish can change: cached like a current URL, not for a year.
-    return serveSchema(c, await requireVersion(c, dataset, versionParam(c)), "current");
-  });
-
-  routes.get("/datasets/:name/index", async (c) => serveIndex(c, await requireCurrent(c, datasetParam(c)), "current"));
-
-  routes.get("/datasets/:name/versions/:version/index", edgeCache(), async (c) => {
-    const dataset = datasetParam(c);
-    return serveIndex(c, await requireVersion(c, dataset, versionParam(c)), "versioned");
-  });
-
-  routes.get("/datasets/:name/changes", async (c) => serveChanges(c, datasetParam(c)));
-
-  routes.get("/datasets/:name", edgeCache(), async (c) => {
-    const dataset = datasetParam(c);
-    return serveBody(c, await requireCurrent(c, dataset), "current");
-  });
-
-  routes.get("/datasets/:name/versions/:version", edgeCache(), async (c) => {
-    const dataset = datasetParam(c);
-    return serveBody(c, await requireVersion(c, dataset, versionParam(c)), "versioned");
-  });
-
-  // `:page` is a number (of the current version) or a sha256: a page named by its hash is immutable
-  // and shared between versions, so it is cached like a versioned URL.
-  routes.get("/datasets/:name/pages/:page", byHashOnly(edgeCache()), async (c) => {
-    const dataset = datasetParam(c);
-    const raw = c.req.param("page");
-    if (isPageHash(raw)) return servePageByHash(c, dataset, raw);
-    return servePage(c, await requireCurrent(c, dataset), pageNumber(raw), "current");
-  });
-
-  routes.get("/datasets/:name/versions/:version/pages/:page", edgeCache(), async (c) => {
-    const dataset = datasetParam(c);
-    const page = pageNumber(c.req.param("page"));
-    return servePage(c, await requireVersion(c, dataset, versionParam(c)), page, "versioned");
-  });
-
-  routes.get("/datasets/:name/items/:key", async (c) => {
-    const dataset = datasetParam(c);
-    const key = keyParam(c);
-    return serveItem(c, await requireCurrent(c, dataset), key, "current");
-  });
-
-  routes.get("/datasets/:name/versions/:version/items/:key", edgeCache(), async (c) => {
-    const dataset = datasetParam(c);
-    const version = versionParam(c);
-    const key = keyParam(c);
-    return serveItem(c, await requireVersion(c, dataset, version), key, "versioned");
-  });
-
-  for (const path of [
-    "/datasets",
-    "/datasets/:name",
-    "/datasets/:name/versions/:version",
-    "/datasets/:name/pages/:page",
-    "/datasets/:name/versions/:version/pages/:page",
-    "/datasets/:name/items/:key",
-    "/datasets/:name/versions/:version/items/:key",
-    "/datasets/:name/schema",
-    "/datasets/:name/versions/:version/schema",
-    "/datasets/:name/index",
-    "/datasets/:name/versions/:version/index",
-    "/datasets/:name/changes",
-  ]) {
-    routes.all(path, methodNotAllowed(READ_METHODS));
+  for (const route of readRoutes()) {
+    if (route.cache) routes.get(route.path, route.cache, route.handle);
+    else routes.get(route.path, route.handle);
+    routes.all(route.path, methodNotAllowed(READ_METHODS));
   }
   return routes;
 }

@@ -10,7 +10,7 @@ import type { Column } from "../../contract/manifest.ts";
 import type { ResolvedVersion } from "./versions.ts";
 import { sha256Of } from "../../contract/storage.ts";
 import type { AppContext } from "../env.ts";
-import { notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
+import { freshnessSeconds, notModifiedResponse, representationHeaders, type UrlKind } from "../http/cache-headers.ts";
 import { isNotModified, strongEtag } from "../http/conditional.ts";
 
 export const JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema";
@@ -68,7 +68,7 @@ export async function serveSchema(c: AppContext, version: ResolvedVersion, kind:
   const bytes = new TextEncoder().encode(JSON.stringify(rowSchema(info.dataset, version.state.head.description, info.columns)));
   const etag = strongEtag(await sha256Of(bytes));
   const lastModified = new Date(info.generated_at);
-  const headers = representationHeaders({ kind, etag, lastModified, version: info.version, contentLength: bytes.byteLength });
+  const headers = representationHeaders({ kind, dataset: info.dataset, etag, lastModified, version: info.version, contentLength: bytes.byteLength, freshness: freshnessSeconds(c.env) });
   if (isNotModified(c.req.raw.headers, etag, lastModified)) return notModifiedResponse(headers);
   return new Response(c.req.method === "HEAD" ? null : bytes, { headers });
 }
