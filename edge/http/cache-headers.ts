@@ -9,6 +9,7 @@
  */
 
 import { JSON_CONTENT_TYPE } from "../../contract/media-types.ts";
+import { log } from "../log.ts";
 
 export type UrlKind = "versioned" | "current" | "catalog";
 
@@ -30,7 +31,7 @@ export function freshnessSeconds(env: { FRESHNESS_SECONDS?: string }): number {
   if (raw === undefined || raw.trim() === "") return DEFAULT_FRESHNESS_SECONDS;
   const value = Number(raw);
   if (Number.isInteger(value) && value >= 1 && value <= MAX_FRESHNESS_SECONDS) return value;
-  console.error(JSON.stringify({ level: "error", msg: "invalid FRESHNESS_SECONDS; using the default", value: raw.slice(0, 20), default: DEFAULT_FRESHNESS_SECONDS }));
+  log.error("invalid FRESHNESS_SECONDS; using the default", { value: raw.slice(0, 20), default: DEFAULT_FRESHNESS_SECONDS });
   return DEFAULT_FRESHNESS_SECONDS;
 }
 

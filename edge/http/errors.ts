@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ProtocolError, type ProtocolErrorCode } from "../../contract/protocol/errors.ts";
+import { log, errorFields } from "../log.ts";
 
 /** The machine-readable codes clients can switch on. */
 export const ERROR_CODES: Record<number, string> = {
@@ -80,10 +81,10 @@ export function handleError(err: Error, c: Context): Response {
   }
   if (err instanceof ProtocolError) {
     const status = PROTOCOL_STATUS[err.code];
-    if (err.code === "corrupt") console.error(JSON.stringify({ level: "error", msg: "unreadable object", path: c.req.path, error: err.message }));
+    if (err.code === "corrupt") log.error("unreadable object", { path: c.req.path, error: err });
     return c.json(errorBody(status, err.message), status);
   }
-  console.error(JSON.stringify({ level: "error", msg: "unhandled error", path: c.req.path, error: String(err?.stack ?? err) }));
+  log.error("unhandled error", { path: c.req.path, error: errorFields(err), stack: err?.stack });
   return c.json(errorBody(500, "internal error"), 500);
 }
 

@@ -17,6 +17,7 @@ import { ProtocolError } from "../../contract/protocol/errors.ts";
 import { toHex, type ObjectInfo, type StoredObject } from "../../contract/storage.ts";
 import { executionContextOf } from "./cache.ts";
 import type { ResolvedVersion } from "./versions.ts";
+import { log, errorFields } from "../log.ts";
 
 /** The readable side of a stream that carries exactly `bytes` bytes, so Content-Length holds. */
 export function withLength(body: ReadableStream<Uint8Array>, bytes: number): ReadableStream<Uint8Array> {
@@ -96,7 +97,7 @@ async function checkedBody(key: string, object: StoredObject, sha256: string): P
 
 /** Logs a stored object found not to be what its index says, once per answer it cut. */
 function logCorrupt(error: unknown): void {
-  console.error(JSON.stringify({ level: "error", msg: "unreadable object", error: error instanceof Error ? error.message : String(error) }));
+  log.error("unreadable object", { error: errorFields(error) });
 }
 
 /**

@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { readVersioned, swapObject } from "../../contract/protocol/cas.ts";
 import type { ObjectStore } from "../../contract/storage.ts";
+import { log } from "../log.ts";
 
 /** R2: the ended sessions (edge-only, beside the watchdog's state). */
 export const REVOCATIONS_KEY = "edge/admin-sessions.json";
@@ -82,7 +83,7 @@ export async function readRevocations(store: ObjectStore, now = new Date()): Pro
   const read = await readVersioned(store, REVOCATIONS_KEY, parseStored);
   if (read === null) return NONE;
   if (read.value !== "junk") return read.value;
-  console.error(JSON.stringify({ level: "error", msg: "unreadable session revocations; every session so far is ended", key: REVOCATIONS_KEY }));
+  log.error("unreadable session revocations; every session so far is ended", { key: REVOCATIONS_KEY });
   const healed = await swapObject<Stored>(store, REVOCATIONS_KEY, {
     parse: parseStored,
     what: "the session revocations",

@@ -7,6 +7,7 @@ import type { EdgeStorage } from "../env.ts";
 import { watchFreshness, type WatchdogEnv } from "../watchdog/index.ts";
 import { purgeTags, type TagPurger } from "./purge.ts";
 import { reconcileAll } from "./refresh.ts";
+import { log, errorFields } from "../log.ts";
 
 /**
  * Runs the cron's steps, each logged as one line.
@@ -24,9 +25,9 @@ export async function everyMinute(storage: EdgeStorage, env: WatchdogEnv, ctx: {
   await Promise.all(
     Object.entries(steps).map(async ([name, run]) => {
       try {
-        console.log(JSON.stringify({ level: "info", msg: `cron: ${name}`, result: await run() }));
+        log.info("cron step", { step: name, result: await run() });
       } catch (error) {
-        console.error(JSON.stringify({ level: "error", msg: `cron: ${name} failed`, error: error instanceof Error ? error.message : String(error) }));
+        log.error("cron step failed", { step: name, error: errorFields(error) });
       }
     }),
   );

@@ -14,6 +14,7 @@
 import { z } from "zod";
 import { swapObject } from "../../contract/protocol/cas.ts";
 import type { ObjectStore } from "../../contract/storage.ts";
+import { log } from "../log.ts";
 
 /** R2: the purge bucket and queue, shared by every isolate of the Worker. */
 export const PURGE_STATE_KEY = "edge/purge-state.json";
@@ -73,7 +74,7 @@ function parsePurgeState(text: string): PurgeState {
   try {
     return PurgeStateSchema.parse(JSON.parse(text));
   } catch {
-    console.error(JSON.stringify({ level: "error", msg: "unreadable purge state; starting a new one", key: PURGE_STATE_KEY }));
+    log.error("unreadable purge state; starting a new one", { key: PURGE_STATE_KEY });
     return { tokens: 0, refilled_at: new Date(0).toISOString(), queued: [] };
   }
 }
@@ -113,7 +114,7 @@ export async function purgeTags(store: ObjectStore, cache: TagPurger, tags: read
       return plan.state;
     },
   });
-  if (dropped > 0) console.error(JSON.stringify({ level: "error", msg: "purge queue full; oldest tags dropped", dropped }));
+  if (dropped > 0) log.error("purge queue full; oldest tags dropped", { dropped });
   const failed: string[] = [];
   const failures: string[] = [];
   const sent: string[] = [];
@@ -127,7 +128,7 @@ export async function purgeTags(store: ObjectStore, cache: TagPurger, tags: read
   }
   let queued = swap.after?.queued.length ?? 0;
   if (failed.length > 0) {
-    console.error(JSON.stringify({ level: "warn", msg: "purge failed; tags queued for the next try", tags: failed.length, errors: failures }));
+    log.warn("purge failed; tags queued for the next try", { tags: failed.length, errors: failures });
     const requeued = await swapObject<PurgeState>(store, PURGE_STATE_KEY, {
       parse: parsePurgeState,
       what: "the purge state",

@@ -25,6 +25,7 @@ import { HOT_COPY_LIMIT_BYTES, HOT_COPY_MARKER_TTL_SECONDS } from "../storage/kv
 import { checkObject } from "../read/bodies.ts";
 import type { Expected } from "../http/range.ts";
 import { purgeTags, type TagPurger } from "./purge.ts";
+import { log, errorFields } from "../log.ts";
 
 /** How many copies are made at once (Workers allow 6 simultaneous open connections). */
 const COPY_CONCURRENCY = 6;
@@ -138,7 +139,7 @@ export async function purgeAfterChange(store: ObjectStore, ctx: PurgeContext | u
       await purgeCurrent(dataset, await Promise.all(removed.map(async (version) => ({ version, pages: await pagesOf(version) }))));
     }
   } catch (error) {
-    console.error(JSON.stringify({ level: "error", msg: "purge failed", dataset, error: error instanceof Error ? error.message : String(error) }));
+    log.error("purge failed", { dataset, error: errorFields(error) });
   }
 }
 
@@ -183,7 +184,7 @@ export async function reconcileAll(storage: EdgeStorage, options: { sweep?: (dat
     } catch (error) {
       const message = error instanceof ProtocolError ? error.message : String(error);
       report.errors.push({ dataset, error: message });
-      console.error(JSON.stringify({ level: "error", msg: "reconcile failed", dataset, error: message }));
+      log.error("reconcile failed", { dataset, error: message });
     }
   }
   await refreshCatalog(storage.store);

@@ -18,6 +18,7 @@ import { swapObject } from "../../contract/protocol/cas.ts";
 import { isRetryableStatus, retryAfterMs, withRetry, type RetryOptions } from "../../contract/retry.ts";
 import type { ObjectStore } from "../../contract/storage.ts";
 import { ALERT_STATE_KEY, parseAlertState, type AlertState } from "./state.ts";
+import { log } from "../log.ts";
 
 /** How long a round owns the alerts it took: longer than a Worker lives after its response (30 s). */
 export const DELIVERY_LEASE_MS = 60_000;
@@ -169,7 +170,7 @@ export async function deliverAlerts(store: ObjectStore, webhook: string, options
   }
   const untried = new Set(claimed.slice(report.delivered.length + (failure ? 1 : 0)).map((alert) => alert.id));
   await swapState(store, (state) => settle(state, report, failure, untried, now));
-  if (failure) console.error(JSON.stringify({ level: "warn", msg: "alert delivery failed", alert: failure.id, error: failure.error }));
+  if (failure) log.warn("alert delivery failed", { alert: failure.id, error: failure.error });
   return report;
 }
 
@@ -185,7 +186,7 @@ function settle(state: AlertState, report: DeliveryReport, failure: { id: string
       const givenUp = failure.refused || rounds >= DELIVERY_MAX_ROUNDS;
       report.failed.push({ id: entry.alert.id, error: failure.error, givenUp });
       if (givenUp) {
-        console.error(JSON.stringify({ level: "error", msg: "alert given up", alert: entry.alert.id, rounds, error: failure.error }));
+        log.error("alert given up", { alert: entry.alert.id, rounds, error: failure.error });
         continue;
       }
       nextRound = new Date(now.getTime() + Math.min(DELIVERY_MAX_DELAY_MS, DELIVERY_ROUND_DELAY_MS * 2 ** (rounds - 1))).toISOString();

@@ -57,6 +57,19 @@ describe("corrupt or missing objects", () => {
     }
   });
 
+  it("logs each in the one log shape: { time, level, event, path, error: { message, code } }", async () => {
+    const dataset = uniqueDataset("logged");
+    const published = await publishFakeVersion(env, { dataset, records: rows(40), pageBytes: 800 });
+    await env.SNAPSHOTS.delete(pageKey(published, 1));
+    expect((await SELF.fetch(`${BASE}/v1/datasets/${dataset}/pages/1`)).status).toBe(503);
+    const entries = logged.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const entry = entries.find((e) => e.event === "unreadable object");
+    expect(entry).toMatchObject({ level: "error", path: `/v1/datasets/${dataset}/pages/1`, error: { code: "corrupt" } });
+    expect(Number.isNaN(Date.parse(String(entry!.time)))).toBe(false);
+    expect(String((entry!.error as { message: string }).message)).toContain(pageKey(published, 1));
+    expect(entries.every((e) => typeof e.event === "string" && !("msg" in e))).toBe(true);
+  });
+
   it("answers 503 for a body whose first page is wrong, and cuts a body whose later page is", async () => {
     const dataset = uniqueDataset("body");
     const published = await publishFakeVersion(env, { dataset, records: rows(200), pageBytes: 800 });
