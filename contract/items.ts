@@ -12,7 +12,7 @@
  *
  * Both sides pick a key's shard with `shardOf` (contract/shards.ts): FNV-1a over its UTF-8 bytes.
  */
-import { fnv1a32 } from "./shards.ts";
+import { fnv1a32, lineAfterKey } from "./shards.ts";
 import type { ItemIndex } from "./version-index.ts";
 
 /** Target size of one index shard: a lookup reads one shard and scans it for its key (~1 ms). */
@@ -50,15 +50,9 @@ export function itemEntryLine(key: string, location: ItemLocation): string {
 
 /** The location stored for `key` in a shard's text, or null when the shard has no such key. Pure. */
 export function findItemEntry(shardText: string, key: string): ItemLocation | null {
-  const prefix = `${key}\t`;
-  let start = 0;
-  if (!shardText.startsWith(prefix)) {
-    const at = shardText.indexOf(`\n${prefix}`);
-    if (at < 0) return null;
-    start = at + 1;
-  }
-  const end = shardText.indexOf("\n", start);
-  const fields = shardText.slice(start + prefix.length, end < 0 ? undefined : end).split("\t");
+  const line = lineAfterKey(shardText, key);
+  if (line === null) return null;
+  const fields = line.split("\t");
   const [page, offset, length] = fields.map(Number);
   if (fields.length !== 3 || ![page, offset, length].every((n) => Number.isSafeInteger(n) && n! >= 0)) {
     throw new Error(`malformed item index line for key ${JSON.stringify(key.slice(0, 80))}`);

@@ -82,6 +82,14 @@ export function shardLine(key: string, record: string): string {
 
 /** The record stored for `key` in a shard's text, or null when the shard has no such key. Pure. */
 export function findItem(shardText: string, key: string): string | null {
+  return lineAfterKey(shardText, key);
+}
+
+/**
+ * The rest of the line that starts `key<TAB>` in tab-separated, newline-ended text, or null when
+ * no line does. Pure; shared by schema-2 record shards and schema-3 item shards.
+ */
+export function lineAfterKey(shardText: string, key: string): string | null {
   const prefix = `${key}\t`;
   let start = 0;
   if (!shardText.startsWith(prefix)) {

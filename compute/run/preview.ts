@@ -26,7 +26,7 @@ import { openStore } from "../storage/index.ts";
 import { checkGates, referenceRows, ROW_DROP_WINDOW } from "./gates.ts";
 import { createLogger } from "./logger.ts";
 import { failedResult, type RunResult } from "./result.ts";
-import { buildFrame, isLazyFrame } from "./run.ts";
+import { buildFrame } from "./run.ts";
 import { inspectFrame, normalizeFrame, writeRowFiles, type FrameFacts } from "./serialize.ts";
 
 /** How long the preview waits for its store to close before it goes on without it. */
@@ -148,16 +148,8 @@ export async function previewDataset(definition: DatasetDefinition, config: Pick
     await mkdir(tempDir, { recursive: true });
     const { previous, retained } = await readPublished(definition, config);
     const ctx = { pl, tempDir, log, previous, sources: createSources({ pl, tempDir, signal }), signal };
-    const built = await buildFrame(definition, ctx);
-    // As a run does (run.ts): a LazyFrame is executed once, into an Arrow file read back lazily.
-    let frame: LazyDataFrame;
-    if (isLazyFrame(built)) {
-      const materialized = path.join(tempDir, "frame.arrow");
-      await built.sinkIpc(materialized, { compression: "uncompressed", maintainOrder: true }).collect();
-      frame = pl.scanIPC(materialized);
-    } else {
-      frame = built.lazy();
-    }
+    // As a run does: a LazyFrame is executed once, into an Arrow file read back lazily.
+    const frame = await buildFrame(definition, ctx);
     const facts = await inspectFrame(frame, definition.key);
     const gates = gateVerdicts(facts, definition, retained);
     const report = await planPreview(definition, frame, facts, gates, { tempDir, sampleRows: options.sampleRows ?? DEFAULT_SAMPLE_ROWS });

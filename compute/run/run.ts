@@ -67,13 +67,22 @@ function isDataFrame(value: unknown): value is DataFrame {
   return typeof value === "object" && value !== null && typeof (value as DataFrame).height === "number" && typeof (value as DataFrame).writeJSON === "function";
 }
 
-/** Runs the dataset's build; a failure is a "build-failed" EdgesnapError (also used by preview.ts). */
-export async function buildFrame(definition: DatasetDefinition, ctx: Parameters<DatasetDefinition["build"]>[0]): Promise<DataFrame> {
+/**
+ * Runs the dataset's build into a LazyFrame over its result (also used by preview.ts). A LazyFrame
+ * is executed once, streamed by polars into an Arrow file in the run's temp dir and scanned back,
+ * so the run never holds the whole result in memory; a DataFrame is used as it is. A build that
+ * throws, a query that fails, or a result of another kind is a "build-failed" EdgesnapError.
+ */
+export async function buildFrame(definition: DatasetDefinition, ctx: Parameters<DatasetDefinition["build"]>[0]): Promise<LazyDataFrame> {
   let result: unknown;
   try {
     result = await definition.build(ctx);
-    // collect() runs the query on polars' thread pool, keeping the event loop (and signals) alive.
-    if (isLazyFrame(result)) result = await result.collect();
+    if (isLazyFrame(result)) {
+      const materialized = path.join(ctx.tempDir, "frame.arrow");
+      // The sink runs on polars' thread pool, keeping the event loop (and signals) alive.
+      await result.sinkIpc(materialized, { compression: "uncompressed", maintainOrder: true }).collect();
+      return pl.scanIPC(materialized);
+    }
   } catch (error) {
     // A build that gave up because the run is being stopped failed for that reason, not its own.
     if (ctx.signal.aborted) throw stopped(ctx.signal);
@@ -83,7 +92,7 @@ export async function buildFrame(definition: DatasetDefinition, ctx: Parameters<
   if (!isDataFrame(result)) {
     throw new EdgesnapError("build-failed", "build must return a polars DataFrame or LazyFrame");
   }
-  return result;
+  return result.lazy();
 }
 
 function stopped(signal: AbortSignal): EdgesnapError {
@@ -126,16 +135,8 @@ async function buildVersion(
 ): Promise<BuiltVersion> {
   const { tempDir, log } = ctx;
   const buildStarted = performance.now();
-  const built = await buildFrame(definition, ctx);
+  const frame = await buildFrame(definition, ctx);
   const generatedAt = new Date();
-  let frame: LazyDataFrame;
-  if (isLazyFrame(built)) {
-    const materialized = path.join(tempDir, "frame.arrow");
-    await built.sinkIpc(materialized, { compression: "uncompressed", maintainOrder: true }).collect();
-    frame = pl.scanIPC(materialized);
-  } else {
-    frame = built.lazy();
-  }
   const facts = await inspectFrame(frame, definition.key);
   partial.rows = facts.rows;
   checkGates(facts, definition, retained, { rowGates: !options.force });

@@ -213,6 +213,6 @@ describe("a run publishing formats", () => {
     expect(uploaded.filter((key) => key.endsWith(".ndjson"))).toHaveLength(1);
     const left = await listKeys(store, "datasets/fmt-failed/");
     expect(left.filter((key) => key.includes("/versions/"))).toEqual([]);
-    expect(left.every((key) => /^datasets\/fmt-failed\/(pages|items)\/[0-9a-f]{64}\.(json|ndjson|tsv)$/.test(key))).toBe(true);
+    expect(left.every((key) => /^datasets\/fmt-failed\/(pages|items)\/[0-9a-f]{64}\.(json|deflate|ndjson|tsv)$/.test(key))).toBe(true);
   });
 });

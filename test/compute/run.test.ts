@@ -14,7 +14,7 @@ import { readHead as readVersioned } from "../../contract/protocol/manifests.ts"
 import type { Config } from "../../compute/config.ts";
 import { defineDataset, type DatasetContext } from "../../compute/dataset/define.ts";
 import { publishVersion } from "../../compute/publish/publish.ts";
-import { runDataset } from "../../compute/run/run.ts";
+import { buildFrame, runDataset } from "../../compute/run/run.ts";
 import { sha256Hex } from "../../compute/storage/hash.ts";
 import type { ObjectStore } from "../../compute/storage/index.ts";
 import { listKeys, makeTempDir, memoryLogger, openLocalTestStore, readPublished, runConfig, serializeFrame } from "./helpers.ts";
@@ -184,6 +184,22 @@ describe("runDataset", () => {
     expect((await run(definition)).result.outcome).toBe("failed");
     expect((await readManifest(store, "pub-keeps"))!.manifest.current).toBe(first.result.version);
     expect(await listKeys(store, "datasets/pub-keeps/")).toEqual(before);
+  });
+
+  it("streams a LazyFrame build into an Arrow file in the run's temp dir instead of collecting it", async () => {
+    const dir = await makeTempDir("lazy-build");
+    try {
+      const lazy = pl.DataFrame({ id: ["a", "b", "c"], value: [3, 1, 2] }).lazy().sort("value");
+      const definition = defineDataset({ name: "pub-lazy", schedule: "* * * * *", build: () => lazy });
+      const ctx = { tempDir: dir.dir, signal: new AbortController().signal } as unknown as DatasetContext;
+      const frame = await buildFrame(definition, ctx);
+      expect(existsSync(`${dir.dir}/frame.arrow`)).toBe(true);
+      expect((await frame.collect()).toRecords()).toEqual([{ id: "b", value: 1 }, { id: "c", value: 2 }, { id: "a", value: 3 }]);
+      const failing = defineDataset({ name: "pub-lazy-bad", schedule: "* * * * *", build: () => lazy.select(pl.col("id").cast(pl.Int64, true)) });
+      await expect(buildFrame(failing, ctx)).rejects.toMatchObject({ code: "build-failed" });
+    } finally {
+      await dir.remove();
+    }
   });
 
   it("fails a build that returns something other than a DataFrame", async () => {
