@@ -91,6 +91,10 @@ const ByteSizeSchema = z.string().transform((value, ctx) => {
   return bytes;
 });
 
+/** The two log formats (compute/run/logger.ts). */
+export const LOG_FORMATS = ["human", "json"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 const positiveIntegerFromEnv = (what: string) =>
   z.coerce.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
 
@@ -138,6 +142,8 @@ export const ConfigSchema = z.object({
   metricsHost: z.string().min(1).optional(),
   /** How many runs may execute at once. */
   concurrency: positiveIntegerFromEnv("a positive integer").default(Math.max(1, os.availableParallelism())),
+  /** How the compute side writes its log: `human` lines or `json` objects (unset: human on a terminal). */
+  logFormat: z.enum(LOG_FORMATS, { error: 'expected "human" or "json"' }).optional(),
   /** IANA timezone for cron schedules. */
   timezone: z
     .string()
@@ -183,6 +189,7 @@ export const CONFIG_ENV = {
   metricsHost: "EDGESNAP_METRICS_HOST",
   concurrency: "EDGESNAP_CONCURRENCY",
   timezone: "EDGESNAP_TIMEZONE",
+  logFormat: "EDGESNAP_LOG_FORMAT",
 } as const;
 
 /** Settings whose values are secret: never logged, never echoed in an error. */
@@ -264,6 +271,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsHost: read(env, CONFIG_ENV.metricsHost),
     concurrency: read(env, CONFIG_ENV.concurrency),
     timezone: read(env, CONFIG_ENV.timezone),
+    logFormat: read(env, CONFIG_ENV.logFormat)?.trim().toLowerCase(),
   };
   const result = ConfigSchema.safeParse(raw);
   if (result.success) return result.data;
@@ -371,6 +379,18 @@ export function childRunEnv(run: { runDir?: string; runId?: string; force?: bool
 /** Reads the run child's variables (RUN_ENV). */
 export function loadRunSettings(env: NodeJS.ProcessEnv = process.env): RunSettings {
   return { runDir: env[RUN_ENV.runDir] || undefined, runId: env[RUN_ENV.runId] || undefined, force: env[RUN_ENV.force] === "1" };
+}
+
+/**
+ * The log format: EDGESNAP_LOG_FORMAT (`human` or `json`), else human when the output is a terminal
+ * and json otherwise (a pipe, a file, a container's log).
+ * @throws {EdgesnapError} "config" naming the variable for any other value
+ */
+export function logFormat(env: NodeJS.ProcessEnv = process.env, isTerminal = false): LogFormat {
+  const raw = read(env, CONFIG_ENV.logFormat)?.trim().toLowerCase();
+  if (raw === undefined) return isTerminal ? "human" : "json";
+  if ((LOG_FORMATS as readonly string[]).includes(raw)) return raw as LogFormat;
+  throw new EdgesnapError("config", `invalid setting ${CONFIG_ENV.logFormat} (expected "human" or "json")`);
 }
 
 /** True when EDGESNAP_DEBUG asks for debug log lines. */

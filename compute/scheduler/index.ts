@@ -21,6 +21,7 @@ import { isDatasetName } from "../../contract/names.ts";
 import { confirmsContent, type RunRecord, type RunTrigger } from "../../contract/run-record.ts";
 import { childRunEnv, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, type Config } from "../config.ts";
 import { EdgesnapError } from "../errors.ts";
+import { childEntryOf, logEntry, safeSink, writeLog, type LogEntry, type LogSink } from "../run/logger.ts";
 import { sweepRunCgroups } from "./cgroup.ts";
 import { startStatusServer, type StatusServer } from "./http.ts";
 import { SchedulerMetrics } from "./metrics.ts";
@@ -40,15 +41,10 @@ export interface ScheduledDataset {
   limits?: { timeoutMs?: number; memoryBytes?: number };
 }
 
-/** One JSON log line: `{ time, level, event, ...fields }`. */
-export interface LogEntry {
-  time: string;
-  level: "info" | "warn" | "error";
-  event: string;
-  [field: string]: unknown;
-}
+export type { LogEntry } from "../run/logger.ts";
 
-export type SchedulerLog = (entry: LogEntry) => void;
+/** Where the scheduler's log entries go (tests collect them; by default `writeLog`). */
+export type SchedulerLog = LogSink;
 
 /** A dataset the registry names but whose module failed to load. */
 export interface UnloadableDataset {
@@ -143,22 +139,18 @@ export interface Scheduler {
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 
-/** Writes each entry as one JSON line on stdout. */
-export function jsonLineLog(entry: LogEntry): void {
-  process.stdout.write(`${JSON.stringify(entry)}\n`);
-}
+/**
+ * @deprecated The name is from when the log was JSON only: this is `writeLog`, which writes in the
+ * configured format (EDGESNAP_LOG_FORMAT; json unless the output is a terminal).
+ */
+export const jsonLineLog: SchedulerLog = writeLog;
 
 type Log = (level: LogEntry["level"], event: string, fields?: Record<string, unknown>) => void;
 
 /** A log function that stamps the time and survives a broken sink. */
 export function safeLog(write: SchedulerLog): Log {
-  return (level, event, fields = {}) => {
-    try {
-      write({ time: new Date().toISOString(), level, event, ...fields });
-    } catch {
-      // A broken log sink must not take the scheduler down.
-    }
-  };
+  const sink = safeSink(write);
+  return (level, event, fields = {}) => sink(logEntry(level, event, fields));
 }
 
 /**
@@ -168,14 +160,17 @@ export function safeLog(write: SchedulerLog): Log {
  *   expression or timezone, or a temp root runs cannot use; the listen error if the port is taken.
  */
 export async function startScheduler(options: SchedulerOptions): Promise<Scheduler> {
-  const log = safeLog(options.log ?? jsonLineLog);
+  const sink = safeSink(options.log ?? writeLog);
+  const log = safeLog(sink);
   checkDatasets(options.datasets, options.config.timezone);
   await sweepLeftovers(options.config.tempRoot, log);
-  const scheduler = new ProcessScheduler(options, log);
-  await scheduler.listen(options.metricsHost ?? "127.0.0.1");
+  const scheduler = new ProcessScheduler(options, log, sink);
+  const host = options.metricsHost ?? "127.0.0.1";
+  await scheduler.listen(host);
   scheduler.armSchedules();
   log("info", "scheduler-started", {
     port: scheduler.port,
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${scheduler.port}`,
     datasets: options.datasets.map((d) => d.name),
     tempRoot: options.config.tempRoot,
     concurrency: options.config.concurrency,
@@ -229,6 +224,8 @@ class ProcessScheduler implements Scheduler {
   port = 0;
   readonly #options: SchedulerOptions;
   readonly #log: Log;
+  /** The log's sink itself: a run child's entries go there as they are. */
+  readonly #sink: LogSink;
   readonly #datasets: Map<string, ScheduledDataset>;
   readonly #unloadable: Map<string, string>;
   readonly #state: SchedulerState;
@@ -243,9 +240,10 @@ class ProcessScheduler implements Scheduler {
   #stopped: Promise<void> | null = null;
   #cutShort: (() => void) | null = null;
 
-  constructor(options: SchedulerOptions, log: Log) {
+  constructor(options: SchedulerOptions, log: Log, sink: LogSink) {
     this.#options = options;
     this.#log = log;
+    this.#sink = sink;
     this.#datasets = new Map(options.datasets.map((dataset) => [dataset.name, dataset]));
     this.#unloadable = new Map((options.unloadable ?? []).map((broken) => [broken.name, broken.reason]));
     this.#ring = new RunRecordRing(options.recordsPerDataset ?? DEFAULT_RECORDS_PER_DATASET);
@@ -392,24 +390,32 @@ class ProcessScheduler implements Scheduler {
       execArgv: options.execArgv,
       signal: abort.signal,
       onSpawn: (pid) => this.#log("info", "run-started", { ...common, pid, requestId: request.requestIds[0] ?? null, requestIds: request.requestIds }),
-      onOutput: (stream, line) => this.#log("info", "child-output", { dataset: name, run: id, stream, line }),
+      onOutput: (stream, line) => this.#childOutput(name, id, stream, line),
     })
       .catch((error: unknown): SupervisedRun => failedRun(`could not prepare the run: ${(error as Error).message}`, Date.now() - startedAt.getTime()))
       .then((run) => this.#finishRun(name, request, id, startedAt, run));
     this.#runs.set(name, { abort, done });
   }
 
+  /** A line a run child printed: its log entries merged into this log as objects, other lines as text. */
+  #childOutput(dataset: string, run: string, stream: "stdout" | "stderr", line: string): void {
+    const entry = childEntryOf(line, { dataset, run });
+    if (entry) this.#sink(entry);
+    else this.#log(stream === "stderr" ? "warn" : "info", "child-output", { dataset, run, stream, line });
+  }
+
   #finishRun(dataset: string, request: RunRequest, id: string, startedAt: Date, run: SupervisedRun): void {
     this.#runs.delete(dataset);
     const { willRetry, effects } = this.#state.runFinished(dataset, run.outcome);
     const record = runRecordOf({ id, dataset, request, startedAt, finishedAt: new Date(), result: run, willRetry });
-    this.#publish(record, run);
+    const retry = effects.find((effect) => effect.type === "arm-retry");
+    this.#publish(record, run, { retryInMs: retry?.type === "arm-retry" ? retry.delayMs : null });
     this.#apply(effects);
     this.#notifyIdle();
   }
 
   /** Keeps, counts, logs and hands on a finished run's record. */
-  #publish(record: RunRecord, run: SupervisedRun | null): void {
+  #publish(record: RunRecord, run: SupervisedRun | null, extra: { retryInMs?: number | null } = {}): void {
     this.#ring.add(record);
     this.#metrics.recordRun(record);
     this.#log(confirmsContent(record.outcome) ? "info" : "warn", "run-finished", {
@@ -424,6 +430,8 @@ class ProcessScheduler implements Scheduler {
       rows: record.rows,
       bytes: record.bytes,
       version: record.version,
+      willRetry: record.will_retry === true,
+      retryInMs: extra.retryInMs ?? null,
       exitCode: run?.exitCode ?? null,
       exitSignal: run?.exitSignal ?? null,
       droppedOutputLines: run?.droppedOutputLines ?? 0,

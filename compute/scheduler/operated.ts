@@ -5,7 +5,8 @@
  * long-lived scheduler process runs until it is told to stop.
  */
 import { createAdminClient } from "../admin-client/index.ts";
-import { jsonLineLog, startScheduler, type Scheduler, type SchedulerOptions } from "./index.ts";
+import { writeLog } from "../run/logger.ts";
+import { startScheduler, type Scheduler, type SchedulerOptions } from "./index.ts";
 import { startRebuildRequestPoller, type RebuildRequestPoller } from "./rebuild-requests.ts";
 import { createRunReporter } from "./run-reporter.ts";
 
@@ -33,7 +34,7 @@ export async function startOperatedScheduler(options: SchedulerOptions, link?: O
     const scheduler = await startScheduler(options);
     return { scheduler, poller: null, stop: (o) => scheduler.stop(o) };
   }
-  const log = options.log ?? jsonLineLog;
+  const log = options.log ?? writeLog;
   const client = createAdminClient({ edgeUrl: link.edgeUrl, token: link.token });
   const reporter = createRunReporter({ client, log });
   const scheduler = await startScheduler({ ...options, recordSink: reporter.sink });

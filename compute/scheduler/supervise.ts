@@ -13,7 +13,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { confirmsContent, RUN_RESULT_OUTCOMES, type RunOutcome } from "../../contract/run-record.ts";
-import { childRunEnv, inheritedEnv } from "../config.ts";
+import { childRunEnv, CONFIG_ENV, inheritedEnv } from "../config.ts";
 import { ERROR_CODES, type ErrorCode } from "../errors.ts";
 import { createRunCgroup, type RunCgroup } from "./cgroup.ts";
 import {
@@ -272,6 +272,8 @@ function spawnChild(options: SuperviseOptions, runDir: string, heapMb: number): 
       ...inheritedEnv(),
       ...options.env,
       ...childRunEnv({ runDir }),
+      // The child's log is read back here and re-written in this process's format: it writes JSON.
+      [CONFIG_ENV.logFormat]: "json",
       NODE_CHANNEL_FD: "3",
       NODE_CHANNEL_SERIALIZATION_MODE: "json",
     },

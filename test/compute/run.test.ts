@@ -316,7 +316,7 @@ describe("concurrent publishers", () => {
     expect(manifest.versions.map((v) => v.version).sort()).toEqual([ra.result.version, rb.result.version].sort());
     expect([ra.result.version, rb.result.version]).toContain(manifest.current);
     // One of them lost the first swap and retried.
-    expect([...ra.records, ...rb.records].some((r) => r.msg === "manifest changed concurrently; retrying")).toBe(true);
+    expect([...ra.records, ...rb.records].some((r) => r.event === "manifest changed concurrently; retrying")).toBe(true);
   });
 
   it("with the same content, one publishes and the other reports unchanged, leaving one version", async () => {
@@ -404,7 +404,7 @@ describe("the publish notice", () => {
     expect(result.outcome).toBe("ok");
     expect(received).toHaveLength(1);
     const warning = records.find((r) => r.level === "warn");
-    expect(warning?.msg).toMatch(/publish notice failed/);
+    expect(warning?.event).toMatch(/publish notice failed/);
     expect(JSON.stringify(warning)).toMatch(/answered 500/);
   });
 
