@@ -250,6 +250,7 @@ const HUMAN_FORMATS: Record<string, (entry: LogEntry) => string | null | undefin
   },
   "scheduler-stopping": () => "scheduler stopping (running builds get their grace period)",
   "scheduler-stopped": () => "scheduler stopped",
+  "metrics-port-in-use": (entry) => `WARN ${String(entry.message)}`,
   "child-output": (entry) => {
     // The run child's own summary line repeats what the finished-run line says.
     const line = String(entry.line ?? "");

@@ -19,7 +19,7 @@ import path from "node:path";
 import { Cron } from "croner";
 import { isDatasetName } from "../../contract/names.ts";
 import { confirmsContent, type RunRecord, type RunTrigger } from "../../contract/run-record.ts";
-import { childRunEnv, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, type Config } from "../config.ts";
+import { childRunEnv, CONFIG_ENV, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, type Config } from "../config.ts";
 import { EdgesnapError } from "../errors.ts";
 import { childEntryOf, logEntry, safeSink, writeLog, type LogEntry, type LogSink } from "../run/logger.ts";
 import { sweepRunCgroups } from "./cgroup.ts";
@@ -106,6 +106,12 @@ export interface SchedulerOptions {
   sampleIntervalMs?: number;
   /** Interface /healthz and /metrics listen on. Default 127.0.0.1. */
   metricsHost?: string;
+  /**
+   * When the metrics port is taken, listen on any free port instead and log which (`npm start`,
+   * where two starts on one machine would otherwise collide on 9464). Default false: a taken port
+   * stops the scheduler, naming EDGESNAP_METRICS_PORT (a container's probes need the one port).
+   */
+  metricsPortFallback?: boolean;
   recordsPerDataset?: number;
 }
 
@@ -157,7 +163,8 @@ export function safeLog(write: SchedulerLog): Log {
  * Starts the scheduler: checks and sweeps the temp root, binds /healthz and /metrics, arms the cron schedules
  * and, with `runAtStart`, triggers every dataset once.
  * @throws {EdgesnapError} "config" for a malformed dataset name, a duplicate, a bad cron
- *   expression or timezone, or a temp root runs cannot use; the listen error if the port is taken.
+ *   expression or timezone, or a temp root runs cannot use; naming EDGESNAP_METRICS_PORT when the
+ *   port is taken (unless `metricsPortFallback`) or cannot be used.
  */
 export async function startScheduler(options: SchedulerOptions): Promise<Scheduler> {
   const sink = safeSink(options.log ?? writeLog);
@@ -255,16 +262,32 @@ class ProcessScheduler implements Scheduler {
   }
 
   async listen(host: string): Promise<void> {
+    const wanted = this.#options.config.metricsPort;
+    try {
+      this.#server = await this.#startStatusServer(host, wanted);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EADDRINUSE" && this.#options.metricsPortFallback && wanted !== 0) {
+        this.#server = await this.#startStatusServer(host, 0);
+        this.#log("warn", "metrics-port-in-use", { message: `${CONFIG_ENV.metricsPort} ${wanted} is in use on ${host}: /healthz and /metrics are on port ${this.#server.port} instead`, wanted, port: this.#server.port });
+      } else {
+        const why = code === "EADDRINUSE" ? "is in use by another process" : code === "EACCES" ? "needs privileges this process lacks" : `cannot be used (${code ?? (error as Error).message})`;
+        throw new EdgesnapError("config", `invalid setting ${CONFIG_ENV.metricsPort} (port ${wanted} on ${host} ${why}; choose another, or 0 for any free port)`, { cause: error });
+      }
+    }
+    this.port = this.#server.port;
+  }
+
+  #startStatusServer(host: string, port: number): Promise<StatusServer> {
     const state = this.#state;
     const tempRoot = this.#options.config.tempRoot;
-    this.#server = await startStatusServer({
+    return startStatusServer({
       host,
-      port: this.#options.config.metricsPort,
+      port,
       health: () => ({ ok: !state.stopping, status: state.stopping ? "stopping" : "ok", running: state.running, waiting: state.waiting }),
       metrics: async () => this.#metrics.render({ running: state.running, waiting: state.waiting, tempRootBytes: await measureDiskUsage(tempRoot) }),
       onError: (error) => this.#log("error", "status-server-error", { message: (error as Error).message }),
     });
-    this.port = this.#server.port;
   }
 
   armSchedules(): void {

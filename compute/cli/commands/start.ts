@@ -62,7 +62,7 @@ export default defineCommand({
           log("info", "edge.ready", { url: edge.url, admin: `${edge.url}/admin`, tokenFile, config: { ...describeConfig(config), edgeUrl: edge.url } });
           // With the token, the scheduler also takes rebuild requests from the edge and reports runs.
           const operated = await startOperatedScheduler(
-            { config, datasets, unloadable, runAtStart: true, env: { EDGESNAP_EDGE_URL: edge.url, EDGESNAP_TOKEN: token } },
+            { config, datasets, unloadable, runAtStart: true, metricsPortFallback: true, env: { EDGESNAP_EDGE_URL: edge.url, EDGESNAP_TOKEN: token } },
             { edgeUrl: edge.url, token },
           );
           const cron = startLocalCron({ url: edge.url, intervalMs: cronIntervalMs, log });
