@@ -142,6 +142,8 @@ export const ConfigSchema = z.object({
   metricsHost: z.string().min(1).optional(),
   /** How many runs may execute at once. */
   concurrency: positiveIntegerFromEnv("a positive integer").default(Math.max(1, os.availableParallelism())),
+  /** Time limit for importing one dataset module (milliseconds; unset: DEFAULT_MODULE_TIMEOUT_MS, read by `moduleTimeoutMs`). */
+  moduleTimeoutMs: positiveIntegerFromEnv("a positive integer of milliseconds").optional(),
   /** How the compute side writes its log: `human` lines or `json` objects (unset: human on a terminal). */
   logFormat: z.enum(LOG_FORMATS, { error: 'expected "human" or "json"' }).optional(),
   /** IANA timezone for cron schedules. */
@@ -190,6 +192,7 @@ export const CONFIG_ENV = {
   concurrency: "EDGESNAP_CONCURRENCY",
   timezone: "EDGESNAP_TIMEZONE",
   logFormat: "EDGESNAP_LOG_FORMAT",
+  moduleTimeoutMs: "EDGESNAP_MODULE_TIMEOUT_MS",
 } as const;
 
 /** Settings whose values are secret: never logged, never echoed in an error. */
@@ -272,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     concurrency: read(env, CONFIG_ENV.concurrency),
     timezone: read(env, CONFIG_ENV.timezone),
     logFormat: read(env, CONFIG_ENV.logFormat)?.trim().toLowerCase(),
+    moduleTimeoutMs: read(env, CONFIG_ENV.moduleTimeoutMs),
   };
   const result = ConfigSchema.safeParse(raw);
   if (result.success) return result.data;
@@ -379,6 +383,23 @@ export function childRunEnv(run: { runDir?: string; runId?: string; force?: bool
 /** Reads the run child's variables (RUN_ENV). */
 export function loadRunSettings(env: NodeJS.ProcessEnv = process.env): RunSettings {
   return { runDir: env[RUN_ENV.runDir] || undefined, runId: env[RUN_ENV.runId] || undefined, force: env[RUN_ENV.force] === "1" };
+}
+
+/** How long importing one dataset module may take before it is reported broken. */
+export const DEFAULT_MODULE_TIMEOUT_MS = 10_000;
+
+/**
+ * The time limit for importing one dataset module: EDGESNAP_MODULE_TIMEOUT_MS, default 10 s.
+ * @throws {EdgesnapError} "config" naming the variable when it is not a positive integer
+ */
+export function moduleTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = read(env, CONFIG_ENV.moduleTimeoutMs)?.trim();
+  if (raw === undefined) return DEFAULT_MODULE_TIMEOUT_MS;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
+    throw new EdgesnapError("config", `invalid setting ${CONFIG_ENV.moduleTimeoutMs} (expected a positive integer of milliseconds)`);
+  }
+  return value;
 }
 
 /**

@@ -241,7 +241,8 @@ export async function runDatasetByName(
   config: Pick<Config, "store" | "edgeUrl" | "token" | "tempRoot" | "datasets">,
   options: Omit<RunOptions, "config"> = {},
 ): Promise<RunResult> {
-  const { definitions, broken } = await loadRegistry(config.datasets);
+  // Only this dataset's module: another module that never finishes importing must not stop this run.
+  const { definitions, broken } = await loadRegistry(config.datasets, { only: name });
   const definition = findDataset(definitions, name, broken);
   return runDataset(definition, { ...options, config });
 }
