@@ -48,7 +48,13 @@ export function isRetryableOutcome(outcome: RunOutcome): boolean {
   return OUTCOMES[outcome].retryable;
 }
 
-export const RUN_TRIGGERS = ["schedule", "startup", "manual", "rebuild-request", "retry"] as const;
+/**
+ * Why a run started: its cron schedule, the scheduler's start, an operator (`manual` in-process,
+ * `rebuild-request` through the edge), a retry of a failed run, a dataset module that was added or
+ * changed while the scheduler ran (`reload`), or another scheduler's run that died with its lease
+ * (`takeover`).
+ */
+export const RUN_TRIGGERS = ["schedule", "startup", "manual", "rebuild-request", "retry", "reload", "takeover"] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
 export const RunRecordSchema = z.object({

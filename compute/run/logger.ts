@@ -251,6 +251,18 @@ const HUMAN_FORMATS: Record<string, (entry: LogEntry) => string | null | undefin
   "scheduler-stopping": () => "scheduler stopping (running builds get their grace period)",
   "scheduler-stopped": () => "scheduler stopped",
   "metrics-port-in-use": (entry) => `WARN ${String(entry.message)}`,
+  "dataset-unloadable": (entry) => `ERROR ${String(entry.dataset)}: ${String(entry.reason)}`,
+  "datasets-reload-failed": (entry) => `ERROR datasets not reloaded: ${String(entry.reason)} (${String(entry.hint)})`,
+  "datasets-reloaded": (entry) => {
+    const list = (field: string) => (Array.isArray(entry[field]) ? (entry[field] as string[]) : []);
+    const parts = [
+      list("added").length > 0 ? `added ${list("added").join(", ")} (runs once)` : "",
+      list("changed").length > 0 ? `changed ${list("changed").join(", ")} (runs once)` : "",
+      list("removed").length > 0 ? `removed ${list("removed").join(", ")}` : "",
+      list("broken").length > 0 ? `broken ${list("broken").join(", ")}` : "",
+    ];
+    return `datasets reloaded: ${parts.filter(Boolean).join("; ")}`;
+  },
   "child-output": (entry) => {
     // The run child's own summary line repeats what the finished-run line says.
     const line = String(entry.line ?? "");

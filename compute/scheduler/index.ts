@@ -19,12 +19,15 @@ import path from "node:path";
 import { Cron } from "croner";
 import { isDatasetName } from "../../contract/names.ts";
 import { confirmsContent, type RunRecord, type RunTrigger } from "../../contract/run-record.ts";
-import { childRunEnv, CONFIG_ENV, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, type Config } from "../config.ts";
+import { applyDatasetOverrides, childRunEnv, CONFIG_ENV, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, type Config } from "../config.ts";
+import type { RegistryProbe } from "../dataset/registry.ts";
 import { EdgesnapError } from "../errors.ts";
 import { childEntryOf, logEntry, safeSink, writeLog, type LogEntry, type LogSink } from "../run/logger.ts";
 import { sweepRunCgroups } from "./cgroup.ts";
 import { startStatusServer, type StatusServer } from "./http.ts";
 import { SchedulerMetrics } from "./metrics.ts";
+import { watchRegistry, type RegistryWatch } from "./registry-watch.ts";
+import { diffRegistry, isEmptyDiff, type ReloadableDataset } from "./reload.ts";
 import { DEFAULT_RECORDS_PER_DATASET, newRunId, RunRecordRing, runRecordOf, unstartedRunRecord, type RecordSink } from "./records.ts";
 import { SchedulerState, type RunRequest, type SchedulerEffect, type TriggerResult } from "./state.ts";
 import { DEFAULT_KILL_GRACE_MS, failedRun, superviseRun, type SupervisedRun } from "./supervise.ts";
@@ -39,6 +42,8 @@ export interface ScheduledDataset {
   /** Cron expression (5 or 6 fields), read in the configured timezone. */
   schedule: string;
   limits?: { timeoutMs?: number; memoryBytes?: number };
+  /** The module that defines it, when known (a change to it reruns the dataset once). */
+  file?: string | null;
 }
 
 export type { LogEntry } from "../run/logger.ts";
@@ -70,7 +75,12 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
 const SINK_GRACE_MS = 5_000;
 
 export interface SchedulerOptions {
-  config: Pick<Config, "tempRoot" | "metricsPort" | "concurrency" | "timezone">;
+  /**
+   * With `datasets` (the registry module, as `loadConfig` reads it), the scheduler watches the
+   * registry and its modules and applies a change without a restart (registry-watch.ts):
+   * `schedules` and `limits` are applied to what it reads again, as at start.
+   */
+  config: Pick<Config, "tempRoot" | "metricsPort" | "concurrency" | "timezone"> & Partial<Pick<Config, "datasets" | "schedules" | "limits" | "moduleTimeoutMs">>;
   datasets: readonly ScheduledDataset[];
   /** Script each run executes as `node <entry> <dataset>`. Default `compute/run/child.ts`. */
   childEntry?: string | ((dataset: string) => string);
@@ -133,6 +143,8 @@ export interface Scheduler {
   trigger(name: string, trigger?: RunTrigger, requestId?: string | null, options?: TriggerOptions): TriggerResult;
   /** The dataset's kept records, oldest first. */
   records(name: string): RunRecord[];
+  /** Every dataset this scheduler is responsible for: the scheduled ones and those whose module does not load. */
+  datasets(): string[];
   /** Resolves when no run is running, queued or waiting for a retry. */
   idle(): Promise<void>;
   /**
@@ -183,8 +195,9 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     concurrency: options.config.concurrency,
     timezone: options.config.timezone,
   });
-  for (const broken of options.unloadable ?? []) scheduler.recordUnloadable(broken);
+  for (const broken of options.unloadable ?? []) scheduler.recordUnloadable(broken, "startup");
   if (options.runAtStart) for (const { name } of options.datasets) scheduler.trigger(name, "startup");
+  if (options.config.datasets) scheduler.watch(options.config.datasets);
   return scheduler;
 }
 
@@ -234,14 +247,15 @@ class ProcessScheduler implements Scheduler {
   /** The log's sink itself: a run child's entries go there as they are. */
   readonly #sink: LogSink;
   readonly #datasets: Map<string, ScheduledDataset>;
-  readonly #unloadable: Map<string, string>;
+  #unloadable: Map<string, string>;
   readonly #state: SchedulerState;
   readonly #metrics = new SchedulerMetrics();
   readonly #ring: RunRecordRing;
   readonly #runs = new Map<string, { abort: AbortController; done: Promise<void> }>();
   readonly #retryTimers = new Map<string, NodeJS.Timeout>();
   readonly #sinks = new Set<Promise<void>>();
-  readonly #crons: Cron[] = [];
+  readonly #crons = new Map<string, Cron>();
+  #watch: RegistryWatch | null = null;
   #idleWaiters: (() => void)[] = [];
   #server: StatusServer | null = null;
   #stopped: Promise<void> | null = null;
@@ -291,10 +305,64 @@ class ProcessScheduler implements Scheduler {
   }
 
   armSchedules(): void {
-    for (const dataset of this.#datasets.values()) {
-      const options = { timezone: this.#options.config.timezone, catch: true, name: `edgesnap:${dataset.name}:run` };
-      this.#crons.push(new Cron(dataset.schedule, options, () => void this.trigger(dataset.name, "schedule")));
+    for (const dataset of this.#datasets.values()) this.#arm(dataset);
+  }
+
+  /** (Re)arms a dataset's cron schedule. */
+  #arm(dataset: ScheduledDataset): void {
+    this.#crons.get(dataset.name)?.stop();
+    const options = { timezone: this.#options.config.timezone, catch: true };
+    this.#crons.set(dataset.name, new Cron(dataset.schedule, options, () => void this.trigger(dataset.name, "schedule")));
+  }
+
+  #disarm(name: string): void {
+    this.#crons.get(name)?.stop();
+    this.#crons.delete(name);
+  }
+
+  /** Watches the registry for changes (registry-watch.ts) and applies each re-read. */
+  watch(modulePath: string): void {
+    this.#watch = watchRegistry({
+      modulePath,
+      timeoutMs: this.#options.config.moduleTimeoutMs,
+      onRead: (probe, changed) => this.#applyRegistryRead(probe, changed),
+      onError: (error) => this.#log("error", "datasets-reload-failed", { reason: error.message, hint: "the datasets loaded before keep running; the next change is read again" }),
+    });
+  }
+
+  /** A re-read registry: new datasets join and run once, changed ones rerun once, removed and broken ones stop. */
+  #applyRegistryRead(probe: RegistryProbe, changed: ReadonlySet<string>): void {
+    if (this.#state.stopping) return;
+    const brokenNames = probe.broken.flatMap((module) => (module.name === null ? [] : [module.name]));
+    let datasets: ScheduledDataset[];
+    try {
+      datasets = applyDatasetOverrides(probe.datasets, { schedules: this.#options.config.schedules, limits: this.#options.config.limits }, brokenNames);
+      checkDatasets(datasets, this.#options.config.timezone);
+    } catch (error) {
+      this.#log("error", "datasets-reload-failed", { reason: (error as Error).message, hint: "the datasets loaded before keep running" });
+      return;
     }
+    const diff = diffRegistry(this.#datasets as ReadonlyMap<string, ReloadableDataset>, this.#unloadable, { datasets: datasets as ReloadableDataset[], broken: probe.broken }, changed);
+    for (const module of probe.broken) if (module.name === null) this.#log("error", "dataset-module-broken", { file: module.file, reason: module.reason });
+    if (isEmptyDiff(diff)) return void (this.#unloadable = diff.unloadable);
+    for (const name of [...diff.removed, ...diff.broken.map((b) => b.name)]) this.#drop(name);
+    this.#unloadable = diff.unloadable;
+    for (const broken of diff.broken) this.recordUnloadable(broken, "reload");
+    for (const dataset of [...diff.added, ...diff.changed]) {
+      this.#datasets.set(dataset.name, dataset);
+      this.#state.add(dataset.name);
+      this.#arm(dataset);
+    }
+    const names = (list: { name: string }[]) => list.map((d) => d.name);
+    this.#log("info", "datasets-reloaded", { added: names(diff.added), changed: names(diff.changed), removed: diff.removed, broken: names(diff.broken) });
+    for (const dataset of [...diff.added, ...diff.changed]) this.trigger(dataset.name, "reload");
+  }
+
+  /** A dataset stops being scheduled: its cron and what waits go; a running run finishes. */
+  #drop(name: string): void {
+    this.#disarm(name);
+    this.#datasets.delete(name);
+    this.#apply(this.#state.remove(name));
   }
 
   trigger(name: string, kind: RunTrigger = "manual", requestId: string | null = null, options: TriggerOptions = {}): TriggerResult {
@@ -316,6 +384,10 @@ class ProcessScheduler implements Scheduler {
     return this.#ring.list(name);
   }
 
+  datasets(): string[] {
+    return [...this.#datasets.keys(), ...this.#unloadable.keys()];
+  }
+
   idle(): Promise<void> {
     return this.#isIdle() ? Promise.resolve() : new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
   }
@@ -326,16 +398,17 @@ class ProcessScheduler implements Scheduler {
       return this.#stopped;
     }
     this.#log("info", "scheduler-stopping", { running: this.#state.running });
-    for (const cron of this.#crons) cron.stop();
+    for (const cron of this.#crons.values()) cron.stop();
+    const watching = this.#watch?.stop();
     this.#apply(this.#state.stop());
-    this.#stopped = this.#stopRuns(options.graceMs ?? this.#options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
+    this.#stopped = Promise.all([watching, this.#stopRuns(options.graceMs ?? this.#options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS)]).then(() => {});
     return this.#stopped;
   }
 
-  /** A dataset whose module failed to load: a failed run record (and its log line), once. */
-  recordUnloadable(broken: UnloadableDataset): void {
+  /** A dataset whose module failed to load: a failed run record (and its log line), once per reason. */
+  recordUnloadable(broken: UnloadableDataset, trigger: "startup" | "reload"): void {
     this.#log("error", "dataset-unloadable", { dataset: broken.name, reason: broken.reason });
-    this.#publish(unstartedRunRecord({ dataset: broken.name, trigger: "startup", requestIds: [], outcome: "failed", reason: broken.reason }), null);
+    this.#publish(unstartedRunRecord({ dataset: broken.name, trigger, requestIds: [], outcome: "failed", reason: broken.reason }), null);
   }
 
   async #stopRuns(graceMs: number): Promise<void> {

@@ -41,8 +41,8 @@ export async function startOperatedScheduler(options: SchedulerOptions, link?: O
   const poller = startRebuildRequestPoller({
     client,
     // A dataset whose module failed to load is still this scheduler's: its requests are refused
-    // with the reason rather than left pending for ever.
-    datasets: [...options.datasets, ...(options.unloadable ?? [])].map((d) => d.name),
+    // with the reason rather than left pending for ever. The set follows the registry's changes.
+    datasets: () => scheduler.datasets(),
     trigger: (dataset, trigger, requestId, triggerOptions) => scheduler.trigger(dataset, trigger, requestId, triggerOptions),
     report: (record) => reporter.sink(record),
     log,
