@@ -81,6 +81,18 @@ export const RunRecordSchema = z.object({
    * not be retried is final: the edge alerts on it. Absent (read as false) in older records.
    */
   will_retry: z.boolean().optional(),
+  /**
+   * Failed runs of the dataset in a row, this one included (0 for a run that confirmed the
+   * content), across triggers: a frequent schedule whose every run is retried still adds up, so the
+   * edge can alert on a dataset that keeps failing. Absent in older records.
+   */
+  consecutive_failures: z.number().int().nonnegative().optional(),
+  /** When the current run of failures began (the first failed run's end); null when not failing. */
+  failing_since: z.iso.datetime().nullable().optional(),
+  /** The cron slot a scheduled (or start-up) run was for: with several schedulers, each slot runs once. */
+  scheduled_at: z.iso.datetime().nullable().optional(),
+  /** The scheduler process that ran it (host, pid and a random part), when schedulers share the work. */
+  replica: z.string().max(200).nullable().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 

@@ -24,6 +24,7 @@ import type { RegistryProbe } from "../dataset/registry.ts";
 import { EdgesnapError } from "../errors.ts";
 import { childEntryOf, logEntry, safeSink, writeLog, type LogEntry, type LogSink } from "../run/logger.ts";
 import { sweepRunCgroups } from "./cgroup.ts";
+import { FailureStreaks } from "./health.ts";
 import { startStatusServer, type StatusServer } from "./http.ts";
 import { SchedulerMetrics } from "./metrics.ts";
 import { watchRegistry, type RegistryWatch } from "./registry-watch.ts";
@@ -250,6 +251,7 @@ class ProcessScheduler implements Scheduler {
   #unloadable: Map<string, string>;
   readonly #state: SchedulerState;
   readonly #metrics = new SchedulerMetrics();
+  readonly #streaks = new FailureStreaks();
   readonly #ring: RunRecordRing;
   readonly #runs = new Map<string, { abort: AbortController; done: Promise<void> }>();
   readonly #retryTimers = new Map<string, NodeJS.Timeout>();
@@ -298,8 +300,20 @@ class ProcessScheduler implements Scheduler {
     return startStatusServer({
       host,
       port,
-      health: () => ({ ok: !state.stopping, status: state.stopping ? "stopping" : "ok", running: state.running, waiting: state.waiting }),
-      metrics: async () => this.#metrics.render({ running: state.running, waiting: state.waiting, tempRootBytes: await measureDiskUsage(tempRoot) }),
+      health: () => {
+        if (state.stopping) return { ok: false, status: "stopping", running: state.running, waiting: state.waiting };
+        const { status, failing } = this.#streaks.health(this.datasets());
+        return { ok: status === "ok", status, ...(status === "degraded" ? { failing } : {}), running: state.running, waiting: state.waiting };
+      },
+      live: () => !state.stopping,
+      metrics: async () =>
+        this.#metrics.render({
+          running: state.running,
+          waiting: state.waiting,
+          tempRootBytes: await measureDiskUsage(tempRoot),
+          degraded: this.#streaks.health(this.datasets()).status === "degraded",
+          consecutiveFailures: this.#streaks.entries().map(([dataset, streak]) => [dataset, streak.consecutiveFailures]),
+        }),
       onError: (error) => this.#log("error", "status-server-error", { message: (error as Error).message }),
     });
   }
@@ -362,6 +376,7 @@ class ProcessScheduler implements Scheduler {
   #drop(name: string): void {
     this.#disarm(name);
     this.#datasets.delete(name);
+    this.#streaks.forget(name);
     this.#apply(this.#state.remove(name));
   }
 
@@ -408,7 +423,9 @@ class ProcessScheduler implements Scheduler {
   /** A dataset whose module failed to load: a failed run record (and its log line), once per reason. */
   recordUnloadable(broken: UnloadableDataset, trigger: "startup" | "reload"): void {
     this.#log("error", "dataset-unloadable", { dataset: broken.name, reason: broken.reason });
-    this.#publish(unstartedRunRecord({ dataset: broken.name, trigger, requestIds: [], outcome: "failed", reason: broken.reason }), null);
+    const at = new Date();
+    const streak = this.#streaks.record(broken.name, "failed", at.toISOString());
+    this.#publish(unstartedRunRecord({ dataset: broken.name, trigger, requestIds: [], outcome: "failed", reason: broken.reason, at, streak }), null);
   }
 
   async #stopRuns(graceMs: number): Promise<void> {
@@ -503,7 +520,9 @@ class ProcessScheduler implements Scheduler {
   #finishRun(dataset: string, request: RunRequest, id: string, startedAt: Date, run: SupervisedRun): void {
     this.#runs.delete(dataset);
     const { willRetry, effects } = this.#state.runFinished(dataset, run.outcome);
-    const record = runRecordOf({ id, dataset, request, startedAt, finishedAt: new Date(), result: run, willRetry });
+    const finishedAt = new Date();
+    const streak = this.#streaks.record(dataset, run.outcome, finishedAt.toISOString());
+    const record = runRecordOf({ id, dataset, request, startedAt, finishedAt, result: run, willRetry, streak });
     const retry = effects.find((effect) => effect.type === "arm-retry");
     this.#publish(record, run, { retryInMs: retry?.type === "arm-retry" ? retry.delayMs : null });
     this.#apply(effects);
@@ -527,6 +546,7 @@ class ProcessScheduler implements Scheduler {
       bytes: record.bytes,
       version: record.version,
       willRetry: record.will_retry === true,
+      consecutiveFailures: record.consecutive_failures ?? 0,
       retryInMs: extra.retryInMs ?? null,
       exitCode: run?.exitCode ?? null,
       exitSignal: run?.exitSignal ?? null,

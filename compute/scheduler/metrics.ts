@@ -56,7 +56,7 @@ export class SchedulerMetrics {
   }
 
   /** The whole exposition. `gauges` are read at scrape time (running runs, temp-root bytes). */
-  render(gauges: { running: number; waiting: number; tempRootBytes: number }): string {
+  render(gauges: { running: number; waiting: number; tempRootBytes: number; degraded?: boolean; consecutiveFailures?: [string, number][] }): string {
     const out: string[] = [];
     const family = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
 
@@ -80,6 +80,10 @@ export class SchedulerMetrics {
     this.#perDataset(out, family, "edgesnap_triggers_coalesced_total", "counter", "Triggers folded into an already pending run.", this.#coalesced);
     this.#perDataset(out, family, "edgesnap_retries_total", "counter", "Retries scheduled after a failed run.", this.#retries);
 
+    family("edgesnap_consecutive_failures", "gauge", "Failed runs of the dataset in a row, across triggers (0 after a run that confirmed the content).");
+    for (const [dataset, failures] of gauges.consecutiveFailures ?? []) out.push(`edgesnap_consecutive_failures{dataset="${escapeLabel(dataset)}"} ${failures}`);
+    family("edgesnap_scheduler_degraded", "gauge", "1 while every dataset that has run failed its last run (/healthz answers 503), else 0.");
+    out.push(`edgesnap_scheduler_degraded ${gauges.degraded ? 1 : 0}`);
     family("edgesnap_runs_running", "gauge", "Runs executing now.");
     out.push(`edgesnap_runs_running ${gauges.running}`);
     family("edgesnap_runs_waiting", "gauge", "Runs waiting for a concurrency slot.");

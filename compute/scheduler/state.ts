@@ -22,6 +22,8 @@ export interface RunRequest {
   attempt: number;
   /** Publish even unchanged content and skip the row-count gates. */
   force: boolean;
+  /** The cron slot (ISO) a scheduled or start-up run is for; absent for other triggers. */
+  slot?: string;
 }
 
 /** What the process side must do after an event. */

@@ -4,6 +4,9 @@
  * every dataset's freshness; it alerts (webhook, log line, status page) once when a condition
  * starts and once when it ends: a run that failed with no retry left, a dataset over its freshness
  * budget, nothing reported for longer than the largest budget (the scheduler is down), recovery.
+ * A dataset that keeps failing alerts within 2 minutes of its first failure whatever its schedule
+ * (state.ts: FAILURES_IN_A_ROW_ALERT, FAILING_ALERT_AFTER_SECONDS). The cron runs once a minute
+ * (Cloudflare's finest cron), and every run report is a check too.
  */
 import { confirmsContent, currentVersion, type Alert, type RunRecord } from "../../contract/index.ts";
 import { freshnessOf } from "../../contract/freshness.ts";
@@ -11,7 +14,20 @@ import { readAllManifests, refreshCatalog } from "../../contract/protocol/catalo
 import { readVersioned, swapObject } from "../../contract/protocol/cas.ts";
 import type { ObjectStore } from "../../contract/storage.ts";
 import { deliverAlerts, type AlertPoster, type DeliveryReport } from "./deliver.ts";
-import { ALERT_STATE_KEY, emptyAlertState, observeFreshness, observeRun, parseAlertState, type AlertState, type FreshnessObservation, type Transition } from "./state.ts";
+import { readManifest } from "../../contract/protocol/manifests.ts";
+import type { SnapshotManifest } from "../../contract/manifest.ts";
+import {
+  ALERT_STATE_KEY,
+  emptyAlertState,
+  observeFailing,
+  observeFreshness,
+  observeRun,
+  observeStaleness,
+  parseAlertState,
+  type AlertState,
+  type FreshnessObservation,
+  type Transition,
+} from "./state.ts";
 
 /** The Worker settings the watchdog reads. */
 export interface WatchdogEnv {
@@ -62,9 +78,18 @@ export function statusPageFrom(requestUrl: string): string {
   return `${new URL(requestUrl).origin}/admin`;
 }
 
+/** A published dataset's freshness at `now`, as the watchdog observes it (null before a first version). */
+function observationOf(manifest: SnapshotManifest, now: Date): FreshnessObservation | null {
+  const info = currentVersion(manifest);
+  if (info === undefined) return null;
+  return { dataset: manifest.dataset, freshness: freshnessOf({ ...manifest, generated_at: info.generated_at }, now) };
+}
+
 /**
  * After the scheduler reported a run: the catalog's `checked_at` follows a run that confirmed the
- * content (an unchanged run sends no publish notice), the run is observed, and due alerts are sent.
+ * content (an unchanged run sends no publish notice), the run is observed, and so are the reported
+ * dataset's freshness and every dataset's run of failures (a report is a check too: between two
+ * cron minutes, a failing dataset's reports notice it going stale), and due alerts are sent.
  * Run it with `waitUntil`: it never delays the report's answer. Each step's failure is logged and
  * does not stop the next.
  * @param requestUrl the report's URL, from which the status page's address is learned
@@ -72,11 +97,17 @@ export function statusPageFrom(requestUrl: string): string {
 export async function onRunReported(store: ObjectStore, env: WatchdogEnv, record: RunRecord, requestUrl: string, options: WatchOptions = {}): Promise<Alert[]> {
   const now = options.now ?? new Date();
   if (confirmsContent(record.outcome)) await step("catalog refresh", () => refreshCatalog(store));
+  const raiseOptions = { now, statusUrl: env.EDGESNAP_STATUS_URL, deliver: webhookOf(env) !== null };
+  const manifest = (await step("manifest read", () => readManifest(store, record.dataset)))?.value ?? null;
+  const observation = manifest === null ? null : observationOf(manifest, now);
   const alerts =
     (await step("run observation", () =>
-      transition(store, (state) =>
-        observeRun({ ...state, status_url: statusPageFrom(requestUrl) }, record, { now, statusUrl: env.EDGESNAP_STATUS_URL, deliver: webhookOf(env) !== null }),
-      ),
+      transition(store, (state) => {
+        const observed = observeRun({ ...state, status_url: statusPageFrom(requestUrl) }, record, raiseOptions);
+        const stale = observeStaleness(observed.state, observation ? [observation] : [], raiseOptions);
+        const failing = observeFailing(stale.state, raiseOptions);
+        return { state: failing.state, alerts: [...observed.alerts, ...stale.alerts, ...failing.alerts] };
+      }),
     )) ?? [];
   await step("alert delivery", () => deliver(store, env, { ...options, now }));
   return alerts;
@@ -89,12 +120,13 @@ export async function onRunReported(store: ObjectStore, env: WatchdogEnv, record
 export async function watchFreshness(store: ObjectStore, env: WatchdogEnv, options: WatchOptions = {}): Promise<Alert[]> {
   const now = options.now ?? new Date();
   const { manifests } = await readAllManifests(store);
-  const observations: FreshnessObservation[] = manifests.flatMap((manifest) => {
-    const info = currentVersion(manifest);
-    if (info === undefined) return [];
-    return [{ dataset: manifest.dataset, freshness: freshnessOf({ ...manifest, generated_at: info.generated_at }, now) }];
+  const observations = manifests.flatMap((manifest) => observationOf(manifest, now) ?? []);
+  const raiseOptions = { now, statusUrl: env.EDGESNAP_STATUS_URL, deliver: webhookOf(env) !== null };
+  const alerts = await transition(store, (state) => {
+    const fresh = observeFreshness(state, observations, raiseOptions);
+    const failing = observeFailing(fresh.state, raiseOptions);
+    return { state: failing.state, alerts: [...fresh.alerts, ...failing.alerts] };
   });
-  const alerts = await transition(store, (state) => observeFreshness(state, observations, { now, statusUrl: env.EDGESNAP_STATUS_URL, deliver: webhookOf(env) !== null }));
   await step("alert delivery", () => deliver(store, env, { ...options, now }));
   return alerts;
 }
