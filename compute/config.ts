@@ -144,6 +144,14 @@ export const ConfigSchema = z.object({
   concurrency: positiveIntegerFromEnv("a positive integer").default(Math.max(1, os.availableParallelism())),
   /** Time limit for importing one dataset module (milliseconds; unset: DEFAULT_MODULE_TIMEOUT_MS, read by `moduleTimeoutMs`). */
   moduleTimeoutMs: positiveIntegerFromEnv("a positive integer of milliseconds").optional(),
+  /**
+   * Per-dataset leases in the store, so several schedulers share the work (contract/protocol/leases.ts):
+   * `on` or `off`; unset: on with the S3 store (production, where replicas are possible), off with
+   * the local one (one `npm start` per state dir). Read with `leaseSettings`.
+   */
+  leases: z.enum(["on", "off"], { error: 'expected "on" or "off"' }).optional(),
+  /** The lease period in seconds (default 30): a dead scheduler's datasets are taken over within it. */
+  leaseSeconds: z.coerce.number({ error: "expected an integer of seconds from 3 to 3600" }).int({ error: "expected an integer of seconds from 3 to 3600" }).min(3, { error: "expected an integer of seconds from 3 to 3600" }).max(3600, { error: "expected an integer of seconds from 3 to 3600" }).optional(),
   /** How the compute side writes its log: `human` lines or `json` objects (unset: human on a terminal). */
   logFormat: z.enum(LOG_FORMATS, { error: 'expected "human" or "json"' }).optional(),
   /** IANA timezone for cron schedules. */
@@ -193,6 +201,8 @@ export const CONFIG_ENV = {
   timezone: "EDGESNAP_TIMEZONE",
   logFormat: "EDGESNAP_LOG_FORMAT",
   moduleTimeoutMs: "EDGESNAP_MODULE_TIMEOUT_MS",
+  leases: "EDGESNAP_LEASES",
+  leaseSeconds: "EDGESNAP_LEASE_SECONDS",
 } as const;
 
 /** Settings whose values are secret: never logged, never echoed in an error. */
@@ -276,6 +286,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     timezone: read(env, CONFIG_ENV.timezone),
     logFormat: read(env, CONFIG_ENV.logFormat)?.trim().toLowerCase(),
     moduleTimeoutMs: read(env, CONFIG_ENV.moduleTimeoutMs),
+    leases: read(env, CONFIG_ENV.leases)?.trim().toLowerCase(),
+    leaseSeconds: read(env, CONFIG_ENV.leaseSeconds),
   };
   const result = ConfigSchema.safeParse(raw);
   if (result.success) return result.data;
@@ -350,6 +362,11 @@ export const RUN_ENV = {
   runId: "EDGESNAP_RUN_ID",
   /** "1": an operator's forced rebuild (publish unchanged content, skip the row-count gates). */
   force: "EDGESNAP_FORCE",
+  /**
+   * The fencing token of the dataset's lease the run holds (when schedulers share leases): the
+   * publisher checks it before it commits the manifest (contract/protocol/leases.ts).
+   */
+  leaseToken: "EDGESNAP_LEASE_TOKEN",
 } as const;
 
 /** Variables for development and tests, read where noted; not needed in production. */
@@ -369,20 +386,44 @@ export interface RunSettings {
   runDir?: string;
   runId?: string;
   force: boolean;
+  /** The lease token the run must still hold when it publishes; undefined when leases are off. */
+  leaseToken?: number;
 }
 
 /** The environment a run child gets for one run (on top of the supervisor's own). */
-export function childRunEnv(run: { runDir?: string; runId?: string; force?: boolean }): Record<string, string> {
+export function childRunEnv(run: { runDir?: string; runId?: string; force?: boolean; leaseToken?: number }): Record<string, string> {
   return {
     ...(run.runDir ? { [RUN_ENV.runDir]: run.runDir } : {}),
     ...(run.runId ? { [RUN_ENV.runId]: run.runId } : {}),
     ...(run.force ? { [RUN_ENV.force]: "1" } : {}),
+    ...(run.leaseToken !== undefined ? { [RUN_ENV.leaseToken]: String(run.leaseToken) } : {}),
   };
 }
 
 /** Reads the run child's variables (RUN_ENV). */
 export function loadRunSettings(env: NodeJS.ProcessEnv = process.env): RunSettings {
-  return { runDir: env[RUN_ENV.runDir] || undefined, runId: env[RUN_ENV.runId] || undefined, force: env[RUN_ENV.force] === "1" };
+  const token = Number(env[RUN_ENV.leaseToken]);
+  return {
+    runDir: env[RUN_ENV.runDir] || undefined,
+    runId: env[RUN_ENV.runId] || undefined,
+    force: env[RUN_ENV.force] === "1",
+    leaseToken: Number.isSafeInteger(token) && token > 0 ? token : undefined,
+  };
+}
+
+/** The lease period by default: a scheduler that dies has its datasets taken over within it. */
+export const DEFAULT_LEASE_SECONDS = 30;
+
+/** Whether schedulers share the work through leases, and the lease period. */
+export interface LeaseSettings {
+  enabled: boolean;
+  periodMs: number;
+}
+
+/** The lease settings of a configuration: on by default with the S3 store, off with the local one. */
+export function leaseSettings(config: Pick<Config, "store" | "leases" | "leaseSeconds">): LeaseSettings {
+  const enabled = config.leases === undefined ? config.store.kind === "s3" : config.leases === "on";
+  return { enabled, periodMs: (config.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000 };
 }
 
 /** How long importing one dataset module may take before it is reported broken. */

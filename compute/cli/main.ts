@@ -24,6 +24,7 @@ export const main = defineCommand({
     unpin: () => import("./commands/unpin.ts").then((m) => m.default),
     prune: () => import("./commands/prune.ts").then((m) => m.default),
     types: () => import("./commands/types.ts").then((m) => m.default),
+    kubernetes: () => import("./commands/kubernetes.ts").then((m) => m.default),
   },
 });
 

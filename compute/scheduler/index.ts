@@ -19,14 +19,17 @@ import path from "node:path";
 import { Cron } from "croner";
 import { isDatasetName } from "../../contract/names.ts";
 import { confirmsContent, type RunRecord, type RunTrigger } from "../../contract/run-record.ts";
-import { applyDatasetOverrides, childRunEnv, CONFIG_ENV, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, type Config } from "../config.ts";
+import { applyDatasetOverrides, childRunEnv, CONFIG_ENV, DEFAULT_LEASE_SECONDS, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, type Config } from "../config.ts";
 import type { RegistryProbe } from "../dataset/registry.ts";
+import type { AcquireResult } from "../../contract/protocol/leases.ts";
+import type { ObjectStore } from "../../contract/storage.ts";
 import { EdgesnapError } from "../errors.ts";
 import { childEntryOf, logEntry, safeSink, writeLog, type LogEntry, type LogSink } from "../run/logger.ts";
 import { sweepRunCgroups } from "./cgroup.ts";
 import { FailureStreaks } from "./health.ts";
 import { startStatusServer, type StatusServer } from "./http.ts";
 import { SchedulerMetrics } from "./metrics.ts";
+import { defaultHolder, LeaseKeeper, leaseModeOf } from "./leases.ts";
 import { watchRegistry, type RegistryWatch } from "./registry-watch.ts";
 import { diffRegistry, isEmptyDiff, type ReloadableDataset } from "./reload.ts";
 import { DEFAULT_RECORDS_PER_DATASET, newRunId, RunRecordRing, runRecordOf, unstartedRunRecord, type RecordSink } from "./records.ts";
@@ -81,7 +84,8 @@ export interface SchedulerOptions {
    * registry and its modules and applies a change without a restart (registry-watch.ts):
    * `schedules` and `limits` are applied to what it reads again, as at start.
    */
-  config: Pick<Config, "tempRoot" | "metricsPort" | "concurrency" | "timezone"> & Partial<Pick<Config, "datasets" | "schedules" | "limits" | "moduleTimeoutMs">>;
+  config: Pick<Config, "tempRoot" | "metricsPort" | "concurrency" | "timezone"> &
+    Partial<Pick<Config, "datasets" | "schedules" | "limits" | "moduleTimeoutMs" | "store" | "leases" | "leaseSeconds">>;
   datasets: readonly ScheduledDataset[];
   /** Script each run executes as `node <entry> <dataset>`. Default `compute/run/child.ts`. */
   childEntry?: string | ((dataset: string) => string);
@@ -103,6 +107,11 @@ export interface SchedulerOptions {
   onRunFinished?: (record: RunRecord, details: RunDetails) => void;
   /** Persists records (best effort); see `storeRecordSink`. */
   recordSink?: RecordSink;
+  /**
+   * Share the work with other schedulers on the same store: a run takes its dataset's lease first
+   * and is skipped when another scheduler holds it or already ran its cron slot. Default: none.
+   */
+  leases?: SchedulerLeaseOptions;
   /** Retries after a failed, timed-out or memory-killed run. Default 2. */
   retries?: number;
   /** Delay before the first retry, doubled for each further one. Default 10 s. */
@@ -129,6 +138,17 @@ export interface SchedulerOptions {
 export interface TriggerOptions {
   /** Publish even when the content is unchanged, and skip the row-count gates. */
   force?: boolean;
+  /** The cron slot (ISO) a scheduled or start-up trigger is for: with leases, each slot runs once. */
+  slot?: string;
+}
+
+/** Leases in a store shared by several schedulers (compute/scheduler/leases.ts). */
+export interface SchedulerLeaseOptions {
+  store: ObjectStore;
+  /** This scheduler's name in the leases. Default: host, pid and a random part. */
+  holder?: string;
+  /** The lease period. Default 30 s. */
+  periodMs?: number;
 }
 
 export interface Scheduler {
@@ -146,6 +166,8 @@ export interface Scheduler {
   records(name: string): RunRecord[];
   /** Every dataset this scheduler is responsible for: the scheduled ones and those whose module does not load. */
   datasets(): string[];
+  /** Whether an operator's request for the dataset can be taken now (with leases: no other scheduler holds it). */
+  canTakeRequest(dataset: string): Promise<boolean>;
   /** Resolves when no run is running, queued or waiting for a retry. */
   idle(): Promise<void>;
   /**
@@ -197,9 +219,18 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     timezone: options.config.timezone,
   });
   for (const broken of options.unloadable ?? []) scheduler.recordUnloadable(broken, "startup");
-  if (options.runAtStart) for (const { name } of options.datasets) scheduler.trigger(name, "startup");
+  // With leases, the start-up run claims the latest cron slot: of several schedulers starting
+  // together (or one restarted), only the first runs it, and not again if the slot already ran.
+  if (options.runAtStart) for (const { name, schedule } of options.datasets) scheduler.trigger(name, "startup", null, { slot: options.leases ? latestSlot(schedule, options.config.timezone) : undefined });
   if (options.config.datasets) scheduler.watch(options.config.datasets);
   return scheduler;
+}
+
+/** The latest time (ISO) a cron schedule fired at or before `now`: the slot a trigger now stands for. */
+export function latestSlot(schedule: string, timezone: string, now = new Date()): string | undefined {
+  // previousRuns finds runs strictly before its reference, to the second (croner drops the
+  // milliseconds): a second on, a run at `now`'s second counts.
+  return new Cron(schedule, { timezone, paused: true }).previousRuns(1, new Date(now.getTime() + 1000))[0]?.toISOString();
 }
 
 /**
@@ -258,6 +289,7 @@ class ProcessScheduler implements Scheduler {
   readonly #sinks = new Set<Promise<void>>();
   readonly #crons = new Map<string, Cron>();
   #watch: RegistryWatch | null = null;
+  readonly #keeper: LeaseKeeper | null;
   #idleWaiters: (() => void)[] = [];
   #server: StatusServer | null = null;
   #stopped: Promise<void> | null = null;
@@ -275,6 +307,25 @@ class ProcessScheduler implements Scheduler {
       retries: options.retries ?? DEFAULT_RETRIES,
       retryBackoffMs: options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS,
     });
+    const leases = options.leases;
+    this.#keeper = leases
+      ? new LeaseKeeper({
+          store: leases.store,
+          holder: leases.holder ?? defaultHolder(),
+          periodMs: leases.periodMs ?? DEFAULT_LEASE_SECONDS * 1000,
+          log,
+          datasets: () => [...this.#datasets.keys()],
+          onTakeover: (dataset) => {
+            if (this.#state.has(dataset)) this.trigger(dataset, "takeover");
+          },
+        })
+      : null;
+    this.#keeper?.start();
+  }
+
+  /** Whether an operator's request for the dataset can be taken now: no other scheduler holds its lease. */
+  async canTakeRequest(dataset: string): Promise<boolean> {
+    return this.#keeper === null || !(await this.#keeper.heldElsewhere(dataset));
   }
 
   async listen(host: string): Promise<void> {
@@ -326,7 +377,7 @@ class ProcessScheduler implements Scheduler {
   #arm(dataset: ScheduledDataset): void {
     this.#crons.get(dataset.name)?.stop();
     const options = { timezone: this.#options.config.timezone, catch: true };
-    this.#crons.set(dataset.name, new Cron(dataset.schedule, options, () => void this.trigger(dataset.name, "schedule")));
+    this.#crons.set(dataset.name, new Cron(dataset.schedule, options, () => void this.trigger(dataset.name, "schedule", null, { slot: latestSlot(dataset.schedule, this.#options.config.timezone) })));
   }
 
   #disarm(name: string): void {
@@ -386,7 +437,7 @@ class ProcessScheduler implements Scheduler {
       if (reason !== undefined) throw new EdgesnapError("config", reason);
       throw new EdgesnapError("unknown-dataset", `unknown dataset "${name}"`);
     }
-    const { result, effects } = this.#state.trigger(name, kind, requestId, options.force === true);
+    const { result, effects } = this.#state.trigger(name, kind, requestId, options.force === true, options.slot);
     if (result === "coalesced") {
       this.#metrics.recordCoalesced(name);
       this.#log("info", "trigger-coalesced", { dataset: name, trigger: kind, requestId });
@@ -440,6 +491,7 @@ class ProcessScheduler implements Scheduler {
     clearTimeout(timer);
     for (const run of running) run.abort.abort();
     await allDone;
+    await this.#keeper?.stop();
     // Records still being persisted get a few seconds; an unref'd timer never holds the exit.
     await Promise.race([Promise.all(this.#sinks), new Promise((resolve) => setTimeout(resolve, SINK_GRACE_MS).unref())]);
     await this.#server?.close();
@@ -482,9 +534,58 @@ class ProcessScheduler implements Scheduler {
   }
 
   #startRun(name: string, request: RunRequest): void {
+    const abort = new AbortController();
+    const leased = this.#keeper ? this.#leaseFor(name, request, abort) : Promise.resolve(undefined);
+    const done = leased.then((token) => (token === "skip" ? this.#skipRun(name, request) : this.#superviseRun(name, request, abort, token)));
+    this.#runs.set(name, { abort, done });
+  }
+
+  /**
+   * The dataset's lease for this run (its fencing token), or "skip" when another scheduler holds it
+   * or ran its slot. An operator's run waits for the lease, checking every sixth of the period.
+   */
+  async #leaseFor(name: string, request: RunRequest, abort: AbortController): Promise<number | "skip"> {
+    const keeper = this.#keeper!;
+    const mode = leaseModeOf(request);
+    for (let waited = false; !abort.signal.aborted; waited = true) {
+      let result: AcquireResult;
+      try {
+        result = await keeper.acquire(name, mode.options, (why) => abort.abort(why));
+      } catch (error) {
+        this.#log("warn", "lease-unavailable", { dataset: name, trigger: request.trigger, message: (error as Error).message });
+        if (!mode.wait) return "skip";
+        await sleep(keeper.checkMs, abort.signal);
+        continue;
+      }
+      if (result.acquired) return result.grant.token;
+      if (result.reason === "held" && mode.wait) {
+        if (!waited) this.#log("info", "lease-wait", { dataset: name, trigger: request.trigger, holder: result.lease.holder });
+        await sleep(keeper.checkMs, abort.signal);
+        continue;
+      }
+      const why = result.reason === "held" ? `another scheduler (${result.lease.holder}) is running it` : `slot ${request.slot} already ran`;
+      this.#log("info", "trigger-skipped", { dataset: name, trigger: request.trigger, slot: request.slot ?? null, reason: why });
+      return "skip";
+    }
+    return "skip";
+  }
+
+  /** A run that did not start: another scheduler has it, or this one stopped while waiting for its lease. */
+  #skipRun(name: string, request: RunRequest): void {
+    this.#runs.delete(name);
+    this.#metrics.recordSkipped(name);
+    // Operators' requests always get a record, so the edge completes them.
+    if (request.requestIds.length > 0) {
+      this.#publish(unstartedRunRecord({ dataset: name, trigger: request.trigger, requestIds: request.requestIds, outcome: "cancelled", reason: "the scheduler stopped before the run could take its dataset's lease" }), null);
+    }
+    this.#apply(this.#state.runSkipped(name));
+    this.#notifyIdle();
+  }
+
+  /** Runs the child for one run (with the lease token when leases are on) and finishes it. */
+  #superviseRun(name: string, request: RunRequest, abort: AbortController, leaseToken: number | undefined): Promise<void> {
     const dataset = this.#datasets.get(name)!;
     const options = this.#options;
-    const abort = new AbortController();
     const startedAt = new Date();
     const id = newRunId(startedAt);
     const cwd = options.cwd ?? REPO_ROOT;
@@ -499,15 +600,19 @@ class ProcessScheduler implements Scheduler {
       killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
       sampleIntervalMs: options.sampleIntervalMs,
       cwd,
-      env: { ...options.env, ...childRunEnv({ runId: id, force: request.force }) },
+      env: { ...options.env, ...childRunEnv({ runId: id, force: request.force, leaseToken }) },
       execArgv: options.execArgv,
       signal: abort.signal,
       onSpawn: (pid) => this.#log("info", "run-started", { ...common, pid, requestId: request.requestIds[0] ?? null, requestIds: request.requestIds }),
       onOutput: (stream, line) => this.#childOutput(name, id, stream, line),
     })
       .catch((error: unknown): SupervisedRun => failedRun(`could not prepare the run: ${(error as Error).message}`, Date.now() - startedAt.getTime()))
-      .then((run) => this.#finishRun(name, request, id, startedAt, run));
-    this.#runs.set(name, { abort, done });
+      .then((run) => {
+        // Queued before the follow-up run (started in #finishRun) asks for the lease again.
+        void this.#keeper?.release(name);
+        this.#finishRun(name, request, id, startedAt, run);
+      });
+    return done;
   }
 
   /** A line a run child printed: its log entries merged into this log as objects, other lines as text. */
@@ -522,7 +627,7 @@ class ProcessScheduler implements Scheduler {
     const { willRetry, effects } = this.#state.runFinished(dataset, run.outcome);
     const finishedAt = new Date();
     const streak = this.#streaks.record(dataset, run.outcome, finishedAt.toISOString());
-    const record = runRecordOf({ id, dataset, request, startedAt, finishedAt, result: run, willRetry, streak });
+    const record = runRecordOf({ id, dataset, request, startedAt, finishedAt, result: run, willRetry, streak, replica: this.#keeper?.holder ?? null });
     const retry = effects.find((effect) => effect.type === "arm-retry");
     this.#publish(record, run, { retryInMs: retry?.type === "arm-retry" ? retry.delayMs : null });
     this.#apply(effects);
@@ -570,4 +675,17 @@ class ProcessScheduler implements Scheduler {
       .finally(() => this.#sinks.delete(write));
     this.#sinks.add(write);
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
 }

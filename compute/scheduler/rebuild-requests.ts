@@ -28,6 +28,11 @@ export interface RebuildRequestPollerOptions {
   datasets: readonly string[] | (() => readonly string[]);
   /** Starts (or folds into) a run; normally the scheduler's `trigger`. */
   trigger: (dataset: string, trigger: "rebuild-request", requestId: string, options: { force: boolean }) => TriggerResult;
+  /**
+   * Whether a request for the dataset can be taken now; one that cannot stays pending at the edge for
+   * the next poll (with leases: another scheduler is running the dataset). Default: always.
+   */
+  available?: (dataset: string) => Promise<boolean>;
   /** Reports the record of a claim that could not start; normally the run reporter's sink. */
   report: (record: RunRecord) => unknown;
   log: SchedulerLog;
@@ -58,6 +63,7 @@ export function startRebuildRequestPoller(options: RebuildRequestPollerOptions):
 
   /** Claims one request and starts its run; false when another scheduler took it or the edge failed. */
   const take = async (request: { id: string; dataset: string; force: boolean }) => {
+    if (options.available && !(await options.available(request.dataset).catch(() => true))) return;
     try {
       await options.client.claimRequest(request.id, null);
     } catch (error) {

@@ -116,7 +116,7 @@ export class SchedulerState {
   }
 
   /** A run is asked for. `requestId` names the operator request behind it, if any. @throws for an unknown dataset */
-  trigger(dataset: string, trigger: RunTrigger, requestId: string | null, force: boolean): { result: TriggerResult; effects: SchedulerEffect[] } {
+  trigger(dataset: string, trigger: RunTrigger, requestId: string | null, force: boolean, slotTime?: string): { result: TriggerResult; effects: SchedulerEffect[] } {
     if (!this.has(dataset)) throw new Error(`unknown dataset ${dataset}`);
     const slot = this.#slot(dataset);
     if (this.#stopping) return { result: "stopped", effects: [] };
@@ -129,9 +129,11 @@ export class SchedulerState {
     if (slot.next) {
       if (requestId !== null && !slot.next.requestIds.includes(requestId)) slot.next.requestIds.push(requestId);
       slot.next.force ||= force;
+      // The follow-up run stands for the latest slot folded into it.
+      if (slotTime !== undefined && (slot.next.slot === undefined || Date.parse(slotTime) > Date.parse(slot.next.slot))) slot.next.slot = slotTime;
       return { result: "coalesced", effects };
     }
-    slot.next = { trigger, requestIds: requestId === null ? [] : [requestId], attempt: 1, force };
+    slot.next = { trigger, requestIds: requestId === null ? [] : [requestId], attempt: 1, force, ...(slotTime !== undefined ? { slot: slotTime } : {}) };
     if (slot.running) return { result: "queued", effects };
     this.#enqueue(dataset, effects);
     return { result: slot.running ? "started" : "queued", effects };
@@ -162,6 +164,22 @@ export class SchedulerState {
     }
     this.#pump(effects);
     return { willRetry, effects };
+  }
+
+  /**
+   * The dataset's run did not start after all: another scheduler holds its lease or ran its slot.
+   * Nothing is retried; a run asked for meanwhile starts as usual.
+   */
+  runSkipped(dataset: string): SchedulerEffect[] {
+    const slot = this.#slot(dataset);
+    if (!slot.running) throw new Error(`no run of ${dataset} is running`);
+    slot.running = null;
+    this.#running--;
+    const effects: SchedulerEffect[] = [];
+    if (slot.removed) this.#slots.delete(dataset);
+    else if (slot.next) this.#enqueue(dataset, effects);
+    this.#pump(effects);
+    return effects;
   }
 
   /** The retry timer armed for the dataset fired. */

@@ -258,7 +258,8 @@ function enforceLimits(pid: number, cgroup: RunCgroup | null, options: Supervise
   sample();
   const sampler = setInterval(sample, options.sampleIntervalMs ?? 100);
   timers.push(setTimeout(() => stop("timed-out", `exceeded the timeout of ${formatSeconds(options.timeoutMs)}`, false), options.timeoutMs));
-  const onAbort = () => stop("cancelled", "stopped by scheduler shutdown", false);
+  // The abort's reason, when a string, says why (the lease was lost); else it is the shutdown.
+  const onAbort = () => stop("cancelled", typeof options.signal?.reason === "string" ? options.signal.reason : "stopped by scheduler shutdown", false);
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
 
