@@ -7,7 +7,8 @@
  * here): never overlapping, deadlines from the timeouts, memory limits from the ceilings. Both: a
  * non-root read-only container with the temp root on a volume, settings from the Secret.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { Cron } from "croner";
 import { describe, expect, it } from "vitest";
@@ -151,6 +152,18 @@ describe("cronjob-per-dataset.yaml", async () => {
     const cli = spawnCli(["kubernetes", "cronjobs"], {}, { timeoutMs: 60_000 });
     expect((await cli.exit).code).toBe(0);
     expect(cli.stdout()).toBe(readFileSync(path.join(ROOT, "deploy/kubernetes/cronjob-per-dataset.yaml"), "utf8"));
+  }, 90_000);
+
+  it("writes the same to a file with --out, and refuses an unknown kind of manifest (exit 2)", async () => {
+    const out = path.join(mkdtempSync(path.join(os.tmpdir(), "edgesnap-cronjobs-")), "cronjobs.yaml");
+    const cli = spawnCli(["kubernetes", "cronjobs", "--out", out, "--image", "registry.example/edgesnap:2"], {}, { timeoutMs: 60_000 });
+    expect((await cli.exit).code).toBe(0);
+    expect(cli.stderr()).toBe(`wrote ${datasets.length} CronJobs to ${out}\n`);
+    const written = parseYamlDocuments(readFileSync(out, "utf8")) as Manifest[];
+    expect(written.map((job) => job.spec.jobTemplate.spec.template.spec.containers[0].image)).toEqual(datasets.map(() => "registry.example/edgesnap:2"));
+    const wrong = spawnCli(["kubernetes", "pods"], {}, { timeoutMs: 60_000 });
+    expect((await wrong.exit).code).toBe(2);
+    expect(wrong.stderr()).toBe('edgesnap: unknown manifest kind "pods" (known: cronjobs)\n');
   }, 90_000);
 
   it("takes each deadline from the dataset's timeout and each memory limit from its ceiling", () => {
