@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LogEntry } from "../../compute/run/logger.ts";
+import { startNpmStart } from "../support/npm-start.ts";
 import { descendantsOf, isAlive, spawnCli, waitFor, type SpawnedCli } from "../support/processes.ts";
 import { startLocalEdge, type LocalEdge } from "./local-edge.ts";
 
@@ -88,6 +89,26 @@ describe("the scheduler's output", () => {
       cli.kill();
     }
   }, 150_000);
+
+  it("under `npm start` (human lines asked for), shows each run's one finished-run line and a failure's reason", async () => {
+    const system = await startNpmStart({
+      EDGESNAP_DATASETS: DATASETS,
+      EDGESNAP_PERSIST_TO: path.join(local.work, "npm-start-state"),
+      EDGESNAP_TEMP_ROOT: path.join(local.work, "npm-start-runs"),
+      EDGESNAP_LOG_FORMAT: "human",
+    });
+    try {
+      const lines = () => system.output().split("\n");
+      const ok = await waitFor("the finished-run line", async () => lines().find((l) => /^\d\d:\d\d:\d\d out-colors {2}ok {2}\S+ {2}3 rows /.test(l)), 120_000);
+      expect(ok).toMatch(/ peak \d+\.\d MiB$/);
+      const failed = await waitFor("the failed run's line", async () => lines().find((l) => / out-broken {2}FAILED /.test(l)), 60_000);
+      expect(failed).toMatch(/: build failed: the source is unreachable: connection refused by source\.example$/);
+      // One line per run: none of the child's progress, no JSON from the scheduler.
+      expect(lines().filter((l) => /out-colors/.test(l) && /built|build started|published|"event"/.test(l))).toEqual([]);
+    } finally {
+      await system.stop();
+    }
+  }, 180_000);
 
   it("defaults to the human lines on a terminal", async () => {
     const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("EDGESNAP_")));
