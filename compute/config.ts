@@ -92,6 +92,10 @@ const ByteSizeSchema = z.string().transform((value, ctx) => {
   return bytes;
 });
 
+/** The two log formats (compute/run/logger.ts). */
+export const LOG_FORMATS = ["human", "json"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 const positiveIntegerFromEnv = (what: string) =>
   z.coerce.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
 
@@ -139,6 +143,18 @@ export const ConfigSchema = z.object({
   metricsHost: z.string().min(1).optional(),
   /** How many runs may execute at once. */
   concurrency: positiveIntegerFromEnv("a positive integer").default(Math.max(1, os.availableParallelism())),
+  /** Time limit for importing one dataset module (milliseconds; unset: DEFAULT_MODULE_TIMEOUT_MS, read by `moduleTimeoutMs`). */
+  moduleTimeoutMs: positiveIntegerFromEnv("a positive integer of milliseconds").optional(),
+  /**
+   * Per-dataset leases in the store, so several schedulers share the work (contract/protocol/leases.ts):
+   * `on` or `off`; unset: on with the S3 store (production, where replicas are possible), off with
+   * the local one (one `npm start` per state dir). Read with `leaseSettings`.
+   */
+  leases: z.enum(["on", "off"], { error: 'expected "on" or "off"' }).optional(),
+  /** The lease period in seconds (default 30): a dead scheduler's datasets are taken over within it. */
+  leaseSeconds: z.coerce.number({ error: "expected an integer of seconds from 3 to 3600" }).int({ error: "expected an integer of seconds from 3 to 3600" }).min(3, { error: "expected an integer of seconds from 3 to 3600" }).max(3600, { error: "expected an integer of seconds from 3 to 3600" }).optional(),
+  /** How the compute side writes its log: `human` lines or `json` objects (unset: human on a terminal). */
+  logFormat: z.enum(LOG_FORMATS, { error: 'expected "human" or "json"' }).optional(),
   /** IANA timezone for cron schedules. */
   timezone: z
     .string()
@@ -185,6 +201,9 @@ export const CONFIG_ENV = {
   concurrency: "EDGESNAP_CONCURRENCY",
   timezone: "EDGESNAP_TIMEZONE",
   logFormat: "EDGESNAP_LOG_FORMAT",
+  moduleTimeoutMs: "EDGESNAP_MODULE_TIMEOUT_MS",
+  leases: "EDGESNAP_LEASES",
+  leaseSeconds: "EDGESNAP_LEASE_SECONDS",
 } as const;
 
 /** Settings whose values are secret: never logged, never echoed in an error. */
@@ -266,6 +285,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsHost: read(env, CONFIG_ENV.metricsHost),
     concurrency: read(env, CONFIG_ENV.concurrency),
     timezone: read(env, CONFIG_ENV.timezone),
+    logFormat: read(env, CONFIG_ENV.logFormat)?.trim().toLowerCase(),
+    moduleTimeoutMs: read(env, CONFIG_ENV.moduleTimeoutMs),
+    leases: read(env, CONFIG_ENV.leases)?.trim().toLowerCase(),
+    leaseSeconds: read(env, CONFIG_ENV.leaseSeconds),
   };
   // Its length is no secret, and the one thing the operator must learn to fix it.
   const tokenIssue = raw.token === undefined ? null : tokenProblem(raw.token);
@@ -347,6 +370,11 @@ export const RUN_ENV = {
   previewReport: "EDGESNAP_PREVIEW_REPORT",
   /** With a preview: how many rows its report shows. */
   previewRows: "EDGESNAP_PREVIEW_ROWS",
+  /**
+   * The fencing token of the dataset's lease the run holds (when schedulers share leases): the
+   * publisher checks it before it commits the manifest (contract/protocol/leases.ts).
+   */
+  leaseToken: "EDGESNAP_LEASE_TOKEN",
 } as const;
 
 /** Variables for development and tests, read where noted; not needed in production. */
@@ -371,27 +399,76 @@ export interface RunSettings {
   /** A preview's report file: the child previews instead of running. */
   previewReport?: string;
   previewRows?: number;
+  /** The lease token the run must still hold when it publishes; undefined when leases are off. */
+  leaseToken?: number;
 }
 
 /** The environment a run child gets for one run (on top of the supervisor's own). */
-export function childRunEnv(run: { runDir?: string; runId?: string; force?: boolean }): Record<string, string> {
+export function childRunEnv(run: { runDir?: string; runId?: string; force?: boolean; leaseToken?: number }): Record<string, string> {
   return {
     ...(run.runDir ? { [RUN_ENV.runDir]: run.runDir } : {}),
     ...(run.runId ? { [RUN_ENV.runId]: run.runId } : {}),
     ...(run.force ? { [RUN_ENV.force]: "1" } : {}),
+    ...(run.leaseToken !== undefined ? { [RUN_ENV.leaseToken]: String(run.leaseToken) } : {}),
   };
 }
 
 /** Reads the run child's variables (RUN_ENV). */
 export function loadRunSettings(env: NodeJS.ProcessEnv = process.env): RunSettings {
   const previewRows = Number(env[RUN_ENV.previewRows]);
+  const token = Number(env[RUN_ENV.leaseToken]);
   return {
     runDir: env[RUN_ENV.runDir] || undefined,
     runId: env[RUN_ENV.runId] || undefined,
     force: env[RUN_ENV.force] === "1",
     previewReport: env[RUN_ENV.previewReport] || undefined,
     ...(Number.isSafeInteger(previewRows) && previewRows >= 0 && env[RUN_ENV.previewRows] ? { previewRows } : {}),
+    leaseToken: Number.isSafeInteger(token) && token > 0 ? token : undefined,
   };
+}
+
+/** The lease period by default: a scheduler that dies has its datasets taken over within it. */
+export const DEFAULT_LEASE_SECONDS = 30;
+
+/** Whether schedulers share the work through leases, and the lease period. */
+export interface LeaseSettings {
+  enabled: boolean;
+  periodMs: number;
+}
+
+/** The lease settings of a configuration: on by default with the S3 store, off with the local one. */
+export function leaseSettings(config: Pick<Config, "store" | "leases" | "leaseSeconds">): LeaseSettings {
+  const enabled = config.leases === undefined ? config.store.kind === "s3" : config.leases === "on";
+  return { enabled, periodMs: (config.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000 };
+}
+
+/** How long importing one dataset module may take before it is reported broken. */
+export const DEFAULT_MODULE_TIMEOUT_MS = 10_000;
+
+/**
+ * The time limit for importing one dataset module: EDGESNAP_MODULE_TIMEOUT_MS, default 10 s.
+ * @throws {EdgesnapError} "config" naming the variable when it is not a positive integer
+ */
+export function moduleTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = read(env, CONFIG_ENV.moduleTimeoutMs)?.trim();
+  if (raw === undefined) return DEFAULT_MODULE_TIMEOUT_MS;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
+    throw new EdgesnapError("config", `invalid setting ${CONFIG_ENV.moduleTimeoutMs} (expected a positive integer of milliseconds)`);
+  }
+  return value;
+}
+
+/**
+ * The log format: EDGESNAP_LOG_FORMAT (`human` or `json`), else human when the output is a terminal
+ * and json otherwise (a pipe, a file, a container's log).
+ * @throws {EdgesnapError} "config" naming the variable for any other value
+ */
+export function logFormat(env: NodeJS.ProcessEnv = process.env, isTerminal = false): LogFormat {
+  const raw = read(env, CONFIG_ENV.logFormat)?.trim().toLowerCase();
+  if (raw === undefined) return isTerminal ? "human" : "json";
+  if ((LOG_FORMATS as readonly string[]).includes(raw)) return raw as LogFormat;
+  throw new EdgesnapError("config", `invalid setting ${CONFIG_ENV.logFormat} (expected "human" or "json")`);
 }
 
 /** True when EDGESNAP_DEBUG asks for debug log lines. */

@@ -69,6 +69,11 @@ export const DatasetHeadSchema = z.object({
   max_age_seconds: z.number().int().positive().nullable().default(null),
   updated_at: z.iso.datetime(),
   gc: CollectorStateSchema.default(NO_COLLECTION),
+  /**
+   * The newest lease fencing token a publish ran under (contract/protocol/leases.ts): a run holding
+   * an older one must not commit. Absent while schedulers do not share leases.
+   */
+  lease_token: z.number().int().positive().optional(),
 });
 export type DatasetHead = z.output<typeof DatasetHeadSchema>;
 

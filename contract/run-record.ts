@@ -48,7 +48,13 @@ export function isRetryableOutcome(outcome: RunOutcome): boolean {
   return OUTCOMES[outcome].retryable;
 }
 
-export const RUN_TRIGGERS = ["schedule", "startup", "manual", "rebuild-request", "retry"] as const;
+/**
+ * Why a run started: its cron schedule, the scheduler's start, an operator (`manual` in-process,
+ * `rebuild-request` through the edge), a retry of a failed run, a dataset module that was added or
+ * changed while the scheduler ran (`reload`), or another scheduler's run that died with its lease
+ * (`takeover`).
+ */
+export const RUN_TRIGGERS = ["schedule", "startup", "manual", "rebuild-request", "retry", "reload", "takeover"] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
 export const RunRecordSchema = z.object({
@@ -75,6 +81,18 @@ export const RunRecordSchema = z.object({
    * not be retried is final: the edge alerts on it. Absent (read as false) in older records.
    */
   will_retry: z.boolean().optional(),
+  /**
+   * Failed runs of the dataset in a row, this one included (0 for a run that confirmed the
+   * content), across triggers: a frequent schedule whose every run is retried still adds up, so the
+   * edge can alert on a dataset that keeps failing. Absent in older records.
+   */
+  consecutive_failures: z.number().int().nonnegative().optional(),
+  /** When the current run of failures began (the first failed run's end); null when not failing. */
+  failing_since: z.iso.datetime().nullable().optional(),
+  /** The cron slot a scheduled (or start-up) run was for: with several schedulers, each slot runs once. */
+  scheduled_at: z.iso.datetime().nullable().optional(),
+  /** The scheduler process that ran it (host, pid and a random part), when schedulers share the work. */
+  replica: z.string().max(200).nullable().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 

@@ -26,8 +26,8 @@ let lastFormatsMs = 0;
 const quiet = createLogger({
   level: "info",
   write: (line) => {
-    const record = JSON.parse(line) as { msg?: string; formatsMs?: number };
-    if (record.msg === "formats written") lastFormatsMs = record.formatsMs ?? 0;
+    const record = JSON.parse(line) as { event?: string; formatsMs?: number };
+    if (record.event === "formats written") lastFormatsMs = record.formatsMs ?? 0;
   },
 });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

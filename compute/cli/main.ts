@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   unpin: () => import("./commands/unpin.ts"),
   prune: () => import("./commands/prune.ts"),
   types: () => import("./commands/types.ts"),
+  kubernetes: () => import("./commands/kubernetes.ts"),
 };
 
 /** The options every command takes, before or after its name. */

@@ -4,51 +4,31 @@
  * is a terminal and json otherwise (a pipe, a file, CI), so scripts keep today's machine output.
  * Pure functions: the tests call them without a terminal.
  */
-import { formatBytes, formatDuration } from "../../contract/format.ts";
-import { CONFIG_ENV } from "../config.ts";
-import { EdgesnapError } from "../errors.ts";
+import { logFormat, type LogFormat } from "../config.ts";
+import { formatFinishedRun as formatRunLine, type FinishedRunFields } from "../run/logger.ts";
 
-export type OutputFormat = "human" | "json";
+export type OutputFormat = LogFormat;
 
 /**
- * The output format: EDGESNAP_LOG_FORMAT, else human on a terminal and json otherwise.
+ * The output format: EDGESNAP_LOG_FORMAT, else human on a terminal and json otherwise (the
+ * scheduler's log follows the same setting).
  * @throws {EdgesnapError} "config" naming the variable for any other value
  */
 export function outputFormat(env: NodeJS.ProcessEnv, isTerminal: boolean): OutputFormat {
-  const raw = env[CONFIG_ENV.logFormat]?.trim().toLowerCase();
-  if (!raw) return isTerminal ? "human" : "json";
-  if (raw === "human" || raw === "json") return raw;
-  throw new EdgesnapError("config", `invalid setting ${CONFIG_ENV.logFormat} (expected "human" or "json")`);
+  return logFormat(env, isTerminal);
 }
 
-/** What the finished-run line shows of a run. */
-export interface FinishedRun {
-  outcome: string;
-  reason?: string | null;
-  version?: string | null;
-  rows?: number | null;
-  bytes?: number | null;
-  durationMs?: number | null;
-  peakRssBytes?: number | null;
-}
+/** What the finished-run line shows of a one-shot run. */
+export type FinishedRun = Omit<FinishedRunFields, "dataset" | "attempt" | "willRetry" | "retryInMs" | "consecutiveFailures">;
 
 /**
- * One line per finished run, for a person: dataset, outcome, version, rows, size, duration, peak
- * memory, and for a run that did not confirm the content its reason in full. The same shape as the
- * scheduler's finished-run line.
+ * One line per finished run, for a person: the scheduler's finished-run line
+ * (compute/run/logger.ts) without the attempt, which a one-shot run does not have.
  *   `airport-delays  ok  20261201T120503123Z-55f9370a  3,399 rows  471.2 KiB  1.9s  peak 531.0 MiB`
  *   `cli-broken  FAILED  412ms  peak 150.3 MiB: build failed: upstream table is missing`
  */
 export function formatFinishedRun(dataset: string, run: FinishedRun): string {
-  const confirmed = run.outcome === "ok" || run.outcome === "unchanged";
-  const parts = [dataset, confirmed ? run.outcome : run.outcome.toUpperCase()];
-  if (run.version) parts.push(run.version);
-  if (typeof run.rows === "number") parts.push(`${run.rows.toLocaleString("en-US")} rows`);
-  if (typeof run.bytes === "number") parts.push(formatBytes(run.bytes));
-  parts.push(formatDuration(run.durationMs ?? null));
-  if (typeof run.peakRssBytes === "number") parts.push(`peak ${formatBytes(run.peakRssBytes)}`);
-  const line = parts.join("  ");
-  return confirmed || !run.reason ? line : `${line}: ${run.reason}`;
+  return formatRunLine({ ...run, dataset });
 }
 
 /** A run child's log entry as far as a person needs it. */

@@ -41,6 +41,7 @@ import {
 } from "../../contract/index.ts";
 import type { Versioned } from "../../contract/protocol/cas.ts";
 import { COLLECT_INTERVAL_MS, collectGarbage } from "../../contract/protocol/collect.ts";
+import { assertLeaseHeld } from "../../contract/protocol/leases.ts";
 import { CollectorIntervened, commitVersion, confirmUnchanged, matchingVersion, readHead, readIndex, writeIndex, type CommitResult } from "../../contract/protocol/manifests.ts";
 import { EdgesnapError, toEdgesnapError } from "../errors.ts";
 import type { Logger } from "../run/logger.ts";
@@ -94,6 +95,12 @@ export interface PublishOptions {
   retain?: number;
   /** How long a collection after this publish may hold the head's lock (default COLLECT_LOCK_MS). */
   collectLockMs?: number;
+  /**
+   * The fencing token of the dataset's lease this run holds (schedulers sharing leases): checked
+   * against the lease just before the head swap, and against the head's newest inside it, so a
+   * run whose scheduler lost the lease while it ran never publishes.
+   */
+  leaseToken?: number;
 }
 
 /** What a publish stored, for logs and benchmarks. */
@@ -266,8 +273,10 @@ async function storeAndCommit(store: ObjectStore, input: WrittenInput, initial: 
     stopped(options.signal);
     await writeIndex(store, index);
     stopped(options.signal);
+    if (options.leaseToken !== undefined) await assertLeaseHeld(store, input.dataset, options.leaseToken);
     try {
       const commit = await commitVersion(store, input.dataset, index, {
+        leaseToken: options.leaseToken,
         force: options.force,
         facts: input.facts,
         now: input.generatedAt,

@@ -8,7 +8,7 @@
  *   EDGESNAP_RUN_ID, when set, is recorded as the version's run_id.
  *   EDGESNAP_FORCE=1 (an operator's forced rebuild) publishes even unchanged content and skips the
  *   row-count gates.
- * - Prints one summary line on stdout; logs JSON lines on stderr.
+ * - Prints one summary line on stdout; logs on stderr (compute/run/logger.ts: JSON under a supervisor).
  * - With an IPC channel, sends exactly one {type: "result", result} message before exiting.
  * - Exit code 0 for ok/unchanged, else the error's code (3 unknown dataset, 4 build, 5 gate, ...).
  * - SIGTERM/SIGINT stop the run before it publishes (cleanup still runs); a second one exits at once.
@@ -24,6 +24,7 @@ import { EdgesnapError, toEdgesnapError } from "../errors.ts";
 import { killOwnRunCgroup } from "../scheduler/cgroup.ts";
 import { findRunProcesses, readProcStat, signalQuietly } from "../scheduler/proc.ts";
 import { createRunDir, prepareTempRoot } from "../scheduler/temp-root.ts";
+import { createLogger } from "./logger.ts";
 import { exitCodeFor, failedResult, formatRunResult, type RunResult, type RunResultMessage } from "./result.ts";
 import { previewDatasetByName } from "./preview.ts";
 import { runDatasetByName } from "./run.ts";
@@ -78,6 +79,7 @@ try {
         tempDir: runDir,
         runId: settings.runId,
         force: settings.force,
+        leaseToken: settings.leaseToken,
         signal: controller.signal,
       });
 } catch (error) {
@@ -88,7 +90,7 @@ try {
 if (ownRunDir && runDir) rmSync(runDir, { recursive: true, force: true });
 process.stdout.write(`${formatRunResult(name || "(none)", result)}\n`);
 // This process's own peak (the local store's workerd is a separate process).
-process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: "info", msg: "run finished", dataset: name, outcome: result.outcome, durationMs: result.durationMs, peakRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);
+createLogger({ fields: { dataset: name } }).info("run finished", { outcome: result.outcome, durationMs: result.durationMs, peakRssBytes: process.resourceUsage().maxRSS * 1024 });
 if (process.send) {
   // From here the channel closing is the normal end of the conversation, not the parent's death.
   process.off("disconnect", dieWithParent);

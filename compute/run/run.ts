@@ -54,6 +54,8 @@ export interface RunOptions {
    * item lookups depend on it.
    */
   force?: boolean;
+  /** The lease fencing token the run holds (EDGESNAP_LEASE_TOKEN); its publish is refused once stale. */
+  leaseToken?: number;
 }
 
 /** How long a run waits for its store to close before it gives up on it and finishes. */
@@ -195,7 +197,7 @@ export async function runDataset(definition: DatasetDefinition, options: RunOpti
     const published = await publishVersion(
       store,
       { dataset: definition.name, plan, columns, formats, compress: definition.compress, key: definition.key, generatedAt, runId: options.runId, facts: { description: definition.description, maxAgeSeconds: definition.maxAgeSeconds } },
-      { log, head: state, signal, force: options.force, retain: definition.retain, collectLockMs: collectLockMs() },
+      { log, head: state, signal, force: options.force, retain: definition.retain, collectLockMs: collectLockMs(), leaseToken: options.leaseToken },
     );
     const done = { rows: plan.rows, bytes: plan.bytes, hash: plan.hash, version: published.version, durationMs: elapsed(), code: null };
     if (published.outcome === "unchanged") {
@@ -244,7 +246,8 @@ export async function runDatasetByName(
   config: Pick<Config, "store" | "edgeUrl" | "token" | "tempRoot" | "datasets">,
   options: Omit<RunOptions, "config"> = {},
 ): Promise<RunResult> {
-  const { definitions, broken } = await loadRegistry(config.datasets);
+  // Only this dataset's module: another module that never finishes importing must not stop this run.
+  const { definitions, broken } = await loadRegistry(config.datasets, { only: name });
   const definition = findDataset(definitions, name, broken);
   return runDataset(definition, { ...options, config });
 }

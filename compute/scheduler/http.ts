@@ -1,6 +1,9 @@
 /**
- * The scheduler's only listening socket: GET /healthz and GET /metrics on a local port, with plain
- * node:http (the scheduler stays small; it serves two tiny routes to a health checker and Prometheus).
+ * The scheduler's only listening socket: GET /healthz, /livez and /metrics on a local port, with
+ * plain node:http (the scheduler stays small; it serves three tiny routes to probes and Prometheus).
+ * /healthz answers 503 while the scheduler is stopping or degraded (every dataset's last run
+ * failed): for readiness probes and uptime checks. /livez answers 503 only while it is stopping:
+ * for liveness probes, since restarting a scheduler whose sources are down fixes nothing.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,8 +12,10 @@ export interface StatusServerOptions {
   host: string;
   /** 0 picks a free port. */
   port: number;
-  /** Body of /healthz; `ok: false` answers 503 (the scheduler is stopping). */
+  /** Body of /healthz; `ok: false` answers 503 (the scheduler is stopping or degraded). */
   health: () => { ok: boolean } & Record<string, unknown>;
+  /** /livez: false answers 503 (the scheduler is stopping). Default: always live. */
+  live?: () => boolean;
   /** Prometheus text exposition. */
   metrics: () => Promise<string>;
   onError?: (error: unknown) => void;
@@ -28,11 +33,15 @@ export interface StatusServer {
 export async function startStatusServer(options: StatusServerOptions): Promise<StatusServer> {
   const server = http.createServer(function handleStatusRequest(req, res) {
     const url = new URL(req.url ?? "/", "http://localhost");
-    const known = url.pathname === "/healthz" || url.pathname === "/metrics";
+    const known = url.pathname === "/healthz" || url.pathname === "/livez" || url.pathname === "/metrics";
     if (!known) return send(res, 404, "application/json", JSON.stringify({ error: { code: "not-found", message: "not found" } }));
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("Allow", "GET, HEAD");
       return send(res, 405, "application/json", JSON.stringify({ error: { code: "method-not-allowed", message: "use GET" } }));
+    }
+    if (url.pathname === "/livez") {
+      const live = options.live?.() ?? true;
+      return send(res, live ? 200 : 503, "application/json", JSON.stringify({ ok: live, status: live ? "live" : "stopping" }), req.method === "HEAD");
     }
     if (url.pathname === "/healthz") {
       const health = options.health();

@@ -5,7 +5,11 @@
  * long-lived scheduler process runs until it is told to stop.
  */
 import { createEdgeClient } from "../edge-client/index.ts";
-import { jsonLineLog, startScheduler, type Scheduler, type SchedulerOptions } from "./index.ts";
+import { writeLog } from "../run/logger.ts";
+import { startScheduler, type Scheduler, type SchedulerLeaseOptions, type SchedulerOptions } from "./index.ts";
+import type { ObjectStore } from "../../contract/storage.ts";
+import { CONFIG_ENV, leaseSettings } from "../config.ts";
+import { EdgesnapError } from "../errors.ts";
 import { startRebuildRequestPoller, type RebuildRequestPoller } from "./rebuild-requests.ts";
 import { createRunReporter } from "./run-reporter.ts";
 
@@ -27,22 +31,55 @@ export interface OperatedScheduler {
   stop(options?: { graceMs?: number }): Promise<void>;
 }
 
+/**
+ * The store the scheduler's leases live in, when the configuration turns leases on (default: on
+ * with the S3 store): R2 over its S3 API, or for the local store the local Worker's storage API
+ * (leases need the running Worker; the scheduler never opens a private local runtime).
+ * @throws {EdgesnapError} "config" naming EDGESNAP_LEASES when the local Worker cannot be reached
+ */
+async function openLeases(config: SchedulerOptions["config"], link?: OperatorLinkOptions): Promise<{ leases: SchedulerLeaseOptions; close(): Promise<void> } | null> {
+  const { store } = config;
+  if (!store || !leaseSettings({ store, leases: config.leases, leaseSeconds: config.leaseSeconds }).enabled) return null;
+  const { periodMs } = leaseSettings({ store, leases: config.leases, leaseSeconds: config.leaseSeconds });
+  let opened: ObjectStore;
+  if (store.kind === "s3") opened = await (await import("../storage/s3.ts")).openS3Store(store);
+  else {
+    const { openWorkerStore } = await import("../storage/worker.ts");
+    if (!link?.token) throw new EdgesnapError("config", `invalid setting ${CONFIG_ENV.leases} (with the local store, leases live behind the local Worker's storage API: set ${CONFIG_ENV.token})`);
+    opened = await openWorkerStore({ edgeUrl: link.edgeUrl, token: link.token }).catch((error: unknown) => {
+      throw new EdgesnapError("config", `invalid setting ${CONFIG_ENV.leases} (the local Worker's storage API at ${link.edgeUrl} cannot be used for leases: ${(error as Error).message})`, { cause: error });
+    });
+  }
+  return { leases: { store: opened, periodMs }, close: () => opened.close() };
+}
+
 /** Starts the scheduler and, when `link.token` is set, the request poller and the run reporter. */
 export async function startOperatedScheduler(options: SchedulerOptions, link?: OperatorLinkOptions): Promise<OperatedScheduler> {
+  const leases = options.leases ? null : await openLeases(options.config, link);
+  const withLeases: SchedulerOptions = leases ? { ...options, leases: leases.leases } : options;
   if (!link?.token) {
-    const scheduler = await startScheduler(options);
-    return { scheduler, poller: null, stop: (o) => scheduler.stop(o) };
+    const scheduler = await startScheduler(withLeases);
+    return {
+      scheduler,
+      poller: null,
+      async stop(o) {
+        await scheduler.stop(o);
+        await leases?.close();
+      },
+    };
   }
-  const log = options.log ?? jsonLineLog;
+  const log = options.log ?? writeLog;
   const client = createEdgeClient({ edgeUrl: link.edgeUrl, token: link.token });
   const reporter = createRunReporter({ client, log });
-  const scheduler = await startScheduler({ ...options, recordSink: reporter.sink });
+  const scheduler = await startScheduler({ ...withLeases, recordSink: reporter.sink });
   const poller = startRebuildRequestPoller({
     client,
     // A dataset whose module failed to load is still this scheduler's: its requests are refused
-    // with the reason rather than left pending for ever.
-    datasets: [...options.datasets, ...(options.unloadable ?? [])].map((d) => d.name),
+    // with the reason rather than left pending for ever. The set follows the registry's changes.
+    datasets: () => scheduler.datasets(),
     trigger: (dataset, trigger, requestId, triggerOptions) => scheduler.trigger(dataset, trigger, requestId, triggerOptions),
+    // With leases, a request waits at the edge while another scheduler runs its dataset.
+    available: (dataset) => scheduler.canTakeRequest(dataset),
     report: (record) => reporter.sink(record),
     log,
     intervalMs: link.pollIntervalMs,
@@ -56,6 +93,7 @@ export async function startOperatedScheduler(options: SchedulerOptions, link?: O
       // One last attempt for records still queued, bounded so a dead edge cannot hold the exit.
       await Promise.race([reporter.flush(), new Promise((resolve) => setTimeout(resolve, FINAL_REPORT_MS).unref())]);
       reporter.stop();
+      await leases?.close();
     },
   };
 }

@@ -21,10 +21,18 @@ export const DEFAULT_POLL_INTERVAL_MS = 2_000;
 
 export interface RebuildRequestPollerOptions {
   client: Pick<EdgeClient, "pendingRequests" | "claimRequest">;
-  /** Datasets this scheduler is responsible for; requests for others are left for another scheduler. */
-  datasets: readonly string[];
+  /**
+   * Datasets this scheduler is responsible for (a function: the set changes when the registry is
+   * re-read); requests for others are left for another scheduler.
+   */
+  datasets: readonly string[] | (() => readonly string[]);
   /** Starts (or folds into) a run; normally the scheduler's `trigger`. */
   trigger: (dataset: string, trigger: "rebuild-request", requestId: string, options: { force: boolean }) => TriggerResult;
+  /**
+   * Whether a request for the dataset can be taken now; one that cannot stays pending at the edge for
+   * the next poll (with leases: another scheduler is running the dataset). Default: always.
+   */
+  available?: (dataset: string) => Promise<boolean>;
   /** Reports the record of a claim that could not start; normally the run reporter's sink. */
   report: (record: RunRecord) => unknown;
   log: SchedulerLog;
@@ -41,7 +49,7 @@ export interface RebuildRequestPoller {
 /** Starts polling at once and then every `intervalMs`. */
 export function startRebuildRequestPoller(options: RebuildRequestPollerOptions): RebuildRequestPoller {
   const intervalMs = Math.min(options.intervalMs ?? DEFAULT_POLL_INTERVAL_MS, 5_000);
-  const datasets = new Set(options.datasets);
+  const datasets = (): ReadonlySet<string> => new Set(typeof options.datasets === "function" ? options.datasets() : options.datasets);
   const log = safeLog(options.log);
   let edgeDown = false;
   let stopped = false;
@@ -55,6 +63,7 @@ export function startRebuildRequestPoller(options: RebuildRequestPollerOptions):
 
   /** Claims one request and starts its run; false when another scheduler took it or the edge failed. */
   const take = async (request: { id: string; dataset: string; force: boolean }) => {
+    if (options.available && !(await options.available(request.dataset).catch(() => true))) return;
     try {
       await options.client.claimRequest(request.id, null);
     } catch (error) {
@@ -88,9 +97,10 @@ export function startRebuildRequestPoller(options: RebuildRequestPollerOptions):
     }
     if (edgeDown) log("info", "edge-reachable", {});
     edgeDown = false;
+    const ours = datasets();
     for (const request of pending) {
       if (stopped) return;
-      if (datasets.has(request.dataset)) await take(request);
+      if (ours.has(request.dataset)) await take(request);
     }
   };
 

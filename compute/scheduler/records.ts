@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { storeRunRecord } from "../../contract/protocol/runs.ts";
 import { makeRunId, type RunOutcome, type RunRecord } from "../../contract/run-record.ts";
 import type { ObjectStore } from "../../contract/storage.ts";
+import type { FailureStreak } from "./health.ts";
 import type { RunRequest } from "./state.ts";
 import type { SupervisedRun } from "./supervise.ts";
 
@@ -58,6 +59,10 @@ export function runRecordOf(run: {
   finishedAt: Date;
   result: Pick<SupervisedRun, "outcome" | "reason" | "durationMs" | "peakRssBytes" | "rows" | "bytes" | "version">;
   willRetry: boolean;
+  /** The dataset's run of failures after this run (health.ts). */
+  streak?: FailureStreak;
+  /** The scheduler process that ran it, when schedulers share the work. */
+  replica?: string | null;
 }): RunRecord {
   const { request, result } = run;
   return {
@@ -77,6 +82,9 @@ export function runRecordOf(run: {
     version: result.version,
     attempt: request.attempt,
     will_retry: run.willRetry,
+    ...(run.streak ? { consecutive_failures: run.streak.consecutiveFailures, failing_since: run.streak.failingSince } : {}),
+    ...(request.slot !== undefined ? { scheduled_at: request.slot } : {}),
+    ...(run.replica ? { replica: run.replica } : {}),
   };
 }
 
@@ -91,6 +99,7 @@ export function unstartedRunRecord(options: {
   outcome: RunOutcome;
   reason: string;
   at?: Date;
+  streak?: FailureStreak;
 }): RunRecord {
   const at = options.at ?? new Date();
   return runRecordOf({
@@ -101,5 +110,6 @@ export function unstartedRunRecord(options: {
     finishedAt: at,
     result: { outcome: options.outcome, reason: options.reason, durationMs: 0, peakRssBytes: null, rows: null, bytes: null, version: null },
     willRetry: false,
+    streak: options.streak,
   });
 }

@@ -22,6 +22,8 @@ export interface RunRequest {
   attempt: number;
   /** Publish even unchanged content and skip the row-count gates. */
   force: boolean;
+  /** The cron slot (ISO) a scheduled or start-up run is for; absent for other triggers. */
+  slot?: string;
 }
 
 /** What the process side must do after an event. */
@@ -43,6 +45,8 @@ export interface SchedulingPolicy {
 }
 
 interface DatasetSlot {
+  /** The dataset left the registry while a run was executing: the slot goes when that run ends. */
+  removed: boolean;
   /** The run executing now. */
   running: RunRequest | null;
   /** The next run asked for and not started yet: the coalescing point. */
@@ -62,7 +66,29 @@ export class SchedulerState {
 
   constructor(datasets: Iterable<string>, policy: SchedulingPolicy) {
     this.#policy = policy;
-    for (const dataset of datasets) this.#slots.set(dataset, { running: null, next: null, retry: null });
+    for (const dataset of datasets) this.add(dataset);
+  }
+
+  /** A dataset joins (a module added to the registry); nothing runs until it is triggered. */
+  add(dataset: string): void {
+    const slot = this.#slots.get(dataset);
+    if (slot) slot.removed = false;
+    else this.#slots.set(dataset, { removed: false, running: null, next: null, retry: null });
+  }
+
+  /**
+   * A dataset leaves (its module left the registry or broke): what waits is dropped; a run that is
+   * executing goes on, and the dataset is forgotten when it ends.
+   */
+  remove(dataset: string): SchedulerEffect[] {
+    const slot = this.#slots.get(dataset);
+    if (!slot) return [];
+    const effects: SchedulerEffect[] = slot.retry ? [{ type: "cancel-retry", dataset }] : [];
+    const waiting = this.#waiting.indexOf(dataset);
+    if (waiting >= 0) this.#waiting.splice(waiting, 1);
+    if (slot.running) Object.assign(slot, { removed: true, next: null, retry: null });
+    else this.#slots.delete(dataset);
+    return effects;
   }
 
   /** Runs executing now. */
@@ -80,7 +106,8 @@ export class SchedulerState {
   }
 
   has(dataset: string): boolean {
-    return this.#slots.has(dataset);
+    const slot = this.#slots.get(dataset);
+    return slot !== undefined && !slot.removed;
   }
 
   /** True when nothing runs, waits or is due for a retry. */
@@ -88,8 +115,9 @@ export class SchedulerState {
     return this.#waiting.length === 0 && [...this.#slots.values()].every((slot) => !slot.running && !slot.next && !slot.retry);
   }
 
-  /** A run is asked for. `requestId` names the operator request behind it, if any. */
-  trigger(dataset: string, trigger: RunTrigger, requestId: string | null, force: boolean): { result: TriggerResult; effects: SchedulerEffect[] } {
+  /** A run is asked for. `requestId` names the operator request behind it, if any. @throws for an unknown dataset */
+  trigger(dataset: string, trigger: RunTrigger, requestId: string | null, force: boolean, slotTime?: string): { result: TriggerResult; effects: SchedulerEffect[] } {
+    if (!this.has(dataset)) throw new Error(`unknown dataset ${dataset}`);
     const slot = this.#slot(dataset);
     if (this.#stopping) return { result: "stopped", effects: [] };
     const effects: SchedulerEffect[] = [];
@@ -101,9 +129,11 @@ export class SchedulerState {
     if (slot.next) {
       if (requestId !== null && !slot.next.requestIds.includes(requestId)) slot.next.requestIds.push(requestId);
       slot.next.force ||= force;
+      // The follow-up run stands for the latest slot folded into it.
+      if (slotTime !== undefined && (slot.next.slot === undefined || Date.parse(slotTime) > Date.parse(slot.next.slot))) slot.next.slot = slotTime;
       return { result: "coalesced", effects };
     }
-    slot.next = { trigger, requestIds: requestId === null ? [] : [requestId], attempt: 1, force };
+    slot.next = { trigger, requestIds: requestId === null ? [] : [requestId], attempt: 1, force, ...(slotTime !== undefined ? { slot: slotTime } : {}) };
     if (slot.running) return { result: "queued", effects };
     this.#enqueue(dataset, effects);
     return { result: slot.running ? "started" : "queued", effects };
@@ -119,8 +149,13 @@ export class SchedulerState {
     if (!finished) throw new Error(`no run of ${dataset} is running`);
     slot.running = null;
     this.#running--;
-    const willRetry = !this.#stopping && !slot.next && isRetryableOutcome(outcome) && finished.attempt <= this.#policy.retries;
     const effects: SchedulerEffect[] = [];
+    if (slot.removed) {
+      this.#slots.delete(dataset);
+      this.#pump(effects);
+      return { willRetry: false, effects };
+    }
+    const willRetry = !this.#stopping && !slot.next && isRetryableOutcome(outcome) && finished.attempt <= this.#policy.retries;
     if (slot.next) this.#enqueue(dataset, effects);
     else if (willRetry) {
       slot.retry = { ...finished, trigger: "retry", requestIds: [...finished.requestIds], attempt: finished.attempt + 1 };
@@ -131,9 +166,26 @@ export class SchedulerState {
     return { willRetry, effects };
   }
 
+  /**
+   * The dataset's run did not start after all: another scheduler holds its lease or ran its slot.
+   * Nothing is retried; a run asked for meanwhile starts as usual.
+   */
+  runSkipped(dataset: string): SchedulerEffect[] {
+    const slot = this.#slot(dataset);
+    if (!slot.running) throw new Error(`no run of ${dataset} is running`);
+    slot.running = null;
+    this.#running--;
+    const effects: SchedulerEffect[] = [];
+    if (slot.removed) this.#slots.delete(dataset);
+    else if (slot.next) this.#enqueue(dataset, effects);
+    this.#pump(effects);
+    return effects;
+  }
+
   /** The retry timer armed for the dataset fired. */
   retryDue(dataset: string): SchedulerEffect[] {
-    const slot = this.#slot(dataset);
+    const slot = this.#slots.get(dataset);
+    if (!slot) return [];
     const retry = slot.retry;
     slot.retry = null;
     const effects: SchedulerEffect[] = [];

@@ -13,8 +13,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { confirmsContent, RUN_RESULT_OUTCOMES, type RunOutcome } from "../../contract/run-record.ts";
-import { childRunEnv, inheritedEnv } from "../config.ts";
-import { ERROR_CODES, type ErrorCode } from "../errors.ts";
+import { childRunEnv, CONFIG_ENV, inheritedEnv } from "../config.ts";
+import { EdgesnapError, ERROR_CODES, type ErrorCode } from "../errors.ts";
 import { createRunCgroup, type RunCgroup } from "./cgroup.ts";
 import {
   findRunProcesses,
@@ -25,7 +25,7 @@ import {
   signalRun,
   type ProcStat,
 } from "./proc.ts";
-import { createRunDir } from "./temp-root.ts";
+import { createRunDir, fullTempRootReason } from "./temp-root.ts";
 
 const ERROR_CODE_NAMES = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]];
 
@@ -115,14 +115,32 @@ export const DEFAULT_KILL_GRACE_MS = 5_000;
  * does; throws only if the run dir cannot be created (the temp root is missing or full).
  */
 export async function superviseRun(options: SuperviseOptions): Promise<SupervisedRun> {
-  const runDir = await createRunDir(options.tempRoot, options.dataset);
+  let runDir: string;
+  try {
+    runDir = await createRunDir(options.tempRoot, options.dataset);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new EdgesnapError("config", `invalid setting ${CONFIG_ENV.tempRoot} (${options.tempRoot}: cannot create the run's dir: ${code})`, { cause: error });
+  }
   const cgroup = createRunCgroup(path.basename(runDir));
   try {
-    return await watchChild(options, runDir, cgroup);
+    const run = await watchChild(options, runDir, cgroup);
+    return confirmsContent(run.outcome) ? run : await blameFullTempRoot(run, options.tempRoot, runDir);
   } finally {
     await fs.rm(runDir, { recursive: true, force: true, maxRetries: 3 });
     cgroup?.remove();
   }
+}
+
+/**
+ * A run that failed for lack of space in the temp root says so, naming EDGESNAP_TEMP_ROOT, with
+ * code "config" (exit 2, like any temp root runs cannot use): polars' own error is often only
+ * "wrote 0 rows" or "No space left on device".
+ */
+async function blameFullTempRoot(run: SupervisedRun, tempRoot: string, runDir: string): Promise<SupervisedRun> {
+  const full = await fullTempRootReason(tempRoot, runDir, run.reason);
+  if (full === null) return run;
+  return { ...run, code: "config", reason: cap(`${full}. The run said: ${run.reason ?? "nothing"}`) };
 }
 
 async function watchChild(options: SuperviseOptions, runDir: string, cgroup: RunCgroup | null): Promise<SupervisedRun> {
@@ -240,7 +258,8 @@ function enforceLimits(pid: number, cgroup: RunCgroup | null, options: Supervise
   sample();
   const sampler = setInterval(sample, options.sampleIntervalMs ?? 100);
   timers.push(setTimeout(() => stop("timed-out", `exceeded the timeout of ${formatSeconds(options.timeoutMs)}`, false), options.timeoutMs));
-  const onAbort = () => stop("cancelled", "stopped by scheduler shutdown", false);
+  // The abort's reason, when a string, says why (the lease was lost); else it is the shutdown.
+  const onAbort = () => stop("cancelled", typeof options.signal?.reason === "string" ? options.signal.reason : "stopped by scheduler shutdown", false);
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
 
@@ -272,6 +291,8 @@ function spawnChild(options: SuperviseOptions, runDir: string, heapMb: number): 
       ...inheritedEnv(),
       ...options.env,
       ...childRunEnv({ runDir }),
+      // The child's log is read back here and re-written in this process's format: it writes JSON.
+      [CONFIG_ENV.logFormat]: "json",
       NODE_CHANNEL_FD: "3",
       NODE_CHANNEL_SERIALIZATION_MODE: "json",
     },

@@ -48,7 +48,8 @@ function tempRootError(tempRoot: string, detail: string): EdgesnapError {
  * missing parents) if needed. Called at start by every command that runs builds, so a bad root
  * stops the process with one line instead of failing every run.
  * @throws {EdgesnapError} "config" (exit code 2) naming EDGESNAP_TEMP_ROOT: a path through a file,
- *   a file, a read-only or special filesystem (e.g. /proc), missing permissions.
+ *   a file, a read-only or special filesystem (e.g. /proc), missing permissions, a full filesystem
+ *   (under 1 MiB free).
  */
 export async function prepareTempRoot(tempRoot: string): Promise<void> {
   const root = path.resolve(tempRoot);
@@ -87,6 +88,40 @@ export async function prepareTempRoot(tempRoot: string): Promise<void> {
     throw tempRootError(tempRoot, `cannot create run dirs in it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
   await fs.rm(probe, { recursive: true, force: true });
+  const free = await freeBytes(root);
+  if (free !== null && free < TEMP_ROOT_FULL_BELOW_BYTES) throw tempRootError(tempRoot, `no space left: ${formatMiB(free)} free`);
+}
+
+/** Below this much free space the temp root counts as full: no run could write its rows. */
+export const TEMP_ROOT_FULL_BELOW_BYTES = 1024 * 1024;
+
+/** Bytes an unprivileged process may still write on the filesystem holding `dir`, or null if unknown. */
+export async function freeBytes(dir: string): Promise<number | null> {
+  try {
+    const stats = await fs.statfs(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return null;
+  }
+}
+
+function formatMiB(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/**
+ * Why a run that failed in `runDir` may have failed for lack of space: one sentence naming
+ * EDGESNAP_TEMP_ROOT when its filesystem is (nearly) full or the failure says so, else null. Call it
+ * before the run dir is removed: removing it frees what the run wrote.
+ */
+export async function fullTempRootReason(tempRoot: string, runDir: string, failure: string | null): Promise<string | null> {
+  // The run may have removed its dir already (and with it what filled the disk): ask the root too.
+  const free = (await freeBytes(runDir)) ?? (await freeBytes(tempRoot));
+  const nearlyFull = free !== null && free < TEMP_ROOT_FULL_BELOW_BYTES;
+  const saysSo = failure !== null && /ENOSPC|EDQUOT|no space left on device|disk quota exceeded|os error 28\b/i.test(failure);
+  if (!saysSo && !nearlyFull) return null;
+  const left = nearlyFull ? ` (${formatMiB(free)} left)` : "";
+  return `${CONFIG_ENV.tempRoot} ${path.resolve(tempRoot)} ran out of space${left}: give runs more room there or point ${CONFIG_ENV.tempRoot} at a larger disk`;
 }
 
 /**

@@ -6,6 +6,7 @@
 export * from "./cas.ts";
 export * from "./catalog.ts";
 export * from "./errors.ts";
+export * from "./leases.ts";
 export * from "./manifests.ts";
 export * from "./requests.ts";
 export * from "./runs.ts";

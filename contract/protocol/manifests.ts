@@ -27,6 +27,7 @@ import type { ObjectStore } from "../storage.ts";
 import { parseVersionIndex, versionIndexText, type VersionIndex } from "../version-index.ts";
 import { readVersioned, swapObject, type Versioned } from "./cas.ts";
 import { ProtocolError } from "./errors.ts";
+import { isFencedOut } from "./leases.ts";
 
 const JSON_TYPE = "application/json";
 
@@ -151,6 +152,11 @@ export interface CommitOptions {
    * (or a collection in progress) the commit throws CollectorIntervened instead of writing.
    */
   epoch?: number;
+  /**
+   * The fencing token of the dataset's lease the run holds (schedulers sharing leases): refused
+   * when the head already records a newer one, and recorded in the head otherwise.
+   */
+  leaseToken?: number;
 }
 
 export type CommitResult = {
@@ -188,18 +194,27 @@ export async function commitVersion(store: ObjectStore, dataset: string, index: 
       const head = current?.head ?? null;
       const intervened = collectorIntervened(head, options.epoch, new Date());
       if (intervened) throw intervened;
+      if (isFencedOut(head?.lease_token, options.leaseToken)) {
+        throw new ProtocolError("conflict", `${dataset}: a run under a newer lease (token ${head!.lease_token}) published since; this run's token ${options.leaseToken} is stale and may not publish`);
+      }
       matched = options.force ? undefined : matchingVersion(head, index.hash);
       if (matched && head) {
         dropped = [];
-        return withConfirmation(head, now, options.facts);
+        return withLeaseToken(withConfirmation(head, now, options.facts), options.leaseToken);
       }
       const published = withPublishedVersion(head, dataset, summaryOf(index), now, options.facts, options.retain ?? DEFAULT_RETAINED_VERSIONS);
       dropped = published.dropped;
-      return published.head;
+      return withLeaseToken(published.head, options.leaseToken);
     },
   });
   const head = swap.after!;
   return matched ? { outcome: "unchanged", summary: matched, head, dropped } : { outcome: "ok", summary: findSummary(head, index.version)!, head, dropped };
+}
+
+/** The head recording `token` as the newest lease token a publish ran under. Pure. */
+function withLeaseToken(head: DatasetHead, token: number | undefined): DatasetHead {
+  if (token === undefined) return head;
+  return { ...head, lease_token: Math.max(head.lease_token ?? 0, token) };
 }
 
 /**

@@ -183,14 +183,14 @@ describe("a run publishing formats", () => {
     const definition = dataset("fmt-unchanged", () => [4, 5]);
     const first = memoryLogger();
     await runDataset(definition, { config, store, log: first.log, notify: false });
-    expect(first.records.filter((r) => r.msg === "formats written")).toHaveLength(1);
+    expect(first.records.filter((r) => r.event === "formats written")).toHaveLength(1);
     const before = await listKeys(store, "datasets/fmt-unchanged/versions/");
     const puts: string[] = [];
     const watching: ObjectStore = { ...store, kind: store.kind, put: (key, body, options?: PutOptions) => (puts.push(key), store.put(key, body, options)) };
     const second = memoryLogger();
     expect((await runDataset(definition, { config, store: watching, log: second.log, notify: false })).outcome).toBe("unchanged");
     // polars wrote no CSV or Parquet for it: the hash decided first.
-    expect(second.records.filter((r) => r.msg === "formats written")).toEqual([]);
+    expect(second.records.filter((r) => r.event === "formats written")).toEqual([]);
     expect(puts.filter((key) => key.includes("/versions/"))).toEqual([]);
     expect(await listKeys(store, "datasets/fmt-unchanged/versions/")).toEqual(before);
   });

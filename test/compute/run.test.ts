@@ -10,6 +10,8 @@ import pl from "nodejs-polars";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findItemEntry, itemShardObjectKey, itemShardOf, manifestObjectKey, pageObjectKey, versionIndexKey } from "../../contract/index.ts";
 import { collectGarbage, ORPHAN_MIN_AGE_MS } from "../../contract/protocol/collect.ts";
+import { acquireLease, readLease } from "../../contract/protocol/leases.ts";
+import { leaseObjectKey } from "../../contract/lease-keys.ts";
 import { readHead as readVersioned } from "../../contract/protocol/manifests.ts";
 import type { Config } from "../../compute/config.ts";
 import { defineDataset, type DatasetContext } from "../../compute/dataset/define.ts";
@@ -329,7 +331,7 @@ describe("concurrent publishers", () => {
     expect(manifest.versions.map((v) => v.version).sort()).toEqual([ra.result.version, rb.result.version].sort());
     expect([ra.result.version, rb.result.version]).toContain(manifest.current);
     // One of them lost the first swap and retried.
-    expect([...ra.records, ...rb.records].some((r) => r.msg === "head changed concurrently; retrying")).toBe(true);
+    expect([...ra.records, ...rb.records].some((r) => r.event === "head changed concurrently; retrying")).toBe(true);
   });
 
   it("with the same content, one publishes and the other reports unchanged, leaving one version", async () => {
@@ -372,6 +374,50 @@ describe("concurrent publishers", () => {
     expect(collected?.deleted).toEqual(left);
     expect(await listKeys(store, "datasets/race-stale/")).toEqual(keysBefore);
     await rowsDir.remove();
+  });
+});
+
+describe("lease fencing", () => {
+  const ttlMs = 60_000;
+
+  it("publishes under the lease it holds and records its token in the head", async () => {
+    const lease = await acquireLease(store, "fence-held", "scheduler-a", { ttlMs });
+    expect(lease.acquired).toBe(true);
+    const token = lease.acquired ? lease.grant.token : 0;
+    const { result } = await run(keyedDataset("fence-held", () => [1, 2]), { leaseToken: token });
+    expect(result.outcome).toBe("ok");
+    expect((await readManifest(store, "fence-held"))!.manifest.lease_token).toBe(token);
+  });
+
+  it("refuses to publish once another scheduler took the lease over, and loses nothing", async () => {
+    const first = await acquireLease(store, "fence-taken", "scheduler-a", { ttlMs });
+    const stale = first.acquired ? first.grant.token : 0;
+    const published = await run(keyedDataset("fence-taken", () => [1]), { leaseToken: stale });
+    expect(published.result.outcome).toBe("ok");
+    // scheduler-a stalls past its lease; scheduler-b takes the dataset over.
+    const taken = await acquireLease(store, "fence-taken", "scheduler-b", { ttlMs, now: new Date(Date.now() + 2 * ttlMs) });
+    expect(taken).toMatchObject({ acquired: true, takeover: true });
+    const before = await readManifest(store, "fence-taken");
+    const late = await run(keyedDataset("fence-taken", () => [1, 2, 3]), { leaseToken: stale });
+    expect(late.result).toMatchObject({ outcome: "failed", code: "conflict" });
+    expect(late.result.reason).toMatch(/lease was taken over/);
+    expect((await readManifest(store, "fence-taken"))!.etag).toBe(before!.etag);
+    const fresh = await run(keyedDataset("fence-taken", () => [1, 2, 3]), { leaseToken: taken.acquired ? taken.grant.token : 0 });
+    expect(fresh.result.outcome).toBe("ok");
+  });
+
+  it("refuses a token older than the one the head records, even when the lease object says otherwise", async () => {
+    const lease = await acquireLease(store, "fence-head", "scheduler-a", { ttlMs });
+    const token = lease.acquired ? lease.grant.token : 0;
+    expect((await run(keyedDataset("fence-head", () => [1]), { leaseToken: token + 1 })).result.outcome).toBe("failed");
+    // A lease object rewritten by hand to an old token: the head's record still fences the run out.
+    await store.put(leaseObjectKey("fence-head"), JSON.stringify({ ...(await readLease(store, "fence-head")), token: token + 5 }));
+    expect((await run(keyedDataset("fence-head", () => [1]), { leaseToken: token + 5 })).result.outcome).toBe("ok");
+    await store.put(leaseObjectKey("fence-head"), JSON.stringify({ ...(await readLease(store, "fence-head")), token: token + 2 }));
+    const late = await run(keyedDataset("fence-head", () => [1, 2]), { leaseToken: token + 2 });
+    expect(late.result).toMatchObject({ outcome: "failed", code: "conflict" });
+    expect(late.result.reason).toMatch(/newer lease \(token \d+\) published since/);
+    expect((await readManifest(store, "fence-head"))!.manifest.lease_token).toBe(token + 5);
   });
 });
 
@@ -423,7 +469,7 @@ describe("the publish notice", () => {
     expect(result.outcome).toBe("ok");
     expect(received).toHaveLength(1);
     const warning = records.find((r) => r.level === "warn");
-    expect(warning?.msg).toMatch(/publish notice failed/);
+    expect(warning?.event).toMatch(/publish notice failed/);
     expect(JSON.stringify(warning)).toMatch(/answered 500/);
   });
 

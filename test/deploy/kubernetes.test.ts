@@ -1,15 +1,20 @@
 /**
- * The Kubernetes examples in deploy/kubernetes, parsed with the `yaml` package and checked
- * for what keeps the scheduler healthy in a cluster: one replica replaced with Recreate, probes on
- * /healthz at the port the image listens on, limits that fit the configured runs, a non-root
- * read-only container with the temp root on a volume, settings from the Secret; and for the
- * scale-out CronJobs: one per real dataset, never overlapping, with deadlines and retries.
+ * The Kubernetes examples in deploy/kubernetes, parsed with the `yaml` package and checked for what
+ * keeps the schedulers healthy in a cluster, for both ways to run many datasets: replicas of the
+ * scheduler sharing the work through leases (probes on /livez and /healthz at the port the image
+ * listens on, limits that fit the configured runs), and one CronJob per dataset, which must be
+ * exactly what `edgesnap kubernetes cronjobs` generates from the definitions (run as a real process
+ * here): never overlapping, deadlines from the timeouts, memory limits from the ceilings. Both: a
+ * non-root read-only container with the temp root on a volume, settings from the Secret.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { Cron } from "croner";
 import { describe, expect, it } from "vitest";
-import { CONFIG_ENV, loadConfig, parseByteSize } from "../../compute/config.ts";
+import { CONFIG_ENV, leaseSettings, loadConfig, parseByteSize } from "../../compute/config.ts";
+import { cronJobFigures, cronJobName, cronJobsYaml, RUN_PROCESS_BYTES, START_MARGIN_SECONDS } from "../../compute/scheduler/cronjobs.ts";
+import { spawnCli } from "../support/processes.ts";
 import { loadDatasets } from "../../compute/dataset/registry.ts";
 import { parseAllDocuments } from "yaml";
 
@@ -94,24 +99,26 @@ describe("scheduler-deployment.yaml", () => {
   const pod = deployment.spec.template.spec;
   const container = pod.containers[0];
 
-  it("runs exactly one scheduler and never two during a rollout", () => {
+  it("runs several schedulers that share the work through leases, also side by side during a rollout", () => {
     expect(deployment.kind).toBe("Deployment");
-    expect(deployment.spec.replicas).toBe(1);
-    expect(deployment.spec.strategy.type).toBe("Recreate");
+    expect(deployment.spec.replicas).toBeGreaterThan(1);
+    expect(deployment.spec.strategy.type).toBe("RollingUpdate");
+    const config = loadConfig(containerEnv(container));
+    expect(leaseSettings(config)).toEqual({ enabled: true, periodMs: 30_000 });
     expect(pod.containers).toHaveLength(1);
     expect(container.args).toEqual(["scheduler"]);
     expect(deployment.spec.selector.matchLabels).toEqual(deployment.spec.template.metadata.labels);
   });
 
-  it("probes /healthz on the port the scheduler listens on, on all interfaces", () => {
+  it("probes /livez (liveness) and /healthz (readiness) on the port the scheduler listens on, on all interfaces", () => {
     const env = containerEnv(container);
     const port = container.ports.find((p: Manifest) => p.name === "metrics");
     expect(String(port.containerPort)).toBe(env.EDGESNAP_METRICS_PORT);
     expect(env.EDGESNAP_METRICS_HOST).toBe("0.0.0.0");
-    for (const probe of [container.livenessProbe, container.readinessProbe]) {
-      expect(probe.httpGet).toEqual({ path: "/healthz", port: "metrics" });
-      expect(probe.timeoutSeconds).toBeGreaterThan(0);
-    }
+    // A scheduler whose every run fails is shown as not ready, and not restarted for it.
+    expect(container.livenessProbe.httpGet).toEqual({ path: "/livez", port: "metrics" });
+    expect(container.readinessProbe.httpGet).toEqual({ path: "/healthz", port: "metrics" });
+    for (const probe of [container.livenessProbe, container.readinessProbe]) expect(probe.timeoutSeconds).toBeGreaterThan(0);
   });
 
   it("is non-root with a read-only root filesystem and the temp root on a volume", () => {
@@ -140,6 +147,34 @@ describe("scheduler-deployment.yaml", () => {
 
 describe("cronjob-per-dataset.yaml", async () => {
   const datasets = await loadDatasets(path.join(ROOT, "compute/examples/index.ts"));
+
+  it("is exactly what `edgesnap kubernetes cronjobs` generates from the bundled definitions", async () => {
+    const cli = spawnCli(["kubernetes", "cronjobs"], {}, { timeoutMs: 60_000 });
+    expect((await cli.exit).code).toBe(0);
+    expect(cli.stdout()).toBe(readFileSync(path.join(ROOT, "deploy/kubernetes/cronjob-per-dataset.yaml"), "utf8"));
+  }, 90_000);
+
+  it("writes the same to a file with --out, and refuses an unknown kind of manifest (exit 2)", async () => {
+    const out = path.join(mkdtempSync(path.join(os.tmpdir(), "edgesnap-cronjobs-")), "cronjobs.yaml");
+    const cli = spawnCli(["kubernetes", "cronjobs", "--out", out, "--image", "registry.example/edgesnap:2"], {}, { timeoutMs: 60_000 });
+    expect((await cli.exit).code).toBe(0);
+    expect(cli.stderr()).toBe(`wrote ${datasets.length} CronJobs to ${out}\n`);
+    const written = parseYamlDocuments(readFileSync(out, "utf8")) as Manifest[];
+    expect(written.map((job) => job.spec.jobTemplate.spec.template.spec.containers[0].image)).toEqual(datasets.map(() => "registry.example/edgesnap:2"));
+    const wrong = spawnCli(["kubernetes", "pods"], {}, { timeoutMs: 60_000 });
+    expect((await wrong.exit).code).toBe(2);
+    expect(wrong.stderr()).toBe('edgesnap: unknown manifest kind "pods" (known: cronjobs)\n');
+  }, 90_000);
+
+  it("takes each deadline from the dataset's timeout and each memory limit from its ceiling", () => {
+    for (const [index, job] of cronJobs.entries()) {
+      const { limits } = datasets[index]!;
+      expect(job.spec.jobTemplate.spec.activeDeadlineSeconds).toBe(Math.ceil(limits.timeoutMs / 1000) + 5 + START_MARGIN_SECONDS);
+      const resources = job.spec.jobTemplate.spec.template.spec.containers[0].resources;
+      expect(parseByteSize(resources.limits.memory)).toBe(limits.memoryBytes + RUN_PROCESS_BYTES);
+      expect(resources.requests.memory).toBe(resources.limits.memory);
+    }
+  });
 
   it("has one CronJob for each bundled dataset, running `edgesnap run <dataset>` on its schedule", () => {
     expect(cronJobs.map((job) => job.kind)).toEqual(datasets.map(() => "CronJob"));
@@ -171,6 +206,33 @@ describe("cronjob-per-dataset.yaml", async () => {
     expect(pod.restartPolicy).toBe("Never");
     expectHardenedPod(pod, pod.containers[0]);
     expect(loadConfig(containerEnv(pod.containers[0])).store.kind).toBe("s3");
+  });
+});
+
+describe("generating CronJobs", () => {
+  const dataset = { name: "hourly", schedule: "0 * * * *", limits: { timeoutMs: 600_000, memoryBytes: 3 * 1024 ** 3 } };
+
+  it("derives every figure from the definition", () => {
+    expect(cronJobFigures(dataset, "UTC")).toEqual({ activeDeadlineSeconds: 600 + 5 + 30, startingDeadlineSeconds: 120, backoffLimit: 2, memory: "3328Mi" });
+    // A start missed by half a period is skipped, for schedules shorter than 4 minutes too.
+    expect(cronJobFigures({ ...dataset, schedule: "*/2 * * * *" }, "UTC").startingDeadlineSeconds).toBe(60);
+  });
+
+  it("refuses a schedule with seconds, which Kubernetes cannot run, naming the dataset", () => {
+    expect(() => cronJobsYaml([{ ...dataset, schedule: "*/10 * * * * *" }], { image: "x", timezone: "UTC" }, "r.ts")).toThrow(
+      'dataset hourly: schedule "*/10 * * * * *" has a seconds field, which Kubernetes CronJobs do not; run it with the scheduler Deployment instead',
+    );
+    expect(() => cronJobsYaml([], { image: "x", timezone: "UTC" }, "r.ts")).toThrow("r.ts lists no dataset to make a CronJob for");
+  });
+
+  it("keeps names Kubernetes accepts (52 characters at most) and distinct, and quotes what it writes", () => {
+    const long = "a".repeat(60);
+    expect(cronJobName(long).length).toBeLessThanOrEqual(52);
+    expect(cronJobName(long)).not.toBe(cronJobName(`${"a".repeat(59)}b`));
+    expect(cronJobName("airport-delays")).toBe("edgesnap-airport-delays");
+    const [job] = parseYamlDocuments(cronJobsYaml([dataset], { image: 'registry.example/edgesnap:1 # "quoted"', timezone: "Europe/Paris" }, "r.ts")) as Manifest[];
+    expect(job.spec.timeZone).toBe("Europe/Paris");
+    expect(job.spec.jobTemplate.spec.template.spec.containers[0].image).toBe('registry.example/edgesnap:1 # "quoted"');
   });
 });
 

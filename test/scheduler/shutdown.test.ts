@@ -26,7 +26,8 @@ async function signalDuringRun(fixture: string, signal: NodeJS.Signals, env: Rec
     );
     try {
       const started = await waitFor(() => lines.find((l) => l.event === "run-started"));
-      await waitFor(() => lines.some((l) => l.event === "child-output"));
+      // The child printed something: a plain line, or a log entry merged into the scheduler's log.
+      await waitFor(() => lines.some((l) => l.event === "child-output" || (l.run === started.run && l.event !== "run-started")));
       const sentAt = Date.now();
       proc.kill(signal);
       const exit = await exited;

@@ -149,3 +149,40 @@ describe("misuse", () => {
     expect(() => s.runFinished("a", "ok")).toThrow(/no run of a/);
   });
 });
+
+describe("datasets joining and leaving (a re-read registry)", () => {
+  it("forgets a removed dataset at once when idle, drops its queued run and pending retry, and refuses its triggers", () => {
+    const s = state(["a", "b"], { concurrency: 1 });
+    s.trigger("a", "manual", null, false);
+    s.trigger("b", "manual", null, false);
+    expect(s.waiting).toBe(1);
+    expect(s.remove("b")).toEqual([]);
+    expect(s.waiting).toBe(0);
+    expect(s.has("b")).toBe(false);
+    expect(() => s.trigger("b", "manual", null, false)).toThrow(/unknown dataset b/);
+    expect(started(s.runFinished("a", "ok").effects)).toEqual([]);
+    expect(s.isIdle()).toBe(true);
+  });
+
+  it("lets a removed dataset's running run finish, without a retry or a follow-up, then forgets it", () => {
+    const s = state(["a"]);
+    s.trigger("a", "manual", null, false);
+    s.trigger("a", "schedule", null, false);
+    expect(s.remove("a")).toEqual([]);
+    expect(s.has("a")).toBe(false);
+    expect(s.runFinished("a", "failed")).toEqual({ willRetry: false, effects: [] });
+    expect(s.isIdle()).toBe(true);
+    // Added back later, it starts afresh.
+    s.add("a");
+    expect(s.trigger("a", "reload", null, false).result).toBe("started");
+  });
+
+  it("cancels the pending retry of a removed dataset", () => {
+    const s = state(["a"]);
+    s.trigger("a", "manual", null, false);
+    expect(s.runFinished("a", "failed").willRetry).toBe(true);
+    expect(s.remove("a")).toEqual([{ type: "cancel-retry", dataset: "a" }]);
+    expect(s.retryDue("a")).toEqual([]);
+    expect(s.isIdle()).toBe(true);
+  });
+});

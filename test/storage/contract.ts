@@ -7,6 +7,7 @@
  * suite runs in Node and inside workerd alike.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { acquireLease, assertLeaseHeld, listLeases, readLease, releaseLease, renewLease } from "../../contract/protocol/leases.ts";
 import type { ObjectStore } from "../../contract/storage.ts";
 
 export interface StoreContractOptions {
@@ -374,6 +375,78 @@ export function describeStoreContract(name: string, options: StoreContractOption
         const manifest = JSON.parse(await fresh.text()) as { history: string[] };
         await store.put(key, JSON.stringify({ history: [...manifest.history, "v3"] }), { ifMatch: fresh.etag });
         expect(JSON.parse(await (await store.get(key))!.text())).toEqual({ history: ["v1", "v2", "v3"] });
+      });
+    });
+
+    describe("leases (contract/protocol/leases.ts over this driver)", () => {
+      const TTL = 25_000;
+      const T0 = Date.parse("2026-12-01T12:00:00.000Z");
+      const at = (seconds: number) => new Date(T0 + seconds * 1000);
+      const slot = (seconds: number) => at(seconds).toISOString();
+      /** A dataset name of its own per test: leases live at the bucket's root (`leases/`). */
+      const dataset = () => `lease-${crypto.randomUUID().slice(0, 8)}`;
+
+      test("a free lease is granted with token 1; another holder is refused while it holds, and takes over with token 2 once it expired", async () => {
+        const name = dataset();
+        const first = await acquireLease(store, name, "a", { now: at(0), ttlMs: TTL });
+        expect(first).toMatchObject({ acquired: true, takeover: false, grant: { dataset: name, holder: "a", token: 1 } });
+        expect(await acquireLease(store, name, "b", { now: at(24), ttlMs: TTL })).toMatchObject({ acquired: false, reason: "held", lease: { holder: "a" } });
+        const taken = await acquireLease(store, name, "b", { now: at(25), ttlMs: TTL });
+        expect(taken).toMatchObject({ acquired: true, takeover: true, previousHolder: "a", grant: { holder: "b", token: 2 } });
+        expect(await readLease(store, name)).toMatchObject({ holder: "b", token: 2, expires_at: at(50).toISOString() });
+      });
+
+      test("the holder that lost its lease cannot renew or release it, and its token is fenced out", async () => {
+        const name = dataset();
+        const old = await acquireLease(store, name, "a", { now: at(0), ttlMs: TTL });
+        const taken = await acquireLease(store, name, "b", { now: at(30), ttlMs: TTL });
+        if (!old.acquired || !taken.acquired) throw new Error("expected both grants");
+        expect(await renewLease(store, old.grant, { now: at(31), ttlMs: TTL })).toBeNull();
+        expect(await releaseLease(store, old.grant, { now: at(31) })).toBe(false);
+        await expect(assertLeaseHeld(store, name, old.grant.token)).rejects.toMatchObject({ name: "ProtocolError", code: "conflict" });
+        await expect(assertLeaseHeld(store, name, taken.grant.token)).resolves.toBeUndefined();
+        expect(await readLease(store, name)).toMatchObject({ holder: "b", token: 2 });
+        // With no lease at all, nothing is held.
+        await expect(assertLeaseHeld(store, dataset(), 1)).rejects.toMatchObject({ code: "conflict" });
+      });
+
+      test("renewing extends the lease from now; releasing frees it at once for another holder, with a new token", async () => {
+        const name = dataset();
+        const first = await acquireLease(store, name, "a", { now: at(0), ttlMs: TTL });
+        if (!first.acquired) throw new Error("expected a grant");
+        const renewed = await renewLease(store, first.grant, { now: at(20), ttlMs: TTL });
+        expect(renewed).toMatchObject({ token: 1, expiresAt: at(45).toISOString() });
+        expect(await acquireLease(store, name, "b", { now: at(40), ttlMs: TTL })).toMatchObject({ acquired: false, reason: "held" });
+        expect(await releaseLease(store, renewed!, { now: at(41) })).toBe(true);
+        expect(await acquireLease(store, name, "b", { now: at(41), ttlMs: TTL })).toMatchObject({ acquired: true, takeover: false, grant: { holder: "b", token: 2 } });
+      });
+
+      test("a cron slot is claimed once: a second claim of it is refused, even after the lease was released; a later slot is not", async () => {
+        const name = dataset();
+        const claimed = await acquireLease(store, name, "a", { now: at(0), ttlMs: TTL, claimSlot: slot(0) });
+        if (!claimed.acquired) throw new Error("expected a grant");
+        await releaseLease(store, claimed.grant, { now: at(2) });
+        expect(await acquireLease(store, name, "b", { now: at(3), ttlMs: TTL, claimSlot: slot(0) })).toMatchObject({ acquired: false, reason: "slot-taken" });
+        expect(await acquireLease(store, name, "b", { now: at(5), ttlMs: TTL, claimSlot: slot(5) })).toMatchObject({ acquired: true, grant: { holder: "b" } });
+        // A retry of slot 0 is superseded by slot 5; a retry of slot 5 may go on.
+        expect(await acquireLease(store, name, "b", { now: at(6), ttlMs: TTL, resumeSlot: slot(0) })).toMatchObject({ acquired: false, reason: "slot-taken" });
+        expect(await acquireLease(store, name, "b", { now: at(6), ttlMs: TTL, resumeSlot: slot(5) })).toMatchObject({ acquired: true });
+        expect(await readLease(store, name)).toMatchObject({ last_slot: slot(5) });
+      });
+
+      test("of three schedulers claiming the same slot at once, exactly one gets it", async () => {
+        const name = dataset();
+        const results = await Promise.all(["a", "b", "c"].map((holder) => acquireLease(store, name, holder, { now: at(0), ttlMs: TTL, claimSlot: slot(0) })));
+        expect(results.filter((r) => r.acquired)).toHaveLength(1);
+        expect(results.filter((r) => !r.acquired).map((r) => (r.acquired ? "" : r.reason)).sort()).toEqual(expect.arrayContaining([expect.stringMatching(/^(held|slot-taken)$/)]));
+        const winner = results.find((r) => r.acquired)!;
+        expect(await readLease(store, name)).toMatchObject({ holder: winner.acquired ? winner.grant.holder : "", token: 1, last_slot: slot(0) });
+      });
+
+      test("lists the leases, so a scheduler finds one whose holder died", async () => {
+        const name = dataset();
+        await acquireLease(store, name, "dead", { now: at(0), ttlMs: TTL });
+        expect((await listLeases(store)).find((lease) => lease.dataset === name)).toMatchObject({ holder: "dead", expires_at: at(25).toISOString() });
       });
     });
 

@@ -6,7 +6,8 @@ import { defineCommand } from "citty";
 import { EDGE_ARGS, resolveEdgeUrl } from "../../edge-client/connect.ts";
 import { withGlobals, type CommandFactory } from "../context.ts";
 import { describeConfig, loadConfig } from "../../config.ts";
-import { jsonLineLog, safeLog } from "../../scheduler/index.ts";
+import { safeLog } from "../../scheduler/index.ts";
+import { writeLog } from "../../run/logger.ts";
 import { loadScheduledDatasets } from "../datasets.ts";
 import { runSchedulerUntilSignal } from "../../scheduler/operated.ts";
 
@@ -20,8 +21,8 @@ const schedulerCommand: CommandFactory = (cli) =>
     },
     async run({ args }) {
       const config = { ...loadConfig(), edgeUrl: resolveEdgeUrl(withGlobals(cli, args)) };
-      const { datasets, unloadable } = await loadScheduledDatasets(config, safeLog(jsonLineLog));
-      jsonLineLog({ time: new Date().toISOString(), level: "info", event: "scheduler.config", config: describeConfig(config) });
+      const { datasets, unloadable } = await loadScheduledDatasets(config, safeLog(writeLog));
+      writeLog({ time: new Date().toISOString(), level: "info", event: "scheduler.config", config: describeConfig(config) });
       // With EDGESNAP_TOKEN set, rebuild requests are polled from the edge and runs reported to it.
       await runSchedulerUntilSignal(
         { config, datasets, unloadable, runAtStart: args["run-at-start"], metricsHost: config.metricsHost, env: { EDGESNAP_EDGE_URL: config.edgeUrl } },

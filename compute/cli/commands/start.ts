@@ -26,7 +26,8 @@ import { createWranglerLineFilter } from "../../embedded/wrangler-output.ts";
 import { EDGE_ARGS, isLoopback, resolveEdgeUrl } from "../../edge-client/connect.ts";
 import { EdgesnapError } from "../../errors.ts";
 import type { DatasetDefinition } from "../../dataset/define.ts";
-import { jsonLineLog, type UnloadableDataset } from "../../scheduler/index.ts";
+import type { UnloadableDataset } from "../../scheduler/index.ts";
+import { writeLog } from "../../run/logger.ts";
 import { startOperatedScheduler, type OperatedScheduler } from "../../scheduler/operated.ts";
 import { prepareTempRoot } from "../../scheduler/temp-root.ts";
 import { withGlobals, type CliContext, type CommandFactory } from "../context.ts";
@@ -35,7 +36,7 @@ import { outputFormat } from "../output.ts";
 import { formatReadyBanner } from "../start-banner.ts";
 
 function log(level: "info" | "warn" | "error", event: string, fields: Record<string, unknown> = {}): void {
-  jsonLineLog({ time: new Date().toISOString(), level, event, ...fields });
+  writeLog({ time: new Date().toISOString(), level, event, ...fields });
 }
 
 /** Restarts of an edge that stopped answering allowed within RESTART_WINDOW_MS before npm start gives up. */
@@ -131,7 +132,7 @@ async function runWithEdge(
   const url = edge.current.url;
   // With the token, the scheduler also takes rebuild requests from the edge and reports runs.
   const operated = await startOperatedScheduler(
-    { config, datasets: scheduled.datasets, unloadable: scheduled.unloadable, runAtStart: true, env: { EDGESNAP_EDGE_URL: url, EDGESNAP_TOKEN: token } },
+    { config, datasets: scheduled.datasets, unloadable: scheduled.unloadable, runAtStart: true, metricsPortFallback: true, env: { EDGESNAP_EDGE_URL: url, EDGESNAP_TOKEN: token } },
     { edgeUrl: url, token },
   );
   const metricsUrl = operated.scheduler.port ? `http://${config.metricsHost ?? "127.0.0.1"}:${operated.scheduler.port}/metrics` : null;
