@@ -53,8 +53,7 @@ describe("webhook secrecy", () => {
 
   it("logs and reports a failed delivery without the address, even when the error quotes it", async () => {
     const lines: string[] = [];
-    vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" ")));
-    vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" ")));
+    for (const level of ["error", "warn", "log"] as const) vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" ")));
     const store = openR2Store(env);
     const dataset = uniqueDataset("secret-hook");
     const post = async (url: string) => {

@@ -17,7 +17,7 @@ import type { LogEntry } from "../../compute/run/logger.ts";
 import { freePort, spawnCli, waitFor, type SpawnedCli } from "../support/processes.ts";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
-const TOKEN = "frequent-failing-token-7a2e";
+const TOKEN = "frequent-failing-token-7a2e0123456789";
 const DATASET = "freq-failing";
 
 describe("a dataset failing on a 4-second schedule, every run retried", () => {

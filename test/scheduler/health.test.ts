@@ -67,11 +67,14 @@ describe("a real scheduler whose every dataset fails", () => {
           .map((line) => JSON.parse(line) as LogEntry);
       const port = (await waitFor("the scheduler to start", async () => entries().find((e) => e.event === "scheduler-started"), 60_000)).port as number;
       const base = `http://127.0.0.1:${port}`;
+      // Degraded from the first failed run (a dataset yet to run does not count); wait for both.
       const degraded = await waitFor(
-        "/healthz to say degraded",
+        "/healthz to say degraded, naming both",
         async () => {
           const res = await fetch(`${base}/healthz`);
-          return res.status === 503 ? ((await res.json()) as { status: string; failing: string[] }) : undefined;
+          if (res.status !== 503) return undefined;
+          const body = (await res.json()) as { status: string; failing: string[] };
+          return body.failing.length === 2 ? body : undefined;
         },
         90_000,
       );

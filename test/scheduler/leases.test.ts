@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readLease } from "../../contract/protocol/leases.ts";
+import { readHead, requireIndex } from "../../contract/protocol/manifests.ts";
 import type { RunRecord } from "../../contract/run-record.ts";
 import type { LogEntry } from "../../compute/run/logger.ts";
 import { openWorkerStore } from "../../compute/storage/worker.ts";
@@ -179,9 +180,10 @@ describe("a scheduler SIGKILLed in the middle of a run", () => {
         }, 15_000);
         expect(lease.token).toBeGreaterThanOrEqual(before.token + 1);
         // The takeover run published the current version; the dead replica's run published nothing.
-        const manifest = JSON.parse(await (await store.get("datasets/lease-slow/manifest.json"))!.text()) as { current: string; versions: { version: string; run_id?: string }[] };
-        expect(manifest.versions.find((v) => v.version === manifest.current)!.run_id).toBe(records[0]!.id);
-        expect(manifest.versions.filter((v) => v.run_id === killedRun)).toEqual([]);
+        const { head } = (await readHead(store, "lease-slow"))!.value;
+        const indexes = await Promise.all(head.versions.map((v) => requireIndex(store, "lease-slow", v.version)));
+        expect(indexes.find((index) => index.version === head.current)!.run_id).toBe(records[0]!.id);
+        expect(indexes.filter((index) => index.run_id === killedRun)).toEqual([]);
       } finally {
         await store.close();
       }

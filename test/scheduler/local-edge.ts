@@ -3,6 +3,7 @@
  * with the admin token and the storage API on, as `npm start` runs it, and the environment a real
  * `edgesnap scheduler` process needs to publish through it and report its runs to it.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -25,7 +26,7 @@ export interface LocalEdge {
 
 export async function startLocalEdge(options: { secrets?: Record<string, string>; onLine?: (line: string) => void } = {}): Promise<LocalEdge> {
   const work = await mkdtemp(path.join(os.tmpdir(), "edgesnap-sched-edge-"));
-  const token = `sched-test-token-${Math.random().toString(16).slice(2, 10)}`;
+  const token = `sched-test-token-${randomBytes(16).toString("hex")}`;
   const persistTo = path.join(work, "state");
   const edge = await startWranglerDev({
     port: await freePort(),
