@@ -135,126 +135,133 @@ const ERROR_STATUS: Record<string, number> = { BadRequest: 400, NotFound: 404, G
 const header = (description: string, schema: JsonSchema = { type: "string" }) => ({ description, schema });
 const pathParam = (name: string, description: string, schema: JsonSchema) => ({ name, in: "path", required: true, description, schema });
 
+/** The path, query and header parameters; the dataset names are the `name` parameter's examples. */
+function parameters(datasets: readonly PublishedDataset[]): Record<string, unknown> {
+  return {
+    name: pathParam("name", "Dataset name", { type: "string", pattern: DATASET_NAME_PATTERN.source, ...(datasets.length > 0 ? { examples: datasets.map((d) => d.name) } : {}) }),
+    version: pathParam("version", "Version id: UTC build time and the first 8 hex digits of the content hash", { type: "string", pattern: VERSION_ID_PATTERN.source }),
+    page: pathParam("page", "Page number, from 1, or (current URL only) the page's sha256", { oneOf: [{ type: "integer", minimum: 1 }, { type: "string", pattern: "^[0-9a-f]{64}$" }] }),
+    since: { name: "since", in: "query", required: true, description: "The version id the client holds", schema: { type: "string", pattern: VERSION_ID_PATTERN.source } },
+    key: pathParam("key", "Item key (the value of the dataset's key column), percent-encoded", { type: "string", minLength: 1, maxLength: MAX_ITEM_KEY_BYTES }),
+    format: pathParam("format", "File format", { type: "string", enum: [...FORMATS] }),
+    IfNoneMatch: { name: "If-None-Match", in: "header", description: "ETags the client holds: 304 when one matches (RFC 9110 §13.1.2)", schema: { type: "string" } },
+    IfModifiedSince: { name: "If-Modified-Since", in: "header", description: "Ignored when If-None-Match is present (RFC 9110 §13.1.3)", schema: { type: "string" } },
+    Range: { name: "Range", in: "header", description: "One byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`): 206 with those bytes, 416 past the end (RFC 9110 §14). Several ranges, another unit or a malformed value get the whole 200", schema: { type: "string" } },
+    IfRange: { name: "If-Range", in: "header", description: "The range applies only if this is the representation's ETag (strong) or Last-Modified; otherwise the whole 200", schema: { type: "string" } },
+  };
+}
+
+const HEADERS = {
+  ETag: header("Strong entity tag: the sha256 of the bytes answered (an item: of its own bytes, so an unchanged item keeps it across versions)"),
+  "Last-Modified": header("When the version was built"),
+  "Cache-Control": header("Versioned URLs: a year, immutable; current URLs: shared caches keep them FRESHNESS_SECONDS (s-maxage), browsers revalidate every use"),
+  "X-Edgesnap-Version": header("The version id of the answer", { type: "string", pattern: VERSION_ID_PATTERN.source }),
+  Link: header('RFC 8288 links rel="first", "prev", "next", "last" to the versioned pages, so paging stays on one version'),
+  "Content-Disposition": header('attachment; filename="<dataset>-<version>.<format>"'),
+  "Accept-Ranges": header("bytes: the answer takes a Range"),
+  "Content-Range": header("bytes a-b/length of a 206; bytes */length of a 416"),
+  "Content-Encoding": header("gzip for CSV and NDJSON when the client accepts it and asks for no range (their gzip copy, with its own ETag)"),
+  Vary: header("Accept-Encoding, on CSV and NDJSON"),
+};
+
+const errorResponse = (description: string) => ({ description, content: json(ref("schemas", "Error")) });
+
+const RESPONSES = {
+  NotModified: { description: "Not Modified: the client's copy is current", headers: Object.fromEntries(VERSIONED.map((name) => [name, ref("headers", name)])) },
+  BadRequest: errorResponse("Malformed dataset name, version id, page number or item key"),
+  NotFound: errorResponse("Unknown dataset, version, page or key, or a format the version was published without"),
+  RangeNotSatisfiable: { description: "Range Not Satisfiable: the range starts past the end", headers: { "Content-Range": ref("headers", "Content-Range") }, content: json(ref("schemas", "Error")) },
+  Gone: errorResponse("The version `since` names is no longer retained: fetch the current version whole"),
+  Unavailable: errorResponse("The dataset's manifest is unreadable for now"),
+  Error: errorResponse("Any other error (405 carries Allow)"),
+};
+
+/** The schemas every document has; each dataset's row schema is added beside them, named after it. */
+const SCHEMAS = {
+  Error: {
+    type: "object",
+    required: ["error"],
+    properties: {
+      error: {
+        type: "object",
+        required: ["code", "message"],
+        properties: { code: { type: "string", enum: [...new Set(Object.values(ERROR_CODES))] }, message: { type: "string" } },
+      },
+    },
+  },
+  CatalogEntry: {
+    type: "object",
+    required: ["name", "version", "generated_at", "rows", "bytes", "pages", "key", "url"],
+    properties: {
+      name: { type: "string" },
+      version: { type: "string" },
+      generated_at: { type: "string", format: "date-time" },
+      rows: { type: "integer" },
+      bytes: { type: "integer" },
+      pages: { type: "integer" },
+      key: { type: ["string", "null"] },
+      url: { type: "string" },
+    },
+  },
+  Catalog: { type: "object", required: ["datasets"], properties: { datasets: { type: "array", items: ref("schemas", "CatalogEntry") } } },
+  Row: { type: "object", description: "One row; each dataset's own row schema is the component named after it" },
+  Page: {
+    type: "object",
+    required: ["n", "first_row", "rows", "bytes", "sha256", "url"],
+    properties: { n: { type: "integer", minimum: 1 }, first_row: { type: "integer" }, rows: { type: "integer" }, bytes: { type: "integer" }, sha256: { type: "string", pattern: "^[0-9a-f]{64}$" }, url: { type: "string" } },
+  },
+  VersionIndex: {
+    type: "object",
+    required: ["dataset", "version", "hash", "generated_at", "rows", "bytes", "key", "columns", "pages", "formats"],
+    properties: {
+      dataset: { type: "string" },
+      version: { type: "string" },
+      hash: { type: "string", description: "sha256 of the full body: its ETag" },
+      generated_at: { type: "string", format: "date-time" },
+      rows: { type: "integer" },
+      bytes: { type: "integer" },
+      key: { type: ["string", "null"] },
+      columns: { type: "array", items: { type: "object" } },
+      pages: { type: "array", items: ref("schemas", "Page") },
+      formats: { type: "object" },
+      previous: { type: ["string", "null"], description: "The version that was current when this one was published" },
+      key_changes: { type: ["object", "null"], description: "How many keys this version added, changed and removed against `previous`" },
+    },
+  },
+  Changes: {
+    type: "object",
+    required: ["dataset", "since", "version", "hash", "rows", "bytes", "index", "pages", "keys"],
+    properties: {
+      dataset: { type: "string" },
+      since: { type: "string" },
+      version: { type: "string" },
+      hash: { type: "string" },
+      rows: { type: "integer" },
+      bytes: { type: "integer" },
+      index: { type: "string", description: "URL of the current version's index (its pages in order)" },
+      pages: {
+        type: "object",
+        required: ["total", "kept", "new_bytes", "new"],
+        properties: { total: { type: "integer" }, kept: { type: "integer" }, new_bytes: { type: "integer" }, new: { type: "array", items: ref("schemas", "Page") } },
+      },
+      keys: {
+        type: ["object", "null"],
+        description: "Keyed datasets: the keys to add, replace and drop; null with keys_unavailable saying why",
+        properties: { added: { type: "array", items: { type: "string" } }, changed: { type: "array", items: { type: "string" } }, removed: { type: "array", items: { type: "string" } } },
+      },
+      keys_unavailable: { type: "string" },
+    },
+  },
+};
+
 function components(datasets: readonly PublishedDataset[]): Record<string, unknown> {
-  const errorResponse = (description: string) => ({ description, content: json(ref("schemas", "Error")) });
   const datasetSchemas = Object.fromEntries(
     datasets.map(({ name, schema }) => {
       const { $schema: _dialect, ...rest } = schema;
       return [name, rest];
     }),
   );
-  return {
-    parameters: {
-      name: pathParam("name", "Dataset name", { type: "string", pattern: DATASET_NAME_PATTERN.source, ...(datasets.length > 0 ? { examples: datasets.map((d) => d.name) } : {}) }),
-      version: pathParam("version", "Version id: UTC build time and the first 8 hex digits of the content hash", { type: "string", pattern: VERSION_ID_PATTERN.source }),
-      page: pathParam("page", "Page number, from 1, or (current URL only) the page's sha256", { oneOf: [{ type: "integer", minimum: 1 }, { type: "string", pattern: "^[0-9a-f]{64}$" }] }),
-      since: { name: "since", in: "query", required: true, description: "The version id the client holds", schema: { type: "string", pattern: VERSION_ID_PATTERN.source } },
-      key: pathParam("key", "Item key (the value of the dataset's key column), percent-encoded", { type: "string", minLength: 1, maxLength: MAX_ITEM_KEY_BYTES }),
-      format: pathParam("format", "File format", { type: "string", enum: [...FORMATS] }),
-      IfNoneMatch: { name: "If-None-Match", in: "header", description: "ETags the client holds: 304 when one matches (RFC 9110 §13.1.2)", schema: { type: "string" } },
-      IfModifiedSince: { name: "If-Modified-Since", in: "header", description: "Ignored when If-None-Match is present (RFC 9110 §13.1.3)", schema: { type: "string" } },
-      Range: { name: "Range", in: "header", description: "One byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`): 206 with those bytes, 416 past the end (RFC 9110 §14). Several ranges, another unit or a malformed value get the whole 200", schema: { type: "string" } },
-      IfRange: { name: "If-Range", in: "header", description: "The range applies only if this is the representation's ETag (strong) or Last-Modified; otherwise the whole 200", schema: { type: "string" } },
-    },
-    headers: {
-      ETag: header("Strong entity tag: the sha256 of the body (items: of the version and key)"),
-      "Last-Modified": header("When the version was built"),
-      "Cache-Control": header("Versioned URLs: a year, immutable; current URLs: shared caches keep them FRESHNESS_SECONDS (s-maxage), browsers revalidate every use"),
-      "X-Edgesnap-Version": header("The version id of the answer", { type: "string", pattern: VERSION_ID_PATTERN.source }),
-      Link: header('RFC 8288 links rel="first", "prev", "next", "last" to the versioned pages, so paging stays on one version'),
-      "Content-Disposition": header('attachment; filename="<dataset>-<version>.<format>"'),
-      "Accept-Ranges": header("bytes: the answer takes a Range"),
-      "Content-Range": header("bytes a-b/length of a 206; bytes */length of a 416"),
-      "Content-Encoding": header("gzip for CSV and NDJSON when the client accepts it and asks for no range (their gzip copy, with its own ETag)"),
-      Vary: header("Accept-Encoding, on CSV and NDJSON"),
-    },
-    responses: {
-      NotModified: { description: "Not Modified: the client's copy is current", headers: Object.fromEntries(VERSIONED.map((name) => [name, ref("headers", name)])) },
-      BadRequest: errorResponse("Malformed dataset name, version id, page number or item key"),
-      NotFound: errorResponse("Unknown dataset, version, page or key, or a format the version was published without"),
-      RangeNotSatisfiable: { description: "Range Not Satisfiable: the range starts past the end", headers: { "Content-Range": ref("headers", "Content-Range") }, content: json(ref("schemas", "Error")) },
-      Gone: errorResponse("The version `since` names is no longer retained: fetch the current version whole"),
-      Unavailable: errorResponse("The dataset's manifest is unreadable for now"),
-      Error: errorResponse("Any other error (405 carries Allow)"),
-    },
-    schemas: {
-      Error: {
-        type: "object",
-        required: ["error"],
-        properties: {
-          error: {
-            type: "object",
-            required: ["code", "message"],
-            properties: { code: { type: "string", enum: [...new Set(Object.values(ERROR_CODES))] }, message: { type: "string" } },
-          },
-        },
-      },
-      CatalogEntry: {
-        type: "object",
-        required: ["name", "version", "generated_at", "rows", "bytes", "pages", "key", "url"],
-        properties: {
-          name: { type: "string" },
-          version: { type: "string" },
-          generated_at: { type: "string", format: "date-time" },
-          rows: { type: "integer" },
-          bytes: { type: "integer" },
-          pages: { type: "integer" },
-          key: { type: ["string", "null"] },
-          url: { type: "string" },
-        },
-      },
-      Catalog: { type: "object", required: ["datasets"], properties: { datasets: { type: "array", items: ref("schemas", "CatalogEntry") } } },
-      Row: { type: "object", description: "One row; each dataset's own row schema is the component named after it" },
-      Page: {
-        type: "object",
-        required: ["n", "first_row", "rows", "bytes", "sha256", "url"],
-        properties: { n: { type: "integer", minimum: 1 }, first_row: { type: "integer" }, rows: { type: "integer" }, bytes: { type: "integer" }, sha256: { type: "string", pattern: "^[0-9a-f]{64}$" }, url: { type: "string" } },
-      },
-      VersionIndex: {
-        type: "object",
-        required: ["dataset", "version", "hash", "generated_at", "rows", "bytes", "key", "columns", "pages", "formats"],
-        properties: {
-          dataset: { type: "string" },
-          version: { type: "string" },
-          hash: { type: "string", description: "sha256 of the full body: its ETag" },
-          generated_at: { type: "string", format: "date-time" },
-          rows: { type: "integer" },
-          bytes: { type: "integer" },
-          key: { type: ["string", "null"] },
-          columns: { type: "array", items: { type: "object" } },
-          pages: { type: "array", items: ref("schemas", "Page") },
-          formats: { type: "object" },
-          previous: { type: ["string", "null"], description: "The version that was current when this one was published" },
-          key_changes: { type: ["object", "null"], description: "How many keys this version added, changed and removed against `previous`" },
-        },
-      },
-      Changes: {
-        type: "object",
-        required: ["dataset", "since", "version", "hash", "rows", "bytes", "index", "pages", "keys"],
-        properties: {
-          dataset: { type: "string" },
-          since: { type: "string" },
-          version: { type: "string" },
-          hash: { type: "string" },
-          rows: { type: "integer" },
-          bytes: { type: "integer" },
-          index: { type: "string", description: "URL of the current version's index (its pages in order)" },
-          pages: {
-            type: "object",
-            required: ["total", "kept", "new_bytes", "new"],
-            properties: { total: { type: "integer" }, kept: { type: "integer" }, new_bytes: { type: "integer" }, new: { type: "array", items: ref("schemas", "Page") } },
-          },
-          keys: {
-            type: ["object", "null"],
-            description: "Keyed datasets: the keys to add, replace and drop; null with keys_unavailable saying why",
-            properties: { added: { type: "array", items: { type: "string" } }, changed: { type: "array", items: { type: "string" } }, removed: { type: "array", items: { type: "string" } } },
-          },
-          keys_unavailable: { type: "string" },
-        },
-      },
-      ...datasetSchemas,
-    },
-  };
+  return { parameters: parameters(datasets), headers: HEADERS, responses: RESPONSES, schemas: { ...SCHEMAS, ...datasetSchemas } };
 }
 
 /** The OpenAPI document for these datasets. Pure. */
