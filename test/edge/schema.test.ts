@@ -140,6 +140,16 @@ describe("GET /openapi.json", () => {
         expect(declared.sort(), `${method} ${path}`).toEqual(templated);
       }
     }
+    // Every local $ref names something the document has.
+    const refs = new Set<string>();
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === "object") for (const [k, v] of Object.entries(node)) k === "$ref" && typeof v === "string" ? refs.add(v) : walk(v);
+    };
+    walk(doc);
+    const resolve = (ref: string) => ref.slice(2).split("/").reduce<unknown>((at, part) => (at as Record<string, unknown> | undefined)?.[part], doc);
+    expect([...refs].filter((ref) => !ref.startsWith("#/") || resolve(ref) === undefined)).toEqual([]);
+    expect(refs.size).toBeGreaterThan(10);
     const { $schema: _, ...expected } = rowSchema(a, "A.", COLUMNS);
     expect(doc.components.schemas[a]).toEqual(expected);
     expect(doc.components.schemas[b]).toMatchObject({ title: b, required: ["x"] });
