@@ -13,8 +13,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Alert } from "../../contract/index.ts";
 import { startWranglerDev, type WranglerDev } from "../../compute/embedded/wrangler-dev.ts";
-import type { LogEntry } from "../../compute/run/logger.ts";
-import { freePort, spawnCli, waitFor, type SpawnedCli } from "../support/processes.ts";
+import { freePort, logEntries, spawnCli, type SpawnedCli, waitFor } from "../support/processes.ts";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 const TOKEN = "frequent-failing-token-7a2e0123456789";
@@ -73,11 +72,7 @@ describe("a dataset failing on a 4-second schedule, every run retried", () => {
 
   it("alerts run-failed at the third failure in a row and stale at a report past the budget, with no cron tick", async () => {
     const entries = () =>
-      scheduler
-        .stdout()
-        .split("\n")
-        .filter((line) => line.startsWith("{"))
-        .map((line) => JSON.parse(line) as LogEntry);
+      logEntries(scheduler.stdout());
     const context = () => `\nalerts: ${JSON.stringify(alerts.map((a) => [a.kind, a.time]))}\nscheduler: ${scheduler.stdout().slice(-3000)}`;
     await waitFor("the first publish", async () => ((await fetch(`${edge.url}/v1/datasets/${DATASET}`)).status === 200 ? true : undefined), 90_000);
 

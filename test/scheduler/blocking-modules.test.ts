@@ -8,8 +8,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadRegistry, probeRegistry } from "../../compute/dataset/registry.ts";
-import type { LogEntry } from "../../compute/run/logger.ts";
-import { spawnCli, waitFor } from "../support/processes.ts";
+import { logEntries, spawnCli, waitFor } from "../support/processes.ts";
 import { startLocalEdge, type LocalEdge } from "./local-edge.ts";
 
 const REGISTRY = "test/scheduler/fixtures/blocking/index.ts";
@@ -66,11 +65,7 @@ describe("a dataset module that never finishes importing", () => {
     const cli = spawnCli(["scheduler"], env(), { timeoutMs: 120_000 });
     try {
       const entries = () =>
-        cli
-          .stdout()
-          .split("\n")
-          .filter((line) => line.startsWith("{"))
-          .map((line) => JSON.parse(line) as LogEntry);
+        logEntries(cli.stdout());
       const finished = (name: string) => entries().find((e) => e.event === "run-finished" && e.dataset === name);
       await waitFor("both good datasets to publish", async () => (finished("block-good") && finished("block-late") ? true : undefined), 90_000);
       expect(finished("block-good")!.outcome).toMatch(/^(ok|unchanged)$/);

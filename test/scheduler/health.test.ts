@@ -11,8 +11,7 @@ import { rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FailureStreaks } from "../../compute/scheduler/health.ts";
-import type { LogEntry } from "../../compute/run/logger.ts";
-import { spawnCli, waitFor } from "../support/processes.ts";
+import { logEntries, spawnCli, waitFor } from "../support/processes.ts";
 import { startLocalEdge, type LocalEdge } from "./local-edge.ts";
 
 describe("runs of failures (pure)", () => {
@@ -60,11 +59,7 @@ describe("a real scheduler whose every dataset fails", () => {
     );
     try {
       const entries = () =>
-        cli
-          .stdout()
-          .split("\n")
-          .filter((line) => line.startsWith("{"))
-          .map((line) => JSON.parse(line) as LogEntry);
+        logEntries(cli.stdout());
       const port = (await waitFor("the scheduler to start", async () => entries().find((e) => e.event === "scheduler-started"), 60_000)).port as number;
       const base = `http://127.0.0.1:${port}`;
       // Degraded from the first failed run (a dataset yet to run does not count); wait for both.

@@ -13,7 +13,7 @@ import { readHead, requireIndex } from "../../contract/protocol/manifests.ts";
 import type { RunRecord } from "../../contract/run-record.ts";
 import type { LogEntry } from "../../compute/run/logger.ts";
 import { openWorkerStore } from "../../compute/storage/worker.ts";
-import { descendantsOf, isAlive, spawnCli, waitFor, type SpawnedCli } from "../support/processes.ts";
+import { descendantsOf, isAlive, logEntries, spawnCli, type SpawnedCli, waitFor } from "../support/processes.ts";
 import { startLocalEdge, type LocalEdge } from "./local-edge.ts";
 
 const LEASE_SECONDS = 6;
@@ -43,11 +43,7 @@ function startReplica(index: number, extra: Record<string, string> = {}): Spawne
 }
 
 function entriesOf(cli: SpawnedCli): LogEntry[] {
-  return cli
-    .stdout()
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as LogEntry);
+  return logEntries(cli.stdout());
 }
 
 /** Every run record of the dataset at the edge, following the listing's cursor. */

@@ -11,10 +11,9 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readLocalToken } from "../../compute/embedded/local-token.ts";
-import type { LogEntry } from "../../compute/run/logger.ts";
 import { diffRegistry } from "../../compute/scheduler/reload.ts";
 import { startNpmStart, type NpmStart } from "../support/npm-start.ts";
-import { spawnCli, waitFor } from "../support/processes.ts";
+import { logEntries, spawnCli, waitFor } from "../support/processes.ts";
 import { startLocalEdge, type LocalEdge } from "./local-edge.ts";
 
 const DEFINE = path.resolve(import.meta.dirname, "../../compute/dataset/define.ts");
@@ -79,13 +78,6 @@ async function writeRegistry(dir: string, modules: string[]): Promise<void> {
   await writeFile(path.join(dir, "index.ts"), `export default ${JSON.stringify(modules.map((m) => `./${m}.ts`))};\n`);
 }
 
-function entriesOf(output: string): LogEntry[] {
-  return output
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as LogEntry);
-}
-
 /** True when the process mapped nodejs-polars' native library. */
 function loadedPolars(pid: number): boolean {
   return readFileSync(`/proc/${pid}/maps`, "utf8").includes("nodejs-polars");
@@ -120,7 +112,7 @@ describe("a running `npm start`", () => {
     const res = await fetch(`${system.base}/v1/datasets/${name}`);
     return res.status === 200 ? ((await res.json()) as unknown[]).length : undefined;
   };
-  const entries = () => entriesOf(system.output());
+  const entries = () => logEntries(system.output());
   const context = () => `\n${system.output().slice(-4000)}`;
 
   it("picks up a dataset added while it runs and runs it once, reruns a changed one, and stops a broken one alone", async () => {
@@ -179,7 +171,7 @@ describe("a running `edgesnap scheduler`", () => {
     await writeRegistry(registry, ["rl-solo"]);
     const cli = spawnCli(["scheduler"], { ...local.env(), EDGESNAP_DATASETS: path.join(registry, "index.ts"), EDGESNAP_TEMP_ROOT: path.join(local.work, "runs") }, { timeoutMs: 150_000 });
     try {
-      const finished = (name: string) => entriesOf(cli.stdout()).filter((e) => e.event === "run-finished" && e.dataset === name);
+      const finished = (name: string) => logEntries(cli.stdout()).filter((e) => e.event === "run-finished" && e.dataset === name);
       await waitFor("the first run", async () => (finished("rl-solo").length > 0 ? true : undefined), 90_000);
       await writeFile(path.join(registry, "rl-added.ts"), moduleText("rl-added", 4));
       await writeRegistry(registry, ["rl-solo", "rl-added"]);

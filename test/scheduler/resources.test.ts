@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNpmStart } from "../support/npm-start.ts";
-import { spawnCli, waitFor } from "../support/processes.ts";
+import { logEntries, spawnCli, waitFor } from "../support/processes.ts";
 
 /** Runs the command with `dir` a tmpfs of `size`, of which all but `leaveKiB` is filled. */
 function withSmallTmpfs(dir: string, size: string, leaveKiB: number): string[] {
@@ -98,11 +98,7 @@ describe("the metrics port", () => {
     });
     try {
       await system.ready();
-      const entries = system
-        .output()
-        .split("\n")
-        .filter((line) => line.startsWith("{"))
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const entries = logEntries(system.output());
       const moved = entries.find((e) => e.event === "metrics-port-in-use")!;
       expect(moved).toMatchObject({ level: "warn", wanted: held.port });
       expect(moved.message).toBe(`EDGESNAP_METRICS_PORT ${held.port} is in use on 127.0.0.1: /healthz and /metrics are on port ${moved.port} instead`);

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { LogEntry } from "../../compute/run/logger.ts";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -112,6 +113,14 @@ export interface SpawnedCli {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGKILLs the process and everything below it that is still alive. */
   kill(): void;
+}
+
+/** The JSON log entries in a process's output (its lines that are objects; human lines are skipped). */
+export function logEntries(output: string): LogEntry[] {
+  return output
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as LogEntry);
 }
 
 /**
