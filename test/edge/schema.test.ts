@@ -144,7 +144,12 @@ describe("GET /openapi.json", () => {
     const refs = new Set<string>();
     const walk = (node: unknown): void => {
       if (Array.isArray(node)) node.forEach(walk);
-      else if (node && typeof node === "object") for (const [k, v] of Object.entries(node)) k === "$ref" && typeof v === "string" ? refs.add(v) : walk(v);
+      else if (node && typeof node === "object") {
+        for (const [name, value] of Object.entries(node)) {
+          if (name === "$ref" && typeof value === "string") refs.add(value);
+          else walk(value);
+        }
+      }
     };
     walk(doc);
     const resolve = (ref: string) => ref.slice(2).split("/").reduce<unknown>((at, part) => (at as Record<string, unknown> | undefined)?.[part], doc);

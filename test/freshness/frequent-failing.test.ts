@@ -71,8 +71,7 @@ describe("a dataset failing on a 4-second schedule, every run retried", () => {
   });
 
   it("alerts run-failed at the third failure in a row and stale at a report past the budget, with no cron tick", async () => {
-    const entries = () =>
-      logEntries(scheduler.stdout());
+    const entries = () => logEntries(scheduler.stdout());
     const context = () => `\nalerts: ${JSON.stringify(alerts.map((a) => [a.kind, a.time]))}\nscheduler: ${scheduler.stdout().slice(-3000)}`;
     await waitFor("the first publish", async () => ((await fetch(`${edge.url}/v1/datasets/${DATASET}`)).status === 200 ? true : undefined), 90_000);
 

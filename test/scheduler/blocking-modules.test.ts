@@ -64,8 +64,7 @@ describe("a dataset module that never finishes importing", () => {
   it("lets `edgesnap scheduler` start and run every other dataset, logging each broken module by name", async () => {
     const cli = spawnCli(["scheduler"], env(), { timeoutMs: 120_000 });
     try {
-      const entries = () =>
-        logEntries(cli.stdout());
+      const entries = () => logEntries(cli.stdout());
       const finished = (name: string) => entries().find((e) => e.event === "run-finished" && e.dataset === name);
       await waitFor("both good datasets to publish", async () => (finished("block-good") && finished("block-late") ? true : undefined), 90_000);
       expect(finished("block-good")!.outcome).toMatch(/^(ok|unchanged)$/);

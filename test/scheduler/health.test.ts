@@ -58,8 +58,7 @@ describe("a real scheduler whose every dataset fails", () => {
       { timeoutMs: 150_000 },
     );
     try {
-      const entries = () =>
-        logEntries(cli.stdout());
+      const entries = () => logEntries(cli.stdout());
       const port = (await waitFor("the scheduler to start", async () => entries().find((e) => e.event === "scheduler-started"), 60_000)).port as number;
       const base = `http://127.0.0.1:${port}`;
       // Degraded from the first failed run (a dataset yet to run does not count); wait for both.
